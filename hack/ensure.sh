@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# ensure.sh NAME... | all
+#
+# Makes sure each named tool is built and linked into .tools/bin (or
+# $LAKEPORT_TOOLS). A tool is built once per machine from the Go module proxy
+# into $LAKEPORT_CACHE/tools/<name>-<version>/<name>; later runs only refresh
+# the symlink, so a fully cached `ensure.sh all` takes well under a second.
+#
+# Builds are atomic (temp file, then rename) and serialised per tool with
+# flock, so an interrupted or concurrent run never leaves a broken binary.
+# Progress goes to stderr. See hack/README.md for the layout and timings.
+#
+# Environment: LAKEPORT_CACHE, LAKEPORT_TOOLS (see lib.sh), LAKEPORT_NICE
+# (niceness of the compilers, default 10).
+
+# shellcheck source=hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+LP_NICE=${LAKEPORT_NICE:-10}
+
+# Temp folders to remove however we exit.
+LP_TMPS=()
+lp_cleanup() {
+	local d
+	for d in "${LP_TMPS[@]}"; do rm -rf "$d"; done
+}
+trap lp_cleanup EXIT
+
+usage() {
+	cat >&2 <<EOF
+usage: hack/ensure.sh NAME... | all
+tools: ${LAKEPORT_ALL_TOOLS[*]}
+cache: ${LAKEPORT_CACHE}
+links: ${LAKEPORT_TOOLS}
+EOF
+	exit 2
+}
+
+# lp_nice CMD...: run a compiler-heavy command at low priority; the machines
+# this runs on are small and shared.
+lp_nice() { nice -n "$LP_NICE" "$@"; }
+
+# lp_moddir MODULE@VERSION: the extracted folder of a module in GOMODCACHE.
+lp_moddir() {
+	go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p'
+}
+
+# lp_gomodfile MODULE@VERSION: the go.mod file of a module version.
+lp_gomodfile() {
+	go mod download -json "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p'
+}
+
+# lp_go_install OUT PKG@VERSION [LDFLAGS]: `go install` a module that has no
+# replace directives, leaving the binary at OUT.
+lp_go_install() {
+	local out=$1 pkg=$2 ldflags=${3:-} gobin base
+	gobin=$(dirname "$out")
+	base=${pkg%@*}
+	base=${base##*/}
+	(cd "$gobin" && GOBIN=$gobin lp_nice go install -trimpath -ldflags "-s -w ${ldflags}" "$pkg")
+	if [[ $base != "$(basename "$out")" ]]; then mv -f "$gobin/$base" "$out"; fi
+}
+
+# lp_wrapper DIR GOMOD IMPORT...: prepare (once) a wrapper module in DIR whose
+# go.mod starts as GOMOD and whose tools.go (build tag `tools`) blank-imports
+# the given main packages, then `go mod tidy` it. Needed for modules with
+# replace directives, which `go install pkg@version` refuses.
+lp_wrapper() {
+	local dir=$1 gomod=$2 fd imp
+	shift 2
+	mkdir -p "$(dirname "$dir")"
+	exec {fd}>"${dir}.lock"
+	flock "$fd"
+	if [[ ! -f $dir/.ready ]]; then
+		lp_log "preparing wrapper module ${dir}"
+		rm -rf "${dir}.tmp"
+		mkdir -p "${dir}.tmp"
+		printf '%s\n' "$gomod" >"${dir}.tmp/go.mod"
+		{
+			printf '//go:build tools\n\n// Package tools pins the main packages this wrapper module builds.\npackage tools\n\nimport (\n'
+			for imp in "$@"; do printf '\t_ "%s"\n' "$imp"; done
+			printf ')\n'
+		} >"${dir}.tmp/tools.go"
+		(cd "${dir}.tmp" && lp_nice go mod tidy)
+		touch "${dir}.tmp/.ready"
+		rm -rf "$dir"
+		mv "${dir}.tmp" "$dir"
+	fi
+	exec {fd}>&-
+}
+
+# lp_replaces GOMODFILE LOCALVERSION [SKIP_REGEX]: print a module's replace
+# directives as `old => new version` lines. Local-path replacements
+# (`=> ./staging/...`) become `=> old LOCALVERSION`; lines matching SKIP_REGEX
+# are dropped.
+lp_replaces() {
+	local file=$1 localver=$2 skip=${3:-^$}
+	awk -v localver="$localver" -v skip="$skip" '
+		function emit(line,   parts) {
+			sub(/\/\/.*/, "", line)
+			if (line ~ /^[[:space:]]*$/ || line ~ skip) return
+			n = split(line, parts, /[[:space:]]+/)
+			# fields: [""] old [oldver] => new [newver]
+			o = ""; arrow = 0; nw = ""; nv = ""
+			for (i = 1; i <= n; i++) {
+				if (parts[i] == "") continue
+				if (parts[i] == "=>") { arrow = 1; continue }
+				if (!arrow && o == "") o = parts[i]
+				else if (arrow && nw == "") nw = parts[i]
+				else if (arrow) nv = parts[i]
+			}
+			if (nw ~ /^\.\.?\//) { nw = o; nv = localver }
+			print "\t" o " => " nw " " nv
+		}
+		/^replace[[:space:]]*\(/ { inblock = 1; next }
+		inblock && /^\)/ { inblock = 0; next }
+		inblock { emit($0); next }
+		/^replace[[:space:]]/ { l = $0; sub(/^replace[[:space:]]+/, "", l); emit(l) }
+	' "$file"
+}
+
+# --- builders: build_<tool> OUT writes one binary to OUT ------------------------
+
+build_helm() {
+	# Helm stamps its version and the Kubernetes version it assumes for
+	# `helm template` (.Capabilities.KubeVersion) at link time; without these
+	# it reports "v3.22" and renders against Kubernetes v1.20. Helm v3.22 is
+	# built against client-go v0.37, the same minor as KUBE_VERSION.
+	local minor
+	minor=$(echo "$KUBE_VERSION" | cut -d. -f2)
+	lp_go_install "$1" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" "\
+-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} \
+-X helm.sh/helm/v3/internal/version.gitTreeState=clean \
+-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
+-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${minor} \
+-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
+-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${minor}"
+}
+
+build_etcd() {
+	local dir=${LAKEPORT_CACHE}/src/etcd-${ETCD_VERSION}
+	lp_wrapper "$dir" "module lakeport.local/etcd-wrapper
+
+go 1.26.0
+
+require go.etcd.io/etcd/server/v3 ${ETCD_VERSION}" go.etcd.io/etcd/server/v3
+	(cd "$dir" && lp_nice go build -o "$1" -trimpath -ldflags "-s -w" go.etcd.io/etcd/server/v3)
+}
+
+# The four Kubernetes binaries share one wrapper module: k8s.io/kubernetes
+# plus every k8s.io staging module replaced by its tagged v0.x release.
+kube_wrapper() {
+	local dir=${LAKEPORT_CACHE}/src/kube-${KUBE_VERSION}
+	if [[ ! -f $dir/.ready ]]; then
+		local gomodfile stage
+		gomodfile=$(lp_gomodfile "k8s.io/kubernetes@${KUBE_VERSION}")
+		stage=v0.${KUBE_VERSION#v1.}
+		lp_wrapper "$dir" "module lakeport.local/kube-wrapper
+
+go 1.26.0
+
+require k8s.io/kubernetes ${KUBE_VERSION}
+
+replace (
+$(lp_replaces "$gomodfile" "$stage")
+)" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+			k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+	fi
+	echo "$dir"
+}
+
+kube_ldflags() {
+	local v=$KUBE_VERSION major minor p out=""
+	major=$(echo "${v#v}" | cut -d. -f1)
+	minor=$(echo "$v" | cut -d. -f2)
+	# Without these the binaries report v0.0.0 and clients warn about skew.
+	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		out+=" -X ${p}.gitVersion=${v} -X ${p}.gitMajor=${major} -X ${p}.gitMinor=${minor}"
+		out+=" -X ${p}.gitTreeState=clean -X ${p}.buildDate=1970-01-01T00:00:00Z"
+	done
+	echo "-s -w${out}"
+}
+
+build_kube() { # build_kube NAME OUT
+	local dir
+	dir=$(kube_wrapper)
+	(cd "$dir" && lp_nice go build -o "$2" -trimpath -ldflags "$(kube_ldflags)" "k8s.io/kubernetes/cmd/$1")
+}
+build_kube-apiserver() { build_kube kube-apiserver "$1"; }
+build_kube-controller-manager() { build_kube kube-controller-manager "$1"; }
+build_kube-scheduler() { build_kube kube-scheduler "$1"; }
+build_kubectl() { build_kube kubectl "$1"; }
+
+build_kwok() {
+	lp_go_install "$1" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}" \
+		"-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}"
+}
+
+build_versitygw() {
+	lp_go_install "$1" "github.com/versity/versitygw/cmd/versitygw@${VERSITYGW_VERSION}" \
+		"-X main.Version=${VERSITYGW_VERSION}"
+}
+
+build_conftest() {
+	lp_go_install "$1" "github.com/open-policy-agent/conftest@${CONFTEST_VERSION}" \
+		"-X github.com/open-policy-agent/conftest/internal/version.Version=${CONFTEST_VERSION#v}"
+}
+
+build_dyff() {
+	lp_go_install "$1" "github.com/homeport/dyff/cmd/dyff@${DYFF_VERSION}" \
+		"-X github.com/homeport/dyff/internal/cmd.version=${DYFF_VERSION#v}"
+}
+
+# --- extra files: extras_<tool> lists them, build_extra FILE OUT writes one -----
+
+extras() {
+	case $1 in
+	kwok) echo kwok-stages.yaml ;;
+	argocd) echo git-verify-wrapper.sh ;;
+	esac
+}
+
+# The kwok stages that make simulated nodes Ready and pods Running, Completed
+# and deletable (kwok's own "fast" defaults); kwok needs them passed with -c.
+KWOK_STAGES=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
+	pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
+
+build_extra() { # build_extra FILE OUT
+	case $1 in
+	kwok-stages.yaml)
+		local mod f
+		mod=$(lp_moddir "sigs.k8s.io/kwok@${KWOK_VERSION}")
+		: >"$2"
+		for f in "${KWOK_STAGES[@]}"; do
+			[[ -f $mod/kustomize/stage/$f ]] || lp_die "kwok stage $f not found under $mod/kustomize/stage"
+			{
+				printf -- '---\n# from sigs.k8s.io/kwok@%s/kustomize/stage/%s\n' "$KWOK_VERSION" "$f"
+				sed '/^---[[:space:]]*$/d' "$mod/kustomize/stage/$f"
+			} >>"$2"
+		done
+		;;
+	git-verify-wrapper.sh)
+		local mod
+		mod=$(lp_moddir "github.com/argoproj/argo-cd/v3@${ARGOCD_VERSION}")
+		cp "$mod/hack/git-verify-wrapper.sh" "$2"
+		chmod 0755 "$2"
+		;;
+	*) lp_die "unknown extra file $1" ;;
+	esac
+}
+
+# --- the driver -------------------------------------------------------------------
+
+# lp_link SRC NAME: point $LAKEPORT_TOOLS/NAME at SRC, atomically.
+lp_link() {
+	local tmp="${LAKEPORT_TOOLS}/.${2}.$$"
+	ln -sfn "$1" "$tmp"
+	mv -fT "$tmp" "${LAKEPORT_TOOLS}/$2"
+}
+
+# lp_complete NAME: whether the tool and its extra files are all cached.
+lp_complete() {
+	local dir f
+	dir=$(lp_tool_dir "$1")
+	[[ -x $dir/$1 ]] || return 1
+	for f in $(extras "$1"); do [[ -f $dir/$f ]] || return 1; done
+}
+
+ensure_one() {
+	local name=$1 version dir tmp fd f start secs
+	version=$(lp_version "$name") || lp_die "unknown tool '$name' (known: ${LAKEPORT_ALL_TOOLS[*]})"
+	dir=$(lp_tool_dir "$name")
+	if ! lp_complete "$name"; then
+		mkdir -p "$dir"
+		exec {fd}>"$dir/.lock"
+		flock "$fd"
+		if [[ ! -x $dir/$name ]]; then
+			tmp=$(mktemp -d "$dir/.build.XXXXXX")
+			LP_TMPS+=("$tmp")
+			lp_log "building $name $version (logs above; this can take minutes)"
+			start=$SECONDS
+			"build_$name" "$tmp/$name"
+			chmod 0755 "$tmp/$name"
+			mv -f "$tmp/$name" "$dir/$name"
+			secs=$((SECONDS - start))
+			lp_log "built $name $version in ${secs}s"
+			printf '%s %s %s %ss\n' "$(date -u +%FT%TZ)" "$name" "$version" "$secs" >>"${LAKEPORT_CACHE}/build-times.log"
+		fi
+		for f in $(extras "$name"); do
+			if [[ ! -f $dir/$f ]]; then
+				tmp=$(mktemp -d "$dir/.build.XXXXXX")
+				LP_TMPS+=("$tmp")
+				build_extra "$f" "$tmp/$f"
+				mv -f "$tmp/$f" "$dir/$f"
+			fi
+		done
+		exec {fd}>&-
+	fi
+	lp_link "$dir/$name" "$name"
+	for f in $(extras "$name"); do lp_link "$dir/$f" "$f"; done
+	lp_log "ok $name $version -> ${LAKEPORT_TOOLS}/$name"
+}
+
+main() {
+	[[ $# -gt 0 ]] || usage
+	local names=() n
+	for n in "$@"; do
+		case $n in
+		-h | --help) usage ;;
+		all) names+=("${LAKEPORT_ALL_TOOLS[@]}") ;;
+		*) names+=("$n") ;;
+		esac
+	done
+	for n in "${names[@]}"; do
+		lp_version "$n" >/dev/null || lp_die "unknown tool '$n' (known: ${LAKEPORT_ALL_TOOLS[*]})"
+	done
+	mkdir -p "${LAKEPORT_CACHE}/tools" "${LAKEPORT_TOOLS}"
+	for n in "${names[@]}"; do ensure_one "$n"; done
+}
+
+main "$@"
