@@ -1,0 +1,288 @@
+// Package source finds and reads the Parquet input of one dataset and close-of-business date,
+// from a local folder or from S3, laid out as Spark writes it
+// (<root>/<dataset>/cob_date=YYYY-MM-DD/part-*.parquet plus a _SUCCESS marker).
+//
+// S3 input is downloaded once into a local working folder (checksummed on the way), because the
+// job reads it several times: validation, Iceberg write and relational load stream the same files.
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/lakeport/lakeport/jobs/internal/objstore"
+)
+
+// DateLayout is the layout of cob_date in folder names.
+const DateLayout = "2006-01-02"
+
+// ErrIncomplete means the input folder has no _SUCCESS marker: the producing Spark job has not
+// finished (or failed), and publishing it would publish a partial day.
+var ErrIncomplete = errors.New("input incomplete: no _SUCCESS marker")
+
+// ErrNoInput means the input folder does not exist or holds no Parquet file.
+var ErrNoInput = errors.New("no input")
+
+// File is one Parquet input file.
+type File struct {
+	Name   string `json:"name"` // relative to the date folder
+	Path   string `json:"-"`    // local path
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	Rows   int64  `json:"rows"`
+}
+
+// Input is the located, checksummed input of one dataset and date.
+type Input struct {
+	Dataset string
+	CobDate time.Time
+	URI     string
+	Files   []File
+	cleanup func() error
+}
+
+// Rows is the row count from the Parquet footers.
+func (in *Input) Rows() int64 {
+	var n int64
+	for _, f := range in.Files {
+		n += f.Rows
+	}
+	return n
+}
+
+// Bytes is the total size of the input files.
+func (in *Input) Bytes() int64 {
+	var n int64
+	for _, f := range in.Files {
+		n += f.Size
+	}
+	return n
+}
+
+// Checksum is the SHA-256 of the sorted "name sha256" lines of the input files: it names the exact
+// input a publication was made from.
+func (in *Input) Checksum() string {
+	h := sha256.New()
+	for _, f := range in.Files {
+		fmt.Fprintf(h, "%s %s\n", f.Name, f.SHA256)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Close removes downloaded copies.
+func (in *Input) Close() error {
+	if in.cleanup != nil {
+		return in.cleanup()
+	}
+	return nil
+}
+
+// Options locate the input.
+type Options struct {
+	// URI is the input root: a local folder, file:///folder or s3://bucket/prefix.
+	URI string
+	S3  objstore.S3
+	// WorkDir receives downloaded S3 objects (default: a temporary folder).
+	WorkDir string
+	// AllowIncomplete accepts a folder without a _SUCCESS marker.
+	AllowIncomplete bool
+}
+
+// Open locates, (downloads) and checksums the input of dataset for cob.
+func Open(ctx context.Context, o Options, dataset string, cob time.Time) (*Input, error) {
+	u, err := url.Parse(o.URI)
+	if err != nil {
+		return nil, fmt.Errorf("input uri %q: %w", o.URI, err)
+	}
+	rel := path.Join(dataset, "cob_date="+cob.Format(DateLayout))
+	var in *Input
+	switch u.Scheme {
+	case "", "file":
+		root := o.URI
+		if u.Scheme == "file" {
+			root = u.Path
+		}
+		in, err = openLocal(filepath.Join(root, filepath.FromSlash(rel)), o.AllowIncomplete)
+	case "s3", "s3a":
+		in, err = openS3(ctx, o, u.Host, path.Join(strings.TrimPrefix(u.Path, "/"), rel))
+	default:
+		return nil, fmt.Errorf("input uri %q: unsupported scheme %q", o.URI, u.Scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	in.Dataset, in.CobDate, in.URI = dataset, cob, strings.TrimSuffix(o.URI, "/")+"/"+rel
+	for i := range in.Files {
+		if err := ctx.Err(); err != nil {
+			_ = in.Close()
+			return nil, err
+		}
+		f := &in.Files[i]
+		if f.SHA256 == "" {
+			if f.SHA256, err = sha256File(f.Path); err != nil {
+				_ = in.Close()
+				return nil, err
+			}
+		}
+		if f.Rows, err = footerRows(f.Path); err != nil {
+			_ = in.Close()
+			return nil, fmt.Errorf("input %s: %w", f.Name, err)
+		}
+	}
+	return in, nil
+}
+
+func isData(name string) bool {
+	return !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".parquet")
+}
+
+func openLocal(dir string, allowIncomplete bool) (*Input, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s does not exist", ErrNoInput, dir)
+		}
+		return nil, err
+	}
+	in := &Input{}
+	success := false
+	for _, e := range entries {
+		if e.Name() == "_SUCCESS" {
+			success = true
+		}
+		if e.IsDir() || !isData(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		in.Files = append(in.Files, File{Name: e.Name(), Path: filepath.Join(dir, e.Name()), Size: info.Size()})
+	}
+	if !success && !allowIncomplete {
+		return nil, fmt.Errorf("%w in %s", ErrIncomplete, dir)
+	}
+	if len(in.Files) == 0 {
+		return nil, fmt.Errorf("%w: no Parquet file in %s", ErrNoInput, dir)
+	}
+	sort.Slice(in.Files, func(i, j int) bool { return in.Files[i].Name < in.Files[j].Name })
+	return in, nil
+}
+
+func openS3(ctx context.Context, o Options, bucket, prefix string) (*Input, error) {
+	client, err := o.S3.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prefix = strings.TrimSuffix(prefix, "/") + "/"
+	var keys []s3Object
+	success := false
+	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, obj := range page.Contents {
+			name := strings.TrimPrefix(aws.ToString(obj.Key), prefix)
+			if name == "_SUCCESS" {
+				success = true
+			}
+			if strings.Contains(name, "/") || !isData(name) {
+				continue
+			}
+			keys = append(keys, s3Object{key: aws.ToString(obj.Key), name: name, size: aws.ToInt64(obj.Size)})
+		}
+	}
+	if !success && !o.AllowIncomplete {
+		return nil, fmt.Errorf("%w in s3://%s/%s", ErrIncomplete, bucket, prefix)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no Parquet file in s3://%s/%s", ErrNoInput, bucket, prefix)
+	}
+	work := o.WorkDir
+	var cleanup func() error
+	if work == "" {
+		if work, err = os.MkdirTemp("", "lakeport-input-"); err != nil {
+			return nil, err
+		}
+		cleanup = func() error { return os.RemoveAll(work) }
+	} else if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	in := &Input{cleanup: cleanup}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].name < keys[j].name })
+	for _, k := range keys {
+		local := filepath.Join(work, k.name)
+		sum, err := download(ctx, client, bucket, k.key, local)
+		if err != nil {
+			_ = in.Close()
+			return nil, err
+		}
+		in.Files = append(in.Files, File{Name: k.name, Path: local, Size: k.size, SHA256: sum})
+	}
+	return in, nil
+}
+
+type s3Object struct {
+	key, name string
+	size      int64
+}
+
+func download(ctx context.Context, client *s3.Client, bucket, key, local string) (string, error) {
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return "", fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	f, err := os.Create(local)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(f, h), out.Body); err != nil {
+		_ = f.Close()
+		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func sha256File(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("checksum %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func footerRows(p string) (int64, error) {
+	r, err := file.OpenParquetFile(p, false)
+	if err != nil {
+		return 0, fmt.Errorf("open parquet: %w", err)
+	}
+	defer r.Close()
+	return r.NumRows(), nil
+}
