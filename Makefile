@@ -1,0 +1,48 @@
+# Lakeport: one Go module, two binary trees (cli/ and jobs/) that never share dependencies.
+export GOTOOLCHAIN := go1.27.3
+export GOFLAGS ?= -buildvcs=false
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+TOOLS     := $(CURDIR)/.tools/bin
+export LAKEPORT_TOOLS := $(TOOLS)
+
+# Fragments owned by each tree add to these lists (see cli/cli.mk, charts/charts.mk, jobs/jobs.mk).
+DEMO_TARGETS  :=
+BENCH_TARGETS :=
+# Tools (hack/ensure.sh names) the test suite needs; built once and cached outside the clone.
+TEST_TOOLS    := helm
+
+-include cli/cli.mk
+-include charts/charts.mk
+-include jobs/jobs.mk
+
+.PHONY: all build test test-short lint demo bench golden tools apt clean
+all: build
+
+build: ## Build the lakeport CLI and the job binaries into ./bin
+	$(GO) build -trimpath -o $(BIN)/ ./cli/cmd/... ./jobs/cmd/...
+
+tools: ## Build (or reuse from the cache) every real server and peer tool the tests use
+	bash hack/apt.sh
+	bash hack/ensure.sh $(sort $(TEST_TOOLS))
+
+test: tools ## The whole test suite, real servers included (what CI runs)
+	LAKEPORT_REQUIRE_TOOLS=1 $(GO) test -race -shuffle=on -count=1 -timeout 60m ./...
+
+test-short: ## Unit tests only: no servers, no tools
+	$(GO) test -short -count=1 ./...
+
+lint: ## gofmt, go vet
+	@test -z "$$(gofmt -l cli jobs charts hack)" || { gofmt -l cli jobs charts hack; exit 1; }
+	$(GO) vet ./...
+
+golden: ## Rewrite golden files from the current output
+	$(GO) test ./cli/... ./charts/... -run 'Golden' -update
+
+demo: build $(DEMO_TARGETS) ## The main job on the embedded default
+
+bench: tools $(BENCH_TARGETS) ## Benchmarks against the named peers, measured in the same run
+
+clean:
+	rm -rf $(BIN) out

@@ -1,0 +1,130 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lakeport/lakeport/cli/internal/output"
+	"github.com/lakeport/lakeport/cli/pkg/render"
+)
+
+// RenderOptions are the inputs of `lakeport render`.
+type RenderOptions struct {
+	f        *Factory
+	Envs     []string
+	Apps     []string
+	Revision string
+	Output   string
+
+	format output.Format
+	dir    string
+}
+
+func newRenderCmd(f *Factory, runF func(*RenderOptions) error) *cobra.Command {
+	o := &RenderOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Render every environment's Applications exactly as Argo CD will deploy them",
+		Long: `Render the Helm source of every Application the ApplicationSet generates, in-process with the
+Helm SDK and the parameters Argo CD's repo server uses: release name, namespace, kube version and
+API versions from the environment, value files in order, inline values and parameters, CRDs
+included. Charts are read at their pinned git revision straight from the git object store; pins
+that follow the branch (HEAD) read the working tree, or --revision.
+
+Output: -o yaml (default) prints each Application's manifests as ` + "`helm template`" + ` would;
+-o json prints a versioned document with every object; -o dir=PATH writes PATH/<env>/<component>.yaml,
+replacing PATH as a whole only once everything rendered (never a partial directory).
+
+Exit codes: 0 success, 2 error (bad values, a chart that fails to template, a pin that does not
+resolve, an unknown environment or app).`,
+		Example: `  lakeport render
+  lakeport render --env prod --app trino
+  lakeport render -o dir=out/rendered
+  lakeport render --revision origin/main -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return o.Run(c.Context())
+		},
+	}
+	addSelectionFlags(cmd, &o.Envs, &o.Apps)
+	cmd.Flags().StringVar(&o.Revision, "revision", "", "read the kit (environments, values, floating charts) at this git revision instead of the working tree")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml, json or dir=PATH")
+	return cmd
+}
+
+// Complete parses -o.
+func (o *RenderOptions) Complete() error {
+	if dir, ok := strings.CutPrefix(o.Output, "dir="); ok {
+		if dir == "" {
+			return &ExitError{Code: CodeError, Err: fmt.Errorf("-o dir= needs a path, e.g. -o dir=out/rendered")}
+		}
+		o.dir = dir
+		return nil
+	}
+	var err error
+	if o.format, err = output.Parse(o.Output, output.YAML, output.JSON); err != nil {
+		return &ExitError{Code: CodeError, Err: fmt.Errorf("%w, or dir=PATH", err)}
+	}
+	return nil
+}
+
+// RenderList is the JSON shape of `lakeport render -o json`.
+type RenderList struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Releases   []*render.Release `json:"releases"`
+}
+
+// Run renders and writes the output.
+func (o *RenderOptions) Run(ctx context.Context) error {
+	f := o.f
+	start := time.Now()
+	w, err := f.OpenWorkspace(o.Revision)
+	if err != nil {
+		return err
+	}
+	apps, err := w.Select(o.Envs, o.Apps)
+	if err != nil {
+		return err
+	}
+	rels, err := w.Render(ctx, apps)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.dir != "":
+		if err := render.WriteDir(o.dir, rels); err != nil {
+			return err
+		}
+	case o.format == output.JSON:
+		if err := output.WriteJSON(f.IO.Out, RenderList{APIVersion: output.APIVersion, Kind: "RenderList", Releases: rels}); err != nil {
+			return err
+		}
+	default:
+		if err := render.WriteStream(f.IO.Out, rels); err != nil {
+			return err
+		}
+	}
+	objects, envs := 0, map[string]bool{}
+	for _, r := range rels {
+		objects += len(r.Objects)
+		envs[r.Environment] = true
+	}
+	where := ""
+	if o.dir != "" {
+		where = " into " + o.dir
+	}
+	fmt.Fprintf(f.IO.ErrOut, "rendered %d applications (%d objects) in %d environments%s in %s\n",
+		len(rels), objects, len(envs), where, time.Since(start).Round(time.Millisecond))
+	return nil
+}

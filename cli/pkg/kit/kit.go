@@ -1,0 +1,493 @@
+// Package kit is the environments model: the kit settings (environments/lakeport.yaml), one
+// env.yaml per environment, the ApplicationSet and the AppProjects. It loads them from a
+// source.Snapshot and validates them, returning every problem at once with the file, line and key.
+package kit
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+	"go.yaml.in/yaml/v3"
+	"helm.sh/helm/v3/pkg/chartutil"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/lakeport/lakeport/cli/pkg/source"
+)
+
+// File is the kit settings file, relative to the repository root.
+const File = "environments/lakeport.yaml"
+
+// EnvFileGlob matches every environment's settings file.
+const EnvFileGlob = "environments/*/env.yaml"
+
+// Floating is the chart revision that follows the branch instead of pinning a commit.
+const Floating = "HEAD"
+
+// Kit is the whole environments model, as read from one snapshot.
+type Kit struct {
+	// Promotion is the order a release moves through the environments.
+	Promotion []string
+	// ImagePins maps a component to the keys of its values files that are release pins.
+	ImagePins map[string][]string
+	// ApplicationSetFile and ProjectsFile are repository paths.
+	ApplicationSetFile string
+	ProjectsFile       string
+	ApplicationSet     *argov1.ApplicationSet
+	Projects           []argov1.AppProject
+	// Environments are sorted by their place in Promotion.
+	Environments []*Environment
+}
+
+// Settings is the schema of environments/lakeport.yaml.
+type Settings struct {
+	APIVersion     string              `yaml:"apiVersion"`
+	Kind           string              `yaml:"kind"`
+	ApplicationSet string              `yaml:"applicationSet"`
+	Projects       string              `yaml:"projects"`
+	Promotion      []string            `yaml:"promotion"`
+	ImagePins      map[string][]string `yaml:"imagePins"`
+}
+
+// Environment is the schema of environments/<env>/env.yaml.
+type Environment struct {
+	// File is the repository path the environment was read from.
+	File        string      `yaml:"-"`
+	Name        string      `yaml:"environment"`
+	Project     string      `yaml:"project"`
+	Destination Destination `yaml:"destination"`
+	KubeVersion string      `yaml:"kubeVersion"`
+	APIVersions []string    `yaml:"apiVersions"`
+	Sync        Sync        `yaml:"sync"`
+	Components  []Component `yaml:"components"`
+
+	node *yaml.Node
+}
+
+// Destination is where an environment's Applications deploy.
+type Destination struct {
+	Server    string `yaml:"server"`
+	Name      string `yaml:"name"`
+	Namespace string `yaml:"namespace"`
+}
+
+// Sync is the environment's automated sync policy.
+type Sync struct {
+	Automated bool `yaml:"automated"`
+	Prune     bool `yaml:"prune"`
+	SelfHeal  bool `yaml:"selfHeal"`
+}
+
+// Component is one component of an environment, with its chart release pin.
+type Component struct {
+	Component string `yaml:"component"`
+	Chart     string `yaml:"chart"`
+	Revision  string `yaml:"revision"`
+	Wave      string `yaml:"wave"`
+}
+
+// ValuesFile is the repository path of the component's values file in this environment.
+func (e *Environment) ValuesFile(component string) string {
+	return path.Join(path.Dir(e.File), component+".yaml")
+}
+
+// Component returns the named component, or nil.
+func (e *Environment) Component(name string) *Component {
+	for i := range e.Components {
+		if e.Components[i].Component == name {
+			return &e.Components[i]
+		}
+	}
+	return nil
+}
+
+// Line is the line of a key path in the environment file (0 when unknown).
+func (e *Environment) Line(keys ...string) int { return lineOf(e.node, keys...) }
+
+// Environment returns the named environment, or nil.
+func (k *Kit) Environment(name string) *Environment {
+	for _, e := range k.Environments {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// EnvironmentNames lists the environments in promotion order.
+func (k *Kit) EnvironmentNames() []string {
+	out := make([]string, 0, len(k.Environments))
+	for _, e := range k.Environments {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+// FieldError is one problem in a kit file, located by file, line and key path.
+type FieldError struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *FieldError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += ":" + strconv.Itoa(e.Line)
+	}
+	if e.Key != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// Load reads and validates the whole model from a snapshot.
+func Load(snap source.Snapshot) (*Kit, error) {
+	raw, err := snap.ReadFile(File)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s not found: run lakeport inside a clone of the kit (or pass --repo)", File)
+		}
+		return nil, fmt.Errorf("read %s: %w", File, err)
+	}
+	var set Settings
+	root, err := decodeStrict(File, raw, &set)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	fe := func(line int, key, format string, args ...any) {
+		errs = append(errs, &FieldError{File: File, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if set.APIVersion != "lakeport.dev/v1alpha1" || set.Kind != "Kit" {
+		fe(lineOf(root, "apiVersion"), "apiVersion", "want apiVersion lakeport.dev/v1alpha1 and kind Kit, got %q %q", set.APIVersion, set.Kind)
+	}
+	k := &Kit{Promotion: set.Promotion, ImagePins: set.ImagePins}
+	if set.ApplicationSet == "" {
+		fe(0, "applicationSet", "must name the ApplicationSet file")
+	} else {
+		k.ApplicationSetFile = path.Join(path.Dir(File), set.ApplicationSet)
+		if k.ApplicationSet, err = loadApplicationSet(snap, k.ApplicationSetFile); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if set.Projects == "" {
+		fe(0, "projects", "must name the AppProjects file")
+	} else {
+		k.ProjectsFile = path.Join(path.Dir(File), set.Projects)
+		if k.Projects, err = loadProjects(snap, k.ProjectsFile); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	files, err := source.Glob(snap, EnvFileGlob)
+	if err != nil {
+		return nil, fmt.Errorf("list environments: %w", err)
+	}
+	byName := map[string]*Environment{}
+	broken := map[string]bool{} // environments whose env.yaml has errors of its own
+	for _, f := range files {
+		env, err := loadEnvironment(snap, f)
+		if err != nil {
+			errs = append(errs, err)
+			broken[path.Base(path.Dir(f))] = true
+			continue
+		}
+		byName[env.Name] = env
+	}
+
+	if len(set.Promotion) == 0 {
+		fe(lineOf(root, "promotion"), "promotion", "must list the environments in promotion order, e.g. [dev, staging, prod]")
+	}
+	seen := map[string]bool{}
+	for i, name := range set.Promotion {
+		key := fmt.Sprintf("promotion[%d]", i)
+		switch {
+		case seen[name]:
+			fe(lineOf(root, "promotion", strconv.Itoa(i)), key, "environment %q is listed twice", name)
+		case broken[name]:
+		case byName[name] == nil:
+			fe(lineOf(root, "promotion", strconv.Itoa(i)), key, "environment %q has no environments/%s/env.yaml", name, name)
+		default:
+			k.Environments = append(k.Environments, byName[name])
+		}
+		seen[name] = true
+	}
+	for _, name := range sortedKeys(byName) {
+		if !seen[name] {
+			fe(lineOf(root, "promotion"), "promotion", "environment %q (%s) is missing from the promotion order", name, byName[name].File)
+		}
+	}
+	for _, comp := range sortedKeys(set.ImagePins) {
+		found := len(broken) > 0
+		for _, e := range byName {
+			found = found || e.Component(comp) != nil
+		}
+		if !found {
+			fe(lineOf(root, "imagePins", comp), "imagePins."+comp, "no environment has a component %q", comp)
+		}
+		for i, p := range set.ImagePins[comp] {
+			if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") {
+				fe(lineOf(root, "imagePins", comp, strconv.Itoa(i)), fmt.Sprintf("imagePins.%s[%d]", comp, i), "%q is not a dotted key path such as image.tag", p)
+			}
+		}
+	}
+	projects := map[string]*argov1.AppProject{}
+	for i := range k.Projects {
+		projects[k.Projects[i].Name] = &k.Projects[i]
+	}
+	for _, e := range byName {
+		if len(k.Projects) == 0 {
+			break
+		}
+		p := projects[e.Project]
+		if p == nil {
+			errs = append(errs, &FieldError{File: e.File, Line: e.Line("project"), Key: "project", Msg: fmt.Sprintf("AppProject %q is not defined in %s", e.Project, k.ProjectsFile)})
+			continue
+		}
+		if !projectAllows(p, e.Destination) {
+			errs = append(errs, &FieldError{File: e.File, Line: e.Line("destination"), Key: "destination", Msg: fmt.Sprintf("AppProject %q does not allow server %q namespace %q (%s)", e.Project, e.Destination.Server, e.Destination.Namespace, k.ProjectsFile)})
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+var (
+	envNameRE    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	apiVersionRE = regexp.MustCompile(`^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?(/[A-Za-z0-9]+)?$`)
+)
+
+func loadEnvironment(snap source.Snapshot, file string) (*Environment, error) {
+	raw, err := snap.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	env := &Environment{}
+	node, err := decodeStrict(file, raw, env)
+	if err != nil {
+		return nil, err
+	}
+	env.File, env.node = file, node
+	dir := path.Base(path.Dir(file))
+	var errs []error
+	fe := func(key, format string, args ...any) {
+		keys := strings.FieldsFunc(key, func(r rune) bool { return r == '.' || r == '[' || r == ']' })
+		errs = append(errs, &FieldError{File: file, Line: lineOf(node, keys...), Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case env.Name == "":
+		fe("environment", "must be set to the folder name %q", dir)
+	case env.Name != dir:
+		fe("environment", "is %q but the file is in environments/%s: they must match", env.Name, dir)
+	case !envNameRE.MatchString(env.Name):
+		fe("environment", "%q is not a DNS label (lowercase letters, digits and '-')", env.Name)
+	}
+	if env.Project == "" {
+		fe("project", "must name the environment's AppProject")
+	}
+	if env.Destination.Server == "" && env.Destination.Name == "" {
+		fe("destination", "must set server or name")
+	}
+	if env.Destination.Namespace == "" {
+		fe("destination.namespace", "must be set")
+	}
+	if env.KubeVersion == "" {
+		fe("kubeVersion", "must be set to the cluster's Kubernetes version, e.g. \"1.33.0\"")
+	} else if _, err := chartutil.ParseKubeVersion(env.KubeVersion); err != nil {
+		fe("kubeVersion", "%q is not a Kubernetes version: %v", env.KubeVersion, err)
+	}
+	for i, v := range env.APIVersions {
+		if !apiVersionRE.MatchString(v) {
+			fe(fmt.Sprintf("apiVersions[%d]", i), "%q is not an API version such as monitoring.coreos.com/v1", v)
+		}
+	}
+	if env.Sync.Automated == false && (env.Sync.Prune || env.Sync.SelfHeal) {
+		fe("sync", "prune and selfHeal need automated: true")
+	}
+	if len(env.Components) == 0 {
+		fe("components", "must list at least one component")
+	}
+	names := map[string]bool{}
+	for i, c := range env.Components {
+		key := fmt.Sprintf("components[%d]", i)
+		switch {
+		case c.Component == "":
+			fe(key+".component", "must be set")
+		case !envNameRE.MatchString(c.Component):
+			fe(key+".component", "%q is not a DNS label", c.Component)
+		case names[c.Component]:
+			fe(key+".component", "%q is listed twice", c.Component)
+		}
+		names[c.Component] = true
+		if c.Chart == "" || path.IsAbs(c.Chart) || strings.HasPrefix(path.Clean(c.Chart), "..") {
+			fe(key+".chart", "%q must be a chart folder relative to the repository root, e.g. charts/trino", c.Chart)
+		}
+		if strings.TrimSpace(c.Revision) == "" {
+			fe(key+".revision", "must pin the chart's git revision (a commit SHA of main, or HEAD to follow the branch)")
+		}
+		if _, err := strconv.Atoi(c.Wave); err != nil {
+			fe(key+".wave", "%q must be an integer in quotes, e.g. \"1\"", c.Wave)
+		}
+		if c.Component != "" {
+			if _, err := snap.ReadFile(env.ValuesFile(c.Component)); err != nil {
+				fe(key+".component", "values file %s: %v", env.ValuesFile(c.Component), errors.Unwrap(err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+func loadApplicationSet(snap source.Snapshot, file string) (*argov1.ApplicationSet, error) {
+	raw, err := snap.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read ApplicationSet %s: %w", file, err)
+	}
+	var as argov1.ApplicationSet
+	if err := sigsyaml.UnmarshalStrict(raw, &as); err != nil {
+		return nil, fmt.Errorf("%s: not a valid ApplicationSet: %w", file, err)
+	}
+	if as.Kind != "ApplicationSet" {
+		return nil, fmt.Errorf("%s: kind is %q, want ApplicationSet", file, as.Kind)
+	}
+	return &as, nil
+}
+
+func loadProjects(snap source.Snapshot, file string) ([]argov1.AppProject, error) {
+	raw, err := snap.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read AppProjects %s: %w", file, err)
+	}
+	var out []argov1.AppProject
+	for i, doc := range SplitYAML(raw) {
+		var p argov1.AppProject
+		if err := sigsyaml.UnmarshalStrict(doc, &p); err != nil {
+			return nil, fmt.Errorf("%s: document %d: not a valid AppProject: %w", file, i+1, err)
+		}
+		if p.Kind != "AppProject" {
+			return nil, fmt.Errorf("%s: document %d: kind is %q, want AppProject", file, i+1, p.Kind)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func projectAllows(p *argov1.AppProject, d Destination) bool {
+	for _, pd := range p.Spec.Destinations {
+		serverOK := (pd.Server != "" && globMatch(pd.Server, d.Server)) || (pd.Name != "" && globMatch(pd.Name, d.Name))
+		if serverOK && globMatch(pd.Namespace, d.Namespace) {
+			return true
+		}
+	}
+	return false
+}
+
+func globMatch(pattern, s string) bool {
+	ok, err := path.Match(pattern, s)
+	return err == nil && ok || pattern == "*"
+}
+
+// SplitYAML splits a multi-document YAML stream into its non-empty documents.
+func SplitYAML(raw []byte) [][]byte {
+	var out [][]byte
+	for _, doc := range regexp.MustCompile(`(?m)^---[ \t]*(#.*)?$`).Split(string(raw), -1) {
+		if strings.TrimSpace(stripComments(doc)) == "" {
+			continue
+		}
+		out = append(out, []byte(doc))
+	}
+	return out
+}
+
+func stripComments(doc string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(doc, "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// decodeStrict decodes one YAML document into v, rejecting unknown keys, and returns its node tree
+// for line lookups. Errors name the file and line.
+func decodeStrict(file string, raw []byte, v any) (*yaml.Node, error) {
+	var node yaml.Node
+	if err := yaml.Unmarshal(raw, &node); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, cleanYAMLError(err))
+	}
+	return &node, nil
+}
+
+func cleanYAMLError(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return errors.New(strings.Join(te.Errors, "; "))
+	}
+	return err
+}
+
+// lineOf finds the line of a key path (map keys and list indexes) in a YAML node tree.
+func lineOf(n *yaml.Node, keys ...string) int {
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, k := range keys {
+		switch n.Kind {
+		case yaml.MappingNode:
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == k {
+					line, n, found = n.Content[i].Line, n.Content[i+1], true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n = n.Content[i]
+			line = n.Line
+		default:
+			return line
+		}
+	}
+	return line
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return slices.Clip(out)
+}

@@ -1,0 +1,171 @@
+// Package workspace ties the kit together for one revision: it opens the repository, loads the
+// environments model, expands the ApplicationSet into Applications and selects and renders them.
+// Every command starts here, so they all see the same Applications.
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+
+	"github.com/lakeport/lakeport/cli/pkg/appset"
+	"github.com/lakeport/lakeport/cli/pkg/kit"
+	"github.com/lakeport/lakeport/cli/pkg/render"
+	"github.com/lakeport/lakeport/cli/pkg/source"
+)
+
+// Workspace is the kit at one revision, with its generated Applications.
+type Workspace struct {
+	Repo     *source.Repo
+	Head     source.Snapshot
+	Kit      *kit.Kit
+	RepoURL  string
+	Renderer *render.Renderer
+	// Apps are every Application the ApplicationSet generates, sorted by name.
+	Apps []argov1.Application
+}
+
+// UsageError is a selection that names something the kit does not have.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Open loads the kit from the repository containing dir. An empty revision reads the working tree;
+// otherwise the kit (environments, values, floating charts) is read at that commit.
+func Open(dir, revision string) (*Workspace, error) {
+	repo, err := source.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return OpenRepo(repo, revision)
+}
+
+// OpenRepo is Open for an already opened repository.
+func OpenRepo(repo *source.Repo, revision string) (*Workspace, error) {
+	head := repo.Worktree()
+	if revision != "" {
+		s, err := repo.At(revision)
+		if err != nil {
+			return nil, err
+		}
+		head = s
+	}
+	k, err := kit.Load(head)
+	if err != nil {
+		return nil, err
+	}
+	url, err := repoURL(k.ApplicationSet)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k.ApplicationSetFile, err)
+	}
+	w := &Workspace{Repo: repo, Head: head, Kit: k, RepoURL: url, Renderer: render.New(repo, head, url)}
+	if w.Apps, err = appset.Expand(k.ApplicationSet, w.Renderer); err != nil {
+		return nil, fmt.Errorf("%s: %w", k.ApplicationSetFile, err)
+	}
+	return w, nil
+}
+
+// repoURL is the kit repository's URL: the repository the ApplicationSet's git generator reads.
+func repoURL(as *argov1.ApplicationSet) (string, error) {
+	var urls []string
+	var walk func(gs []argov1.ApplicationSetGenerator)
+	walk = func(gs []argov1.ApplicationSetGenerator) {
+		for _, g := range gs {
+			if g.Git != nil {
+				urls = append(urls, g.Git.RepoURL)
+			}
+			if g.Matrix != nil {
+				walk(nested(g.Matrix.Generators))
+			}
+			if g.Merge != nil {
+				walk(nested(g.Merge.Generators))
+			}
+		}
+	}
+	walk(as.Spec.Generators)
+	if len(urls) == 0 {
+		return "", errors.New("the ApplicationSet has no git generator: lakeport needs one over environments/")
+	}
+	return urls[0], nil
+}
+
+func nested(ns []argov1.ApplicationSetNestedGenerator) []argov1.ApplicationSetGenerator {
+	out := make([]argov1.ApplicationSetGenerator, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, argov1.ApplicationSetGenerator{Git: n.Git, List: n.List})
+	}
+	return out
+}
+
+// Environment of an Application (its lakeport.dev/environment label).
+func Environment(a *argov1.Application) string { return a.Labels[render.LabelEnvironment] }
+
+// Component of an Application (its lakeport.dev/component label).
+func Component(a *argov1.Application) string { return a.Labels[render.LabelComponent] }
+
+// Select returns the Applications of the given environments and apps (component names or full
+// Application names); empty lists select everything. Unknown names are a UsageError listing what
+// exists.
+func (w *Workspace) Select(envs, apps []string) ([]argov1.Application, error) {
+	knownEnv := map[string]bool{}
+	knownApp := map[string]bool{}
+	for i := range w.Apps {
+		knownEnv[Environment(&w.Apps[i])] = true
+		knownApp[Component(&w.Apps[i])] = true
+		knownApp[w.Apps[i].Name] = true
+	}
+	var bad []string
+	for _, e := range envs {
+		if !knownEnv[e] {
+			bad = append(bad, fmt.Sprintf("unknown environment %q (environments: %s)", e, strings.Join(w.Kit.EnvironmentNames(), ", ")))
+		}
+	}
+	for _, a := range apps {
+		if !knownApp[a] {
+			bad = append(bad, fmt.Sprintf("unknown app %q (components: %s)", a, strings.Join(w.Components(), ", ")))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, &UsageError{Msg: strings.Join(bad, "; ")}
+	}
+	var out []argov1.Application
+	for _, a := range w.Apps {
+		if len(envs) > 0 && !slices.Contains(envs, Environment(&a)) {
+			continue
+		}
+		if len(apps) > 0 && !slices.Contains(apps, Component(&a)) && !slices.Contains(apps, a.Name) {
+			continue
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, &UsageError{Msg: fmt.Sprintf("no application matches --env %s --app %s", strings.Join(envs, ","), strings.Join(apps, ","))}
+	}
+	return out, nil
+}
+
+// Components lists every component name, sorted.
+func (w *Workspace) Components() []string {
+	set := map[string]bool{}
+	for i := range w.Apps {
+		set[Component(&w.Apps[i])] = true
+	}
+	out := make([]string, 0, len(set))
+	for c := range set {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Render renders the Applications and orders the releases by promotion order, then name.
+func (w *Workspace) Render(ctx context.Context, apps []argov1.Application) ([]*render.Release, error) {
+	rels, err := w.Renderer.Render(ctx, apps)
+	render.SortReleases(rels, w.Kit.Promotion)
+	return rels, err
+}
