@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"time"
 
+	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	icebergio "github.com/apache/iceberg-go/io"
 )
 
 // S3 is how to reach an S3-compatible object store. Empty fields fall back to the AWS SDK's

@@ -1,0 +1,79 @@
+package lake
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lakeport/lakeport/jobs/internal/contract"
+	"github.com/lakeport/lakeport/jobs/internal/generate"
+	"github.com/lakeport/lakeport/jobs/internal/source"
+)
+
+func TestOverwriteOnePartitionSQLite(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := contract.Load("var_es")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	d2 := d1.AddDate(0, 0, 1)
+	in := filepath.Join(dir, "in")
+	for _, d := range []time.Time{d1, d2} {
+		if _, err := generate.WriteDate(ctx, in, generate.Options{Contract: c, CobDate: d, Rows: 3000, Files: 2, Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := Open(ctx, Config{Catalog: CatalogConfig{URI: filepath.Join(dir, "catalog.db")}, Warehouse: filepath.Join(dir, "wh")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	tbl, err := l.Table(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(d time.Time, run string) Commit {
+		t.Helper()
+		src, err := source.Open(ctx, source.Options{URI: in}, c.Name, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdr := src.Records(ctx, c, 1000)
+		defer rdr.Release()
+		var cm Commit
+		tbl, cm, err = l.Overwrite(ctx, tbl, c, d, rdr, map[string]string{SummaryRunID: run})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm
+	}
+	c1 := publish(d1, "r1")
+	if c1.AddedRows != 3000 || c1.DeletedRows != 0 {
+		t.Errorf("first commit %+v", c1)
+	}
+	c2 := publish(d2, "r2")
+	c3 := publish(d1, "r3")
+	if c3.AddedRows != 3000 || c3.DeletedRows != 3000 || *c3.ParentSnapshotID != c2.SnapshotID {
+		t.Errorf("re-publish commit %+v (parent should be %d)", c3, c2.SnapshotID)
+	}
+	stats, err := l.Partitions(ctx, tbl, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 2 || stats[0].Rows != 3000 || stats[1].Rows != 3000 || !stats[0].CobDate.Equal(d1) {
+		t.Errorf("partitions %+v", stats)
+	}
+	if n := len(tbl.Metadata().Snapshots()); n != 3 {
+		t.Errorf("%d snapshots, want 3", n)
+	}
+	if got := tbl.CurrentSnapshot().Summary.Properties[SummaryRunID]; got != "r3" {
+		t.Errorf("run id in summary %q", got)
+	}
+	prev, prevDate, err := l.PreviousRows(ctx, tbl, c, d2)
+	if err != nil || prev == nil || *prev != 3000 || !prevDate.Equal(d1) {
+		t.Errorf("previous rows %v %v %v", prev, prevDate, err)
+	}
+}
