@@ -116,7 +116,8 @@ func TestKube(t *testing.T) {
 		t.Errorf("apiserver reports version %q: the build lacks the version ldflags", ver.GitVersion)
 	}
 
-	// Without the token: 401, so RBAC and token auth are really on.
+	// Without the token the request is system:anonymous, which RBAC refuses:
+	// token authentication and RBAC are really on.
 	c := k.HTTPClient()
 	noAuth := &http.Client{Transport: c.Transport.(bearer).next, Timeout: 10 * time.Second}
 	resp, err := noAuth.Get(k.URL + "/api/v1/namespaces")
@@ -124,8 +125,8 @@ func TestKube(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("GET without token: HTTP %d, want 401", resp.StatusCode)
+	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET without token: HTTP %d, want 403 or 401", resp.StatusCode)
 	}
 
 	if _, err := os.Stat(k.KubeconfigPath); err != nil {
@@ -384,4 +385,19 @@ func hmacSHA256(key []byte, data string) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(data))
 	return m.Sum(nil)
+}
+
+func TestKubeStartErrorShowsLog(t *testing.T) {
+	Tool(t, "etcd")
+	Tool(t, "kube-apiserver")
+	k, err := StartKube(KubeOptions{APIServerArgs: []string{"--no-such-flag"}})
+	if err == nil {
+		k.Stop()
+		t.Fatal("StartKube with a bad apiserver flag succeeded")
+	}
+	for _, want := range []string{"kube-apiserver (exited", "last lines of", "no-such-flag"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q:\n%v", want, err)
+		}
+	}
 }
