@@ -102,7 +102,7 @@ func (o *AppsOptions) Run() error {
 			dest = a.Spec.Destination.Name
 		}
 		t.Row(a.Name, workspace.Environment(a), workspace.Component(a), a.Spec.Project,
-			dest+" ns/"+a.Spec.Destination.Namespace, path, rev,
+			dest+" ns/"+a.Spec.Destination.Namespace, path, shortRev(rev),
 			a.Annotations["argocd.argoproj.io/sync-wave"], syncSummary(a.Spec.SyncPolicy))
 	}
 	return t.Render(o.f.IO.Out)
@@ -132,4 +132,12 @@ func syncSummary(p *argov1.SyncPolicy) string {
 		return "auto"
 	}
 	return fmt.Sprintf("auto (%s)", strings.Join(opts, ", "))
+}
+
+// shortRev shortens a full commit SHA for tables; tags, branches and HEAD stay as written.
+func shortRev(rev string) string {
+	if len(rev) == 40 && strings.Trim(rev, "0123456789abcdef") == "" {
+		return rev[:12]
+	}
+	return rev
 }

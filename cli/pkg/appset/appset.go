@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -34,6 +35,8 @@ type UnsupportedError struct{ Generator string }
 func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("the %s generator needs a cluster or a network service; lakeport expands only git, list, matrix and merge generators offline", e.Generator)
 }
+
+var templateErrRE = regexp.MustCompile(`template: [^:]+:\d+:\d+: .*$`)
 
 // Expand returns the Applications the ApplicationSet generates, sorted by name.
 func Expand(as *argov1.ApplicationSet, r Resolver) ([]argov1.Application, error) {
@@ -63,6 +66,9 @@ func Expand(as *argov1.ApplicationSet, r Resolver) ([]argov1.Application, error)
 	if err != nil {
 		if repos.err != nil {
 			err = repos.err
+		} else if m := templateErrRE.FindString(err.Error()); m != "" {
+			// Argo CD's message quotes the whole template; keep the part that says what failed.
+			err = fmt.Errorf("%s (a key the template uses is missing or wrong in an env.yaml?)", m)
 		}
 		return nil, fmt.Errorf("expand ApplicationSet %s: %w", as.Name, err)
 	}

@@ -439,10 +439,16 @@ func decodeStrict(file string, raw []byte, v any) (*yaml.Node, error) {
 	return &node, nil
 }
 
+var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+
 func cleanYAMLError(err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		return errors.New(strings.Join(te.Errors, "; "))
+		msgs := make([]string, len(te.Errors))
+		for i, m := range te.Errors {
+			msgs[i] = unknownFieldRE.ReplaceAllString(m, `line $1: unknown key "$2"`)
+		}
+		return errors.New(strings.Join(msgs, "; "))
 	}
 	return err
 }

@@ -227,12 +227,12 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 	}
 	ch, err := loader.LoadFiles(files)
 	if err != nil {
-		return nil, fmt.Errorf("load chart %s at %s: %w", rel.Chart.Path, short(snap.Revision()), err)
+		return nil, fmt.Errorf("load chart %s at %s: %w", rel.Chart.Path, revLabel(snap), err)
 	}
 	rel.Chart.Name, rel.Chart.Version = ch.Metadata.Name, ch.Metadata.Version
 	if ch.Metadata.Dependencies != nil {
 		if err := action.CheckDependencies(ch, ch.Metadata.Dependencies); err != nil {
-			return nil, fmt.Errorf("chart %s at %s: %w (vendor dependencies into its charts/ folder)", rel.Chart.Path, short(snap.Revision()), err)
+			return nil, fmt.Errorf("chart %s at %s: %w (vendor dependencies into its charts/ folder)", rel.Chart.Path, revLabel(snap), err)
 		}
 	}
 
@@ -295,11 +295,11 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 	}
 	hr, err := inst.RunWithContext(ctx, ch, vals)
 	if err != nil {
-		return nil, fmt.Errorf("chart %s at %s with %s: %w", rel.Chart.Path, short(snap.Revision()), strings.Join(rel.ValueFiles, ", "), err)
+		return nil, fmt.Errorf("chart %s at %s with %s: %w", rel.Chart.Path, revLabel(snap), strings.Join(rel.ValueFiles, ", "), err)
 	}
 	rel.Manifest = templateOutput(hr, helm.SkipTests)
 	if rel.Objects, err = SplitManifest(rel.Manifest); err != nil {
-		return nil, fmt.Errorf("chart %s at %s: %w", rel.Chart.Path, short(snap.Revision()), err)
+		return nil, fmt.Errorf("chart %s at %s: %w", rel.Chart.Path, revLabel(snap), err)
 	}
 	return rel, nil
 }
@@ -519,4 +519,3 @@ func SortReleases(rels []*Release, envOrder []string) {
 		return rels[i].App < rels[j].App
 	})
 }
-

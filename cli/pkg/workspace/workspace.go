@@ -167,5 +167,41 @@ func (w *Workspace) Components() []string {
 func (w *Workspace) Render(ctx context.Context, apps []argov1.Application) ([]*render.Release, error) {
 	rels, err := w.Renderer.Render(ctx, apps)
 	render.SortReleases(rels, w.Kit.Promotion)
-	return rels, err
+	return rels, w.locatePins(apps, err)
+}
+
+// locatePins adds to a pin that does not resolve where it is pinned (file, line and key).
+func (w *Workspace) locatePins(apps []argov1.Application, err error) error {
+	if err == nil {
+		return nil
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	errs := joined.Unwrap()
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+		var re *render.Error
+		var rev *source.RevisionError
+		if !errors.As(e, &re) || !errors.As(e, &rev) {
+			continue
+		}
+		for j := range apps {
+			if apps[j].Name != re.App {
+				continue
+			}
+			env := w.Kit.Environment(Environment(&apps[j]))
+			if env == nil {
+				break
+			}
+			for k, c := range env.Components {
+				if c.Component == Component(&apps[j]) && c.Revision == rev.Revision {
+					out[i] = fmt.Errorf("%s:%d: components[%d].revision: %w", env.File, env.Line("components", fmt.Sprint(k), "revision"), k, e)
+				}
+			}
+		}
+	}
+	return errors.Join(out...)
 }
