@@ -233,7 +233,7 @@ topologySpreadConstraints:
 {{- fail "catalog.rest.oauth2.existingSecret: OAUTH2 security needs the Secret holding the client credential" -}}
 {{- end -}}
 {{- range $k, $v := $c.extraProperties -}}
-{{- if and (regexMatch "(?i)(password|secret|credential|token|access-key|secret-key)" $k) (not (regexMatch "^\\$\\{ENV:[A-Za-z_][A-Za-z0-9_]*\\}$" (toString $v))) -}}
+{{- if and (regexMatch "(?i)(password|secret|credential|token|access-key|secret-key|customer-key|private-key)" $k) (not (regexMatch "^\\$\\{ENV:[A-Za-z_][A-Za-z0-9_]*\\}$" (toString $v))) -}}
 {{- fail (printf "catalog.extraProperties.%s: credentials must be referenced as ${ENV:NAME}, not written in the catalog file" $k) -}}
 {{- end -}}
 {{- end -}}

@@ -1,0 +1,77 @@
+package charts_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lakeport/lakeport/charts/internal/chartrender"
+)
+
+// TestValuesSchemaRejects: each chart's values.schema.json rejects a misspelled key and a wrong
+// type, and Helm's error names the offending key and where it is.
+func TestValuesSchemaRejects(t *testing.T) {
+	cases := []struct {
+		chart  string
+		name   string
+		values map[string]any
+		want   []string
+	}{
+		{"trino", "misspelled key", map[string]any{"worker": map[string]any{"replicsa": 3}}, []string{"at '/worker'", "replicsa"}},
+		{"trino", "wrong type", map[string]any{"worker": map[string]any{"replicas": "three"}}, []string{"at '/worker/replicas'", "want integer"}},
+		{"trino", "unknown top-level key", map[string]any{"coordinatr": map[string]any{}}, []string{"coordinatr"}},
+		{"trino", "catalog type outside the enum", map[string]any{"catalog": map[string]any{"type": "glue"}}, []string{"at '/catalog/type'"}},
+		{"trino", "memory not in Gi/Mi", map[string]any{"worker": map[string]any{"resources": map[string]any{"limits": map[string]any{"memory": "8G"}}}}, []string{"at '/worker/resources/limits/memory'"}},
+		{"spark", "misspelled key", map[string]any{"worker": map[string]any{"coers": 2}}, []string{"at '/worker'", "coers"}},
+		{"spark", "wrong type", map[string]any{"worker": map[string]any{"cores": "two"}}, []string{"at '/worker/cores'", "want integer"}},
+		{"spark", "recovery mode outside the enum", map[string]any{"recovery": map[string]any{"mode": "CUSTOM"}}, []string{"at '/recovery/mode'"}},
+		{"minio", "misspelled key", map[string]any{"rootCredentials": map[string]any{"existingSecert": "x"}}, []string{"at '/rootCredentials'", "existingSecert"}},
+		{"minio", "wrong type", map[string]any{"replicas": "4"}, []string{"at '/replicas'", "want integer"}},
+		{"distribution", "misspelled key", map[string]any{"schedule": map[string]any{"concurrencyPolcy": "Allow"}}, []string{"at '/schedule'", "concurrencyPolcy"}},
+		{"distribution", "wrong type", map[string]any{"schedule": map[string]any{"backoffLimit": "2"}}, []string{"at '/schedule/backoffLimit'", "want integer"}},
+		{"distribution", "plaintext S3 secret in the job config", map[string]any{"config": map[string]any{"input": map[string]any{"s3": map[string]any{"secretAccessKey": "hunter2"}}}}, []string{"at '/config/input/s3/secretAccessKey'"}},
+		{"distribution", "unknown key in the job config", map[string]any{"config": map[string]any{"databse": map[string]any{}}}, []string{"at '/config'", "databse"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.chart+"/"+tc.name, func(t *testing.T) {
+			_, err := chartrender.Render(defaultsRequest(tc.chart, merge(requiredValues(tc.chart), tc.values)))
+			if err == nil {
+				t.Fatal("rendered; want a schema error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+			if !strings.Contains(err.Error(), "values don't meet the specifications of the schema") {
+				t.Errorf("not a schema error: %v", err)
+			}
+		})
+	}
+}
+
+// TestChartDefaultsRender: every chart renders with its defaults plus the values it requires,
+// and the result decodes strictly.
+func TestChartDefaultsRender(t *testing.T) {
+	for _, c := range components {
+		t.Run(c, func(t *testing.T) {
+			objs := mustRender(t, defaultsRequest(c, requiredValues(c)))
+			if err := strictCheck(objs); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// requiredValues are what a chart cannot default (existing Secret names).
+func requiredValues(chart string) map[string]any {
+	switch chart {
+	case "trino":
+		return trinoValues(nil)
+	case "minio":
+		return map[string]any{"rootCredentials": map[string]any{"existingSecret": "minio-root"}}
+	case "spark":
+		return map[string]any{"eventLog": map[string]any{"s3": map[string]any{"existingSecret": "spark-s3"}}}
+	default:
+		return map[string]any{}
+	}
+}
