@@ -192,8 +192,8 @@ func TestTrinoFlags(t *testing.T) {
 			check: func(t *testing.T, objs []chartrender.Object) {
 				cfg := properties(configData(t, objs, "trino-coordinator", "config.properties"))
 				for k, v := range map[string]string{
-					"http-server.authentication.type":     "PASSWORD",
-					"http-server.https.enabled":           "true",
+					"http-server.authentication.type":      "PASSWORD",
+					"http-server.https.enabled":            "true",
 					"internal-communication.shared-secret": "${ENV:TRINO_SHARED_SECRET}",
 				} {
 					if cfg[k] != v {
