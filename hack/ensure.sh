@@ -211,7 +211,7 @@ build_dyff() {
 		"-X github.com/homeport/dyff/internal/cmd.version=${DYFF_VERSION#v}"
 }
 
-# --- extra files: extras_<tool> lists them, build_extra FILE OUT writes one -----
+# --- extra files: `extras TOOL` lists them, build_extra FILE OUT writes one ---
 
 extras() {
 	case $1 in

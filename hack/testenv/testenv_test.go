@@ -42,6 +42,9 @@ func TestToolMissing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if testing.Short() {
+				return // Tool skips before looking anything up
+			}
 			t.Setenv(EnvTools, t.TempDir())
 			t.Setenv(EnvRequireTools, tt.require)
 			rec := &recordingTB{TB: t}
@@ -68,12 +71,18 @@ func TestToolFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(EnvTools, dir)
+	if testing.Short() {
+		return
+	}
 	if got := Tool(t, "fake"); got != dir+"/fake" {
 		t.Fatalf("Tool = %q, want %q", got, dir+"/fake")
 	}
 }
 
 func TestNeedServerMissingTool(t *testing.T) {
+	if testing.Short() {
+		return // Tool, and so NeedServer, skips before looking anything up
+	}
 	t.Setenv(EnvTools, t.TempDir())
 	t.Setenv(EnvRequireTools, "")
 	_, err := StartKube(KubeOptions{})
@@ -89,6 +98,7 @@ func TestNeedServerMissingTool(t *testing.T) {
 }
 
 func TestKube(t *testing.T) {
+	Tool(t, "kube-apiserver") // skips under -short
 	start := time.Now()
 	k, err := StartKube(KubeOptions{})
 	NeedServer(t, err)
@@ -148,6 +158,7 @@ func TestKube(t *testing.T) {
 }
 
 func TestKubeWorkloads(t *testing.T) {
+	Tool(t, "kwok")
 	start := time.Now()
 	k, err := StartKube(KubeOptions{
 		ControllerManager:      true,
@@ -235,6 +246,7 @@ func deployment(name string, tolerate bool) map[string]any {
 }
 
 func TestPostgres(t *testing.T) {
+	Tool(t, "postgres")
 	start := time.Now()
 	pg, err := StartPostgres()
 	NeedServer(t, err)
@@ -262,6 +274,7 @@ func TestPostgres(t *testing.T) {
 }
 
 func TestS3(t *testing.T) {
+	Tool(t, "versitygw")
 	start := time.Now()
 	s, err := StartS3()
 	NeedServer(t, err)

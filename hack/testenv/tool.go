@@ -79,11 +79,17 @@ var systemTools = map[string]bool{
 // $LAKEPORT_TOOLS (default <repo root>/.tools/bin), or of a binary from
 // hack/apt.sh (PostgreSQL's, redis-server, git). When the tool is missing it
 // fails the test if LAKEPORT_REQUIRE_TOOLS=1 and skips it otherwise, naming
-// the command that installs it.
+// the command that installs it. Under -short (`make test-short`) it always
+// skips: short runs use no tools.
 //
 // This is the only place in the code base that skips a test.
 func Tool(tb testing.TB, name string) string {
 	tb.Helper()
+	if testing.Short() {
+		// `make test-short` promises no servers and no tools.
+		tb.Skipf("testenv: -short runs without real tools and servers (this test needs %s)", name)
+		return ""
+	}
 	p, err := LookupTool(name)
 	if err == nil {
 		return p
