@@ -30,7 +30,7 @@ type S3 struct {
 	// MaxAttempts is the number of tries of each S3 request on throttling, 5xx and network errors
 	// (default 8), with jittered exponential backoff up to MaxBackoff (default 5s).
 	MaxAttempts int           `json:"maxAttempts,omitempty"`
-	MaxBackoff  time.Duration `json:"maxBackoff,omitempty"`
+	MaxBackoff  time.Duration `json:"-"`
 
 	// HTTPClient replaces the transport (tests inject faults through it).
 	HTTPClient *http.Client `json:"-"`

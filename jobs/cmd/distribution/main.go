@@ -1,0 +1,20 @@
+// Command distribution publishes market-risk results (VaR/ES, FRTB sensitivities, DRC) for a
+// close-of-business date to Iceberg, the relational database and Trino. Run it without arguments
+// for the commands and the exit codes.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/lakeport/lakeport/jobs/internal/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := app.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,210 @@
+// Package app is the distribution command line: flag parsing into Options, Complete/Validate/Run,
+// and the one place where errors become exit codes. The domain packages never print or exit.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lakeport/lakeport/jobs/internal/config"
+	"github.com/lakeport/lakeport/jobs/internal/contract"
+	"github.com/lakeport/lakeport/jobs/internal/publish"
+)
+
+// Exit codes of the distribution command, for CronJobs and alerts.
+const (
+	ExitOK                 = 0 // done
+	ExitError              = 1 // infrastructure or unexpected error: a retry may succeed
+	ExitUsage              = 2 // invalid flags or configuration: fix the deployment
+	ExitContractViolation  = 3 // the input breaks its contract; nothing was published: fix the input
+	ExitInputNotReady      = 4 // no input, or no _SUCCESS marker yet: retry later
+	ExitVerificationFailed = 5 // published, but Trino does not read back what was published
+)
+
+// Version is set at build time (-ldflags "-X .../app.Version=...").
+var Version = "dev"
+
+const usage = `distribution publishes market-risk results for a close-of-business date.
+
+Usage:
+  distribution <command> [flags]
+
+Commands:
+  migrate    apply the relational schema migrations (the chart's PreSync hook)
+  publish    validate a dataset's input for --cob-date and publish it to Iceberg, the database and Trino
+  validate   check a dataset's input against its contract, publish nothing
+  inspect    show what consumers see: snapshots, rows per date in Iceberg and in the database
+  contracts  print the embedded data contracts
+  version    print the version
+
+Without --config the embedded default is used: everything under --data-dir (input/, warehouse/,
+catalog.db, risk.db), SQLite for the Iceberg catalog and the database, no server needed.
+
+Exit codes:
+  0  success
+  1  error (infrastructure, unexpected): a retry may succeed
+  2  invalid usage or configuration
+  3  contract violation: the input breaks its contract, nothing was published
+  4  input not ready: missing, or no _SUCCESS marker yet
+  5  verification failed: published, but Trino does not read back the published rows
+
+Datasets: ` + "%s" + `
+`
+
+// usageError marks errors of the caller's making (exit code 2).
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// Main runs the command line and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(stderr, usage, strings.Join(contract.Names(), ", "))
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	var err error
+	switch args[0] {
+	case "migrate":
+		err = runMigrate(ctx, args[1:], stdout, stderr)
+	case "publish":
+		err = runPublish(ctx, args[1:], stdout, stderr)
+	case "validate":
+		err = runValidate(ctx, args[1:], stdout, stderr)
+	case "inspect":
+		err = runInspect(ctx, args[1:], stdout, stderr)
+	case "contracts":
+		err = runContracts(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "distribution", Version)
+	default:
+		fmt.Fprintf(stderr, "distribution: unknown command %q\n\n", args[0])
+		fmt.Fprintf(stderr, usage, strings.Join(contract.Names(), ", "))
+		return ExitUsage
+	}
+	return exitCode(err, stderr)
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "distribution:", err)
+	var (
+		u  usageError
+		v  *publish.ViolationError
+		in *publish.InputNotReadyError
+		vf *publish.VerificationError
+	)
+	switch {
+	case errors.As(err, &u):
+		return ExitUsage
+	case errors.As(err, &v):
+		return ExitContractViolation
+	case errors.As(err, &in):
+		return ExitInputNotReady
+	case errors.As(err, &vf):
+		return ExitVerificationFailed
+	}
+	return ExitError
+}
+
+// common are the flags every command that touches data shares.
+type common struct {
+	configPath string
+	dataDir    string
+	logFormat  string
+	logLevel   string
+
+	cfg      *config.Config
+	embedded bool
+	log      *slog.Logger
+	stderr   io.Writer
+}
+
+func (o *common) bind(fs *flag.FlagSet) {
+	fs.StringVar(&o.configPath, "config", "", "YAML configuration file (default: the embedded default under --data-dir)")
+	fs.StringVar(&o.dataDir, "data-dir", "lakeport-data", "root folder of the embedded default")
+	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func (o *common) complete() error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	hopts := &slog.HandlerOptions{Level: lvl}
+	switch o.logFormat {
+	case "json":
+		o.log = slog.New(slog.NewJSONHandler(o.stderr, hopts))
+	case "text":
+		o.log = slog.New(slog.NewTextHandler(o.stderr, hopts))
+	default:
+		return usageError{fmt.Errorf("--log-format %q: want json or text", o.logFormat)}
+	}
+	if o.configPath == "" {
+		o.cfg, o.embedded = config.Default(o.dataDir), true
+		return nil
+	}
+	cfg, err := config.Load(o.configPath)
+	if err != nil {
+		return usageError{err}
+	}
+	o.cfg = cfg
+	return nil
+}
+
+// dateFlag parses --cob-date.
+func parseDate(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, errors.New("--cob-date is required")
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--cob-date: %w", err)
+	}
+	return t, nil
+}
+
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

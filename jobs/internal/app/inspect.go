@@ -1,0 +1,238 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/apache/iceberg-go/catalog"
+
+	"github.com/lakeport/lakeport/jobs/contracts"
+	"github.com/lakeport/lakeport/jobs/internal/contract"
+	"github.com/lakeport/lakeport/jobs/internal/lake"
+	"github.com/lakeport/lakeport/jobs/internal/relational"
+)
+
+type inspectOptions struct {
+	common
+	output string
+	stdout io.Writer
+}
+
+// DatasetView is what a consumer sees of one dataset and date.
+type DatasetView struct {
+	Dataset     string `json:"dataset"`
+	CobDate     string `json:"cobDate"`
+	IcebergRows int64  `json:"icebergRows"`
+	DataFiles   int    `json:"dataFiles"`
+	DBRows      *int64 `json:"dbRows,omitempty"`
+	SnapshotID  int64  `json:"snapshotId"`
+	RunID       string `json:"runId,omitempty"`
+	Checksum    string `json:"contentChecksum,omitempty"`
+}
+
+// Inspection is the output of inspect.
+type Inspection struct {
+	Datasets []DatasetView `json:"datasets"`
+	Sample   *Sample       `json:"sample,omitempty"`
+}
+
+// Sample is the result of a sample consumer query.
+type Sample struct {
+	Title   string     `json:"title"`
+	SQL     string     `json:"sql"`
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+}
+
+func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := &inspectOptions{common: common{stderr: stderr}, stdout: stdout}
+	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: distribution inspect [--config FILE | --data-dir DIR] [-o table|json]\n\nShows, per dataset and date, the rows in Iceberg (from the manifests) and in the database, the\nsnapshot and run that published them, and a sample consumer query.\nExit codes: 0 done, 1 error, 2 invalid usage.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	o.bind(fs)
+	fs.StringVar(&o.output, "o", "table", "output format: table or json")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := o.complete(); err != nil {
+		return err
+	}
+	if o.output != "table" && o.output != "json" {
+		return usageError{fmt.Errorf("-o %q: want table or json", o.output)}
+	}
+	return o.run(ctx)
+}
+
+func (o *inspectOptions) run(ctx context.Context) error {
+	l, err := lake.Open(ctx, o.cfg.Iceberg)
+	if err != nil {
+		return fmt.Errorf("open iceberg catalog: %w", err)
+	}
+	defer l.Close()
+	var loader relational.Loader
+	if o.cfg.Database.Driver != "none" {
+		if loader, err = openLoader(ctx, o.cfg.Database); err != nil {
+			return err
+		}
+		defer loader.Close()
+	}
+	var out Inspection
+	var latest time.Time
+	for _, name := range contract.Names() {
+		c, err := contract.Load(name)
+		if err != nil {
+			return err
+		}
+		tbl, err := l.Catalog().LoadTable(l.Context(ctx), l.Ident(c))
+		if errors.Is(err, catalog.ErrNoSuchTable) {
+			out.Datasets = append(out.Datasets, DatasetView{Dataset: name, CobDate: "-"})
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("load %s: %w", name, err)
+		}
+		stats, err := l.Partitions(ctx, tbl, c, nil)
+		if err != nil {
+			return err
+		}
+		snap := tbl.CurrentSnapshot()
+		for _, s := range stats {
+			v := DatasetView{Dataset: name, CobDate: s.CobDate.Format(time.DateOnly), IcebergRows: s.Rows, DataFiles: s.Files}
+			if snap != nil {
+				v.SnapshotID = snap.SnapshotID
+			}
+			if loader != nil {
+				n, err := loader.Count(ctx, c, s.CobDate)
+				if err != nil {
+					return fmt.Errorf("count %s: %w", name, err)
+				}
+				v.DBRows = &n
+				if pub, err := loader.Publication(ctx, name, s.CobDate); err == nil && pub != nil {
+					v.RunID, v.Checksum, v.SnapshotID = pub.RunID, pub.ContentChecksum, pub.SnapshotID
+				}
+			}
+			if s.CobDate.After(latest) {
+				latest = s.CobDate
+			}
+			out.Datasets = append(out.Datasets, v)
+		}
+	}
+	if loader != nil && !latest.IsZero() {
+		s, err := o.sample(ctx, latest)
+		if err != nil {
+			return err
+		}
+		out.Sample = s
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(o.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	return writeInspection(o.stdout, out)
+}
+
+func (o *inspectOptions) sample(ctx context.Context, cob time.Time) (*Sample, error) {
+	db, err := openSQL(o.cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	ph := "?"
+	if o.cfg.Database.Driver == "postgres" {
+		ph = "$1"
+	} else if o.cfg.Database.Driver == "oracle" {
+		ph = ":1"
+	}
+	date := any(cob.Format(time.DateOnly))
+	if o.cfg.Database.Driver != "sqlite" {
+		date = cob
+	}
+	q := fmt.Sprintf(`SELECT desk, COUNT(*) AS portfolios, CAST(ROUND(SUM(value)) AS BIGINT) AS var_99_10d
+FROM %s WHERE cob_date = %s AND measure = 'VAR' AND horizon_days = 10
+GROUP BY desk ORDER BY var_99_10d DESC, desk FETCH FIRST 5 ROWS ONLY`, tableName(o.cfg.Database.Driver, "var_es"), ph)
+	switch o.cfg.Database.Driver {
+	case "sqlite":
+		q = strings.Replace(q, "FETCH FIRST 5 ROWS ONLY", "LIMIT 5", 1)
+	case "oracle":
+		q = strings.Replace(q, "CAST(ROUND(SUM(value)) AS BIGINT)", "ROUND(SUM(value))", 1)
+	}
+	rows, err := db.QueryContext(ctx, q, date)
+	if err != nil {
+		return nil, fmt.Errorf("sample query: %w", err)
+	}
+	defer rows.Close()
+	s := &Sample{Title: "top 5 desks by 99% 10-day VaR on " + cob.Format(time.DateOnly), SQL: q}
+	if s.Columns, err = rows.Columns(); err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		vals := make([]sql.NullString, len(s.Columns))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		row := make([]string, len(vals))
+		for i, v := range vals {
+			row[i] = v.String
+		}
+		s.Rows = append(s.Rows, row)
+	}
+	return s, rows.Err()
+}
+
+func writeInspection(w io.Writer, in Inspection) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DATASET\tCOB_DATE\tICEBERG_ROWS\tFILES\tDB_ROWS\tSNAPSHOT\tRUN")
+	for _, d := range in.Datasets {
+		db := "-"
+		if d.DBRows != nil {
+			db = fmt.Sprint(*d.DBRows)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%s\n", d.Dataset, d.CobDate, d.IcebergRows, d.DataFiles, db, d.SnapshotID, d.RunID)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if in.Sample == nil {
+		return nil
+	}
+	fmt.Fprintf(w, "\nsample query — %s:\n", in.Sample.Title)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(in.Sample.Columns, "\t")))
+	for _, r := range in.Sample.Rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func runContracts(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("contracts", flag.ContinueOnError)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	for i, name := range contract.Names() {
+		data, err := contracts.FS.ReadFile(name + ".yaml")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(stdout, "---")
+		}
+		fmt.Fprint(stdout, string(data))
+	}
+	return nil
+}

@@ -1,0 +1,251 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/lakeport/lakeport/jobs/internal/contract"
+	"github.com/lakeport/lakeport/jobs/internal/lake"
+	"github.com/lakeport/lakeport/jobs/internal/metrics"
+	"github.com/lakeport/lakeport/jobs/internal/migrate"
+	"github.com/lakeport/lakeport/jobs/internal/publish"
+	"github.com/lakeport/lakeport/jobs/internal/source"
+	"github.com/lakeport/lakeport/jobs/internal/trino"
+	"github.com/lakeport/lakeport/jobs/internal/validate"
+)
+
+type publishOptions struct {
+	common
+	datasets   []string
+	cobDateStr string
+	runID      string
+	reportPath string
+	dryRun     bool // validate only
+	stdout     io.Writer
+
+	contracts []*contract.Contract
+	cob       time.Time
+}
+
+func newPublishFlags(o *publishOptions, name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	o.bind(fs)
+	fs.Func("dataset", "dataset to publish (repeatable, or \"all\")", func(s string) error {
+		o.datasets = append(o.datasets, s)
+		return nil
+	})
+	fs.StringVar(&o.cobDateStr, "cob-date", "", "close-of-business date, YYYY-MM-DD (required)")
+	fs.StringVar(&o.reportPath, "report", "", "write the validation report as JSON to this file")
+	if name == "publish" {
+		fs.StringVar(&o.runID, "run-id", "", "run id recorded in the snapshot summary and the publication log (default: random)")
+	}
+	return fs
+}
+
+func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := &publishOptions{common: common{stderr: stderr}, stdout: stdout}
+	fs := newPublishFlags(o, "publish", stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `Usage: distribution publish --dataset NAME --cob-date YYYY-MM-DD [--config FILE | --data-dir DIR]
+
+Validates the dataset's input for the date against its contract and, when it passes, replaces the
+date's partition of the Iceberg table (one commit), loads the date into the relational target
+(one transaction), then verifies and maintains the table through Trino when configured. A re-run
+for the same date gives the same table and rows.
+
+Exit codes: 0 published, 1 error (retry may succeed), 2 invalid usage, 3 contract violation
+(nothing published), 4 input not ready, 5 Trino verification failed.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := o.complete(); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	return o.run(ctx)
+}
+
+func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := &publishOptions{common: common{stderr: stderr}, stdout: stdout, dryRun: true}
+	fs := newPublishFlags(o, "validate", stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: distribution validate --dataset NAME --cob-date YYYY-MM-DD [--report FILE]\n\nChecks the input against the contract and prints the report; publishes nothing.\nExit codes: 0 passed, 1 error, 2 invalid usage, 3 contract violated, 4 input not ready.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := o.complete(); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	return o.run(ctx)
+}
+
+func (o *publishOptions) complete() error {
+	if err := o.common.complete(); err != nil {
+		return err
+	}
+	if len(o.datasets) == 1 && o.datasets[0] == "all" {
+		o.datasets = contract.Names()
+	}
+	return nil
+}
+
+func (o *publishOptions) validate() error {
+	var errs []error
+	if len(o.datasets) == 0 {
+		errs = append(errs, errors.New("--dataset is required"))
+	}
+	for _, d := range o.datasets {
+		c, err := contract.Load(d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		o.contracts = append(o.contracts, c)
+	}
+	cob, err := parseDate(o.cobDateStr)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	o.cob = cob
+	if err := errors.Join(errs...); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+func (o *publishOptions) run(ctx context.Context) (err error) {
+	cfg := o.cfg
+	l, err := lake.Open(ctx, cfg.Iceberg)
+	if err != nil {
+		return fmt.Errorf("open iceberg catalog: %w", err)
+	}
+	defer l.Close()
+	p := &publish.Publisher{
+		Lake:      l,
+		Input:     source.Options{URI: cfg.Input.URI, S3: cfg.Input.S3, WorkDir: cfg.WorkDir, AllowIncomplete: cfg.Input.AllowIncomplete},
+		Log:       o.log,
+		BatchRows: cfg.BatchRows,
+		RunID:     o.runID,
+		Metrics:   metrics.New(),
+	}
+	if o.dryRun {
+		var errs []error
+		for _, c := range o.contracts {
+			rep, err := p.Validate(ctx, c, o.cob)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
+				continue
+			}
+			if err := o.report(rep); err != nil {
+				return err
+			}
+			if !rep.Passed() {
+				errs = append(errs, &publish.ViolationError{Report: rep})
+			}
+		}
+		return errors.Join(errs...)
+	}
+	if o.embedded && cfg.Database.Driver == "sqlite" {
+		// The embedded default has no PreSync hook: bring its schema up to date here.
+		db, err := openSQL(cfg.Database)
+		if err != nil {
+			return err
+		}
+		_, err = migrate.Run(ctx, db, migrate.SQLite)
+		_ = db.Close()
+		if err != nil {
+			return fmt.Errorf("migrate embedded database: %w", err)
+		}
+	}
+	loader, err := openLoader(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	if loader != nil {
+		defer loader.Close()
+		p.DB = loader
+	}
+	if cfg.Trino.URL != "" {
+		v, err := trino.Open(cfg.Trino, l.Namespace())
+		if err != nil {
+			return usageError{fmt.Errorf("trino: %w", err)}
+		}
+		defer v.Close()
+		p.Verifier = v
+	}
+	defer func() {
+		// Metrics go out whatever the outcome: a failed run is what alerts are about.
+		name := ""
+		if len(o.contracts) == 1 {
+			name = o.contracts[0].Name
+		}
+		if u := cfg.Metrics.Pushgateway; u != "" {
+			if perr := p.Metrics.Push(context.WithoutCancel(ctx), u, name); perr != nil {
+				o.log.Warn("metrics push failed", "error", perr.Error())
+			}
+		}
+		if f := cfg.Metrics.Textfile; f != "" {
+			if werr := p.Metrics.WriteTextfile(f); werr != nil {
+				o.log.Warn("metrics textfile failed", "error", werr.Error())
+			}
+		}
+	}()
+	var errs []error
+	for _, c := range o.contracts {
+		res, err := p.Publish(ctx, c, o.cob)
+		if res != nil && res.Report != nil {
+			if rerr := o.report(res.Report); rerr != nil {
+				return rerr
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
+			continue
+		}
+		fmt.Fprintf(o.stdout, "published %s %s: %d rows, snapshot %d, %d files, run %s, %v\n", c.Name, o.cob.Format(time.DateOnly),
+			res.Report.Rows, res.Commit.SnapshotID, res.Commit.AddedFiles, res.RunID, res.Duration.Round(time.Millisecond))
+	}
+	return errors.Join(errs...)
+}
+
+// report prints a failed report to stderr (and every report to --report).
+func (o *publishOptions) report(rep *validate.Report) error {
+	if !rep.Passed() || o.dryRun {
+		w := o.stderr
+		if o.dryRun && rep.Passed() {
+			w = o.stdout
+		}
+		if err := rep.WriteText(w); err != nil {
+			return err
+		}
+	}
+	if o.reportPath == "" {
+		return nil
+	}
+	path := o.reportPath
+	if len(o.contracts) > 1 {
+		path = fmt.Sprintf("%s.%s.json", o.reportPath, rep.Dataset)
+	}
+	if err := writeFileAtomic(path, rep.WriteJSON); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+var _ = os.Stderr

@@ -1,0 +1,165 @@
+// Package trino verifies publications through Trino and runs Iceberg table maintenance, with
+// github.com/trinodb/trino-go-client. Every statement's Trino query id is captured (through the
+// client's progress callback) so that logs and traces can point at the query in Trino's UI.
+package trino
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trinodb/trino-go-client/trino"
+
+	"github.com/lakeport/lakeport/jobs/internal/config"
+	"github.com/lakeport/lakeport/jobs/internal/contract"
+)
+
+// Client runs the verification and maintenance statements.
+type Client struct {
+	db      *sql.DB
+	catalog string
+	schema  string
+	timeout time.Duration
+	maint   config.Maintenance
+}
+
+// Open prepares a client for the Trino at cfg.URL (http[s]://user[:password]@host:port[?...]).
+func Open(cfg config.Trino, namespace string) (*Client, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("no url")
+	}
+	db, err := sql.Open("trino", cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{db: db, catalog: cfg.Catalog, schema: cfg.Schema, timeout: 10 * time.Minute, maint: cfg.Maintenance}
+	if c.catalog == "" {
+		c.catalog = "iceberg"
+	}
+	if c.schema == "" {
+		c.schema = namespace
+	}
+	if cfg.Timeout != "" {
+		if c.timeout, err = time.ParseDuration(cfg.Timeout); err != nil {
+			return nil, fmt.Errorf("timeout: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Close releases the connection pool.
+func (c *Client) Close() error { return c.db.Close() }
+
+func quote(id string) string { return `"` + strings.ReplaceAll(id, `"`, `""`) + `"` }
+
+// Table is the fully qualified, quoted table name of a dataset.
+func (c *Client) Table(ct *contract.Contract) string {
+	return quote(c.catalog) + "." + quote(c.schema) + "." + quote(ct.Table)
+}
+
+type queryIDRecorder struct {
+	mu sync.Mutex
+	id string
+}
+
+func (r *queryIDRecorder) Update(p trino.QueryProgressInfo) {
+	r.mu.Lock()
+	if r.id == "" {
+		r.id = p.QueryId
+	}
+	r.mu.Unlock()
+}
+
+func (r *queryIDRecorder) ID() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.id
+}
+
+// Query runs a statement and returns its rows as strings, with the Trino query id.
+func (c *Client) Query(ctx context.Context, stmt string) (rows [][]string, queryID string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	rec := &queryIDRecorder{}
+	rs, err := c.db.QueryContext(ctx, stmt,
+		sql.Named("X-Trino-Progress-Callback", rec),
+		sql.Named("X-Trino-Progress-Callback-Period", time.Hour))
+	if err != nil {
+		return nil, rec.ID(), fmt.Errorf("trino query %s: %w", rec.ID(), err)
+	}
+	defer rs.Close()
+	cols, err := rs.Columns()
+	if err != nil {
+		return nil, rec.ID(), err
+	}
+	for rs.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			return nil, rec.ID(), fmt.Errorf("trino query %s: %w", rec.ID(), err)
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = v.String
+		}
+		rows = append(rows, row)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, rec.ID(), fmt.Errorf("trino query %s: %w", rec.ID(), err)
+	}
+	return rows, rec.ID(), nil
+}
+
+// Verify checks through Trino that the table holds rows rows for cob.
+func (c *Client) Verify(ctx context.Context, ct *contract.Contract, cob time.Time, rows int64) (string, error) {
+	stmt := fmt.Sprintf(`SELECT count(*) FROM %s WHERE %s = DATE '%s'`, c.Table(ct), quote(ct.PartitionBy), cob.Format(time.DateOnly))
+	out, qid, err := c.Query(ctx, stmt)
+	if err != nil {
+		return qid, err
+	}
+	if len(out) != 1 || len(out[0]) != 1 {
+		return qid, fmt.Errorf("trino query %s: unexpected result %v", qid, out)
+	}
+	if got := out[0][0]; got != fmt.Sprint(rows) {
+		return qid, fmt.Errorf("trino query %s counts %s rows for %s, %d were published", qid, got, cob.Format(time.DateOnly), rows)
+	}
+	return qid, nil
+}
+
+// MaintenanceStatements are the statements Maintain runs, in order.
+func (c *Client) MaintenanceStatements(ct *contract.Contract, cob time.Time) []string {
+	var out []string
+	tbl := c.Table(ct)
+	if c.maint.Optimize {
+		th := c.maint.OptimizeFileSizeThreshold
+		if th == "" {
+			th = "128MB"
+		}
+		out = append(out, fmt.Sprintf(`ALTER TABLE %s EXECUTE optimize(file_size_threshold => '%s') WHERE %s = DATE '%s'`,
+			tbl, th, quote(ct.PartitionBy), cob.Format(time.DateOnly)))
+	}
+	if r := c.maint.ExpireSnapshotsRetention; r != "" {
+		out = append(out, fmt.Sprintf(`ALTER TABLE %s EXECUTE expire_snapshots(retention_threshold => '%s')`, tbl, r))
+	}
+	if r := c.maint.RemoveOrphanFilesRetention; r != "" {
+		out = append(out, fmt.Sprintf(`ALTER TABLE %s EXECUTE remove_orphan_files(retention_threshold => '%s')`, tbl, r))
+	}
+	return out
+}
+
+// Maintain runs the configured maintenance; it stops at the first failure.
+func (c *Client) Maintain(ctx context.Context, ct *contract.Contract, cob time.Time) error {
+	for _, stmt := range c.MaintenanceStatements(ct, cob) {
+		if _, _, err := c.Query(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
