@@ -7,15 +7,13 @@ BIN       := $(CURDIR)/bin
 TOOLS     := $(CURDIR)/.tools/bin
 export LAKEPORT_TOOLS := $(TOOLS)
 
-# Fragments owned by each tree add to these lists (see cli/cli.mk, charts/charts.mk, jobs/jobs.mk).
+# Fragments owned by each tree (cli/*.mk, charts/*.mk, jobs/*.mk) add to these lists.
 DEMO_TARGETS  :=
 BENCH_TARGETS :=
 # Tools (hack/ensure.sh names) the test suite needs; built once and cached outside the clone.
 TEST_TOOLS    := helm
 
--include cli/cli.mk
--include charts/charts.mk
--include jobs/jobs.mk
+include $(sort $(wildcard cli/*.mk charts/*.mk jobs/*.mk))
 
 .PHONY: all build test test-short lint demo bench golden tools apt clean
 all: build

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -36,14 +37,16 @@ included. Charts are read at their pinned git revision straight from the git obj
 that follow the branch (HEAD) read the working tree, or --revision.
 
 Output: -o yaml (default) prints each Application's manifests as ` + "`helm template`" + ` would;
--o json prints a versioned document with every object; -o dir=PATH writes PATH/<env>/<component>.yaml,
-replacing PATH as a whole only once everything rendered (never a partial directory).
+-o json prints a versioned document with every object; -o table prints a summary per Application;
+-o dir=PATH writes PATH/<env>/<component>.yaml, replacing PATH as a whole only once everything
+rendered (never a partial directory).
 
 Exit codes: 0 success, 2 error (bad values, a chart that fails to template, a pin that does not
 resolve, an unknown environment or app).`,
 		Example: `  lakeport render
   lakeport render --env prod --app trino
   lakeport render -o dir=out/rendered
+  lakeport render -o table
   lakeport render --revision origin/main -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -58,7 +61,7 @@ resolve, an unknown environment or app).`,
 	}
 	addSelectionFlags(cmd, &o.Envs, &o.Apps)
 	cmd.Flags().StringVar(&o.Revision, "revision", "", "read the kit (environments, values, floating charts) at this git revision instead of the working tree")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml, json or dir=PATH")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml, json, table or dir=PATH")
 	return cmd
 }
 
@@ -72,7 +75,7 @@ func (o *RenderOptions) Complete() error {
 		return nil
 	}
 	var err error
-	if o.format, err = output.Parse(o.Output, output.YAML, output.JSON); err != nil {
+	if o.format, err = output.Parse(o.Output, output.YAML, output.JSON, output.Table); err != nil {
 		return &ExitError{Code: CodeError, Err: fmt.Errorf("%w, or dir=PATH", err)}
 	}
 	return nil
@@ -106,6 +109,10 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 		if err := render.WriteDir(o.dir, rels); err != nil {
 			return err
 		}
+	case o.format == output.Table:
+		if err := writeRenderSummary(f, rels); err != nil {
+			return err
+		}
 	case o.format == output.JSON:
 		if err := output.WriteJSON(f.IO.Out, RenderList{APIVersion: output.APIVersion, Kind: "RenderList", Releases: rels}); err != nil {
 			return err
@@ -127,4 +134,26 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(f.IO.ErrOut, "rendered %d applications (%d objects) in %d environments%s in %s\n",
 		len(rels), objects, len(envs), where, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+func writeRenderSummary(f *Factory, rels []*render.Release) error {
+	t := output.NewTable(f.IO.IsStdoutTTY(), f.Styles(), "ENV", "APP", "CHART", "PIN", "READ AT", "OBJECTS", "KINDS")
+	for _, r := range rels {
+		kinds := map[string]int{}
+		var names []string
+		for _, o := range r.Objects {
+			if kinds[o.Kind] == 0 {
+				names = append(names, o.Kind)
+			}
+			kinds[o.Kind]++
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = fmt.Sprintf("%s×%d", n, kinds[n])
+		}
+		t.Row(r.Environment, r.App, fmt.Sprintf("%s %s", r.Chart.Name, r.Chart.Version), shortRev(r.Chart.Revision),
+			shortRev(r.Chart.Resolved), fmt.Sprint(len(r.Objects)), strings.Join(parts, " "))
+	}
+	return t.Render(f.IO.Out)
 }

@@ -146,6 +146,11 @@ func (w *Workspace) Select(envs, apps []string) ([]argov1.Application, error) {
 	if len(out) == 0 {
 		return nil, &UsageError{Msg: fmt.Sprintf("no application matches --env %s --app %s", strings.Join(envs, ","), strings.Join(apps, ","))}
 	}
+	rank := map[string]int{}
+	for i, e := range w.Kit.Promotion {
+		rank[e] = i
+	}
+	sort.SliceStable(out, func(i, j int) bool { return rank[Environment(&out[i])] < rank[Environment(&out[j])] })
 	return out, nil
 }
 
