@@ -191,6 +191,33 @@ build_kube-controller-manager() { build_kube kube-controller-manager "$1"; }
 build_kube-scheduler() { build_kube kube-scheduler "$1"; }
 build_kubectl() { build_kube kubectl "$1"; }
 
+# Argo CD: one binary for every component, chosen at run time by
+# ARGOCD_BINARY_NAME. Its go.mod pins the k8s.io staging modules with a
+# replace block, which `go install` refuses; the wrapper copies that block,
+# minus the line replacing the nested gitops-engine module with a local path
+# (its tagged release resolves from the proxy).
+build_argocd() {
+	local dir=${LAKEPORT_CACHE}/src/argocd-${ARGOCD_VERSION} gomodfile kubectl
+	gomodfile=$(lp_gomodfile "github.com/argoproj/argo-cd/v3@${ARGOCD_VERSION}")
+	if [[ ! -f $dir/.ready ]]; then
+		lp_wrapper "$dir" "module lakeport.local/argocd-wrapper
+
+go $(sed -n 's/^go \([0-9.]*\)$/\1/p' "$gomodfile")
+
+require github.com/argoproj/argo-cd/v3 ${ARGOCD_VERSION}
+
+replace (
+$(lp_replaces "$gomodfile" "" 'gitops-engine')
+)" github.com/argoproj/argo-cd/v3/cmd
+	fi
+	kubectl=$(awk '$1 == "k8s.io/kubectl" && $2 == "=>" { print $4; exit }' "$gomodfile")
+	local p=github.com/argoproj/argo-cd/v3/common
+	(cd "$dir" && lp_nice go build -o "$1" -trimpath -ldflags "-s -w \
+-X ${p}.version=${ARGOCD_VERSION#v} -X ${p}.gitTag=${ARGOCD_VERSION} \
+-X ${p}.gitTreeState=clean -X ${p}.kubectlVersion=${kubectl} \
+-X ${p}.buildDate=1970-01-01T00:00:00Z" github.com/argoproj/argo-cd/v3/cmd)
+}
+
 build_kwok() {
 	lp_go_install "$1" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}" \
 		"-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}"
