@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -67,9 +68,16 @@ type Kube struct {
 	Dir string
 	// NodeName is the simulated Node when KubeOptions.Kwok is set.
 	NodeName string
+	// DialContext is nil unless the control plane runs in a private network
+	// namespace (StartArgoCD). Then URL is only reachable through it: set it
+	// as http.Transport.DialContext or client-go's rest.Config.Dial
+	// (HTTPClient already does), and run command-line clients with
+	// ArgoCD.Command.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	g      *group
 	client *http.Client
+	ns     *netNS
 }
 
 // StartKube starts etcd and kube-apiserver (and, as opts ask,
@@ -79,6 +87,11 @@ type Kube struct {
 // started is stopped; the error includes the tail of the failing process's
 // log, and is a *MissingToolError when a binary is not installed.
 func StartKube(opts KubeOptions) (*Kube, error) {
+	return startKube(opts, nil)
+}
+
+// startKube is StartKube, inside ns when it is not nil.
+func startKube(opts KubeOptions, ns *netNS) (*Kube, error) {
 	if opts.Kwok {
 		opts.Scheduler = true
 	}
@@ -110,7 +123,10 @@ func StartKube(opts KubeOptions) (*Kube, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Kube{Dir: dir, Token: randomHex(24), g: &group{dir: dir}}
+	k := &Kube{Dir: dir, Token: randomHex(24), g: &group{dir: dir}, ns: ns}
+	if ns != nil {
+		k.DialContext = ns.DialContext
+	}
 	if err := k.start(opts, bins, deadline); err != nil {
 		k.Stop()
 		return nil, fmt.Errorf("start kube: %w", err)
@@ -152,7 +168,7 @@ func (k *Kube) start(opts KubeOptions, bins map[string]string, deadline time.Tim
 	// etcd
 	etcdURL := "http://" + hostPort(etcdPort)
 	peerURL := "http://" + hostPort(peerPort)
-	etcd, err := startProc(procSpec{
+	etcd, err := startProc(procSpec{ns: k.ns,
 		name: "etcd", path: bins["etcd"], logPath: filepath.Join(k.Dir, "etcd.log"),
 		args: []string{
 			"--name=default",
@@ -168,7 +184,7 @@ func (k *Kube) start(opts KubeOptions, bins map[string]string, deadline time.Tim
 		return err
 	}
 	k.g.add(etcd)
-	plain := &http.Client{Timeout: 5 * time.Second}
+	plain := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: k.DialContext}}
 	if err := waitFor(etcd, "etcd /health", time.Until(deadline), func(ctx context.Context) error {
 		return getOK(ctx, plain, etcdURL+"/health", "")
 	}); err != nil {
@@ -210,7 +226,7 @@ func (k *Kube) start(opts KubeOptions, bins map[string]string, deadline time.Tim
 		args = append(args, "--enable-admission-plugins="+strings.Join(enable, ","))
 	}
 	args = append(args, opts.APIServerArgs...)
-	api, err := startProc(procSpec{
+	api, err := startProc(procSpec{ns: k.ns,
 		name: "kube-apiserver", path: bins["kube-apiserver"], args: args,
 		logPath: filepath.Join(k.Dir, "kube-apiserver.log"),
 	})
@@ -219,7 +235,7 @@ func (k *Kube) start(opts KubeOptions, bins map[string]string, deadline time.Tim
 	}
 	k.g.add(api)
 	k.URL = "https://" + hostPort(apiPort)
-	if k.client, err = newClient(k.CAData, k.Token); err != nil {
+	if k.client, err = newClient(k.CAData, k.Token, k.DialContext); err != nil {
 		return err
 	}
 	if err := waitFor(api, "kube-apiserver /readyz", time.Until(deadline), func(ctx context.Context) error {
@@ -242,7 +258,7 @@ func (k *Kube) start(opts KubeOptions, bins map[string]string, deadline time.Tim
 		"--authorization-kubeconfig=" + kc, "--leader-elect=false", "--secure-port=0"}
 	var later []*proc
 	if opts.ControllerManager {
-		p, err := startProc(procSpec{
+		p, err := startProc(procSpec{ns: k.ns,
 			name: "kube-controller-manager", path: bins["kube-controller-manager"],
 			logPath: filepath.Join(k.Dir, "kube-controller-manager.log"),
 			args: append(slices.Clone(common),
@@ -258,7 +274,7 @@ func (k *Kube) start(opts KubeOptions, bins map[string]string, deadline time.Tim
 		later = append(later, p)
 	}
 	if opts.Scheduler {
-		p, err := startProc(procSpec{
+		p, err := startProc(procSpec{ns: k.ns,
 			name: "kube-scheduler", path: bins["kube-scheduler"], args: slices.Clone(common),
 			logPath: filepath.Join(k.Dir, "kube-scheduler.log"),
 		})
@@ -269,7 +285,7 @@ func (k *Kube) start(opts KubeOptions, bins map[string]string, deadline time.Tim
 		later = append(later, p)
 	}
 	if opts.Kwok {
-		p, err := startProc(procSpec{
+		p, err := startProc(procSpec{ns: k.ns,
 			name: "kwok", path: bins["kwok"],
 			logPath: filepath.Join(k.Dir, "kwok.log"),
 			args: []string{
@@ -387,12 +403,15 @@ current-context: lakeport
 // The client has a 30 s timeout; watches need their own.
 func (k *Kube) HTTPClient() *http.Client { return k.client }
 
-func newClient(caPEM []byte, token string) (*http.Client, error) {
+func newClient(caPEM []byte, token string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*http.Client, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("apiserver CA is not PEM")
 	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		DialContext:     dial, // nil: the default dialer
+	}
 	return &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: bearer{token: token, next: tr},

@@ -46,6 +46,7 @@ type procSpec struct {
 	logPath string   // where stdout and stderr go
 	cred    *syscall.Credential
 	stopSig syscall.Signal // what asks it to exit; default SIGTERM
+	ns      *netNS         // start it inside this network namespace (nil: the host's)
 }
 
 func startProc(s procSpec) (*proc, error) {
@@ -71,7 +72,12 @@ func startProc(s procSpec) (*proc, error) {
 		Credential: s.cred,
 	}
 	fmt.Fprintf(lf, "### %s: %s %q\n", time.Now().Format(time.RFC3339), s.path, s.args)
-	if err := cmd.Start(); err != nil {
+	if s.ns != nil {
+		s.ns.do(func() { err = cmd.Start() })
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("start %s: %w", s.name, err)
 	}
@@ -200,6 +206,7 @@ type group struct {
 	dir   string
 	procs []*proc
 	once  sync.Once
+	ns    *netNS // closed after the processes are stopped, when set
 }
 
 func (g *group) add(p *proc) {
@@ -217,6 +224,9 @@ func (g *group) stop() {
 		g.mu.Unlock()
 		for i := len(procs) - 1; i >= 0; i-- {
 			procs[i].stop()
+		}
+		if g.ns != nil {
+			g.ns.close()
 		}
 		if g.dir == "" {
 			return
