@@ -5,8 +5,8 @@ package dryrun_test
 
 import (
 	"context"
-	"flag"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
