@@ -8,7 +8,9 @@ import (
 
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 	"github.com/lakeport/lakeport/jobs/internal/generate"
+	"github.com/lakeport/lakeport/jobs/internal/readback"
 	"github.com/lakeport/lakeport/jobs/internal/source"
+	"github.com/lakeport/lakeport/jobs/internal/validate"
 )
 
 func TestOverwriteOnePartitionSQLite(t *testing.T) {
@@ -75,5 +77,48 @@ func TestOverwriteOnePartitionSQLite(t *testing.T) {
 	prev, prevDate, err := l.PreviousRows(ctx, tbl, c, d2)
 	if err != nil || prev == nil || *prev != 3000 || !prevDate.Equal(d1) {
 		t.Errorf("previous rows %v %v %v", prev, prevDate, err)
+	}
+}
+
+func TestReadBackWithAnotherParquetLibrary(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, name := range contract.Names() {
+		c, _ := contract.Load(name)
+		d := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+		in := filepath.Join(dir, "in")
+		if _, err := generate.WriteDate(ctx, in, generate.Options{Contract: c, CobDate: d, Rows: 2500, Files: 3, Seed: 9}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Open(ctx, Config{Catalog: CatalogConfig{URI: filepath.Join(dir, "catalog.db")}, Warehouse: filepath.Join(dir, "wh")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl, err := l.Table(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := source.Open(ctx, source.Options{URI: in}, c.Name, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := validate.Validate(ctx, c, src, validate.Options{})
+		if err != nil || !rep.Passed() {
+			t.Fatalf("validate: %v %+v", err, rep)
+		}
+		rdr := src.Records(ctx, c, 700)
+		tbl, _, err = l.Overwrite(ctx, tbl, c, d, rdr, nil)
+		rdr.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readback.Read(ctx, readback.Store{}, tbl.MetadataLocation(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dg := got.Digests["2026-03-02"]; dg.String() != rep.Checksum {
+			t.Errorf("%s: read back %s, input %s", name, dg, rep.Checksum)
+		}
+		_ = l.Close()
 	}
 }
