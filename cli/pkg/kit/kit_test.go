@@ -89,7 +89,7 @@ func TestLoadErrors(t *testing.T) {
 		}},
 		{"applicationset", func(f *testkit.Fixture) {
 			f.Replace("environments/argocd/applicationset.yaml", "goTemplate: true", "goTemplate: true\n  bogus: 1")
-		}, []string{`environments/argocd/applicationset.yaml: not a valid ApplicationSet`, `unknown field "spec.bogus"`}},
+		}, []string{`environments/argocd/applicationset.yaml: not a valid ApplicationSet`, `unknown field "bogus"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := testkit.NewFixture(t)
