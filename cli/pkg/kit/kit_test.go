@@ -51,29 +51,29 @@ func TestLoadErrors(t *testing.T) {
 		}, []string{"environments/dev/env.yaml: yaml: line"}},
 		{"wrong type", func(f *testkit.Fixture) {
 			f.Replace("environments/dev/env.yaml", "automated: true", "automated: [yes]")
-		}, []string{"environments/dev/env.yaml: line 14: cannot unmarshal"}},
+		}, []string{"environments/dev/env.yaml: line 11: cannot unmarshal"}},
 		{"name mismatch and bad kube version", func(f *testkit.Fixture) {
 			f.Replace("environments/dev/env.yaml", "environment: dev", "environment: qa")
 			f.Replace("environments/dev/env.yaml", `kubeVersion: "1.31.0"`, `kubeVersion: "one"`)
 		}, []string{
 			`environments/dev/env.yaml:2: environment: is "qa" but the file is in environments/dev`,
-			`environments/dev/env.yaml:8: kubeVersion: "one" is not a Kubernetes version`,
+			`environments/dev/env.yaml:7: kubeVersion: "one" is not a Kubernetes version`,
 		}},
 		{"components", func(f *testkit.Fixture) {
 			f.Replace("environments/dev/env.yaml", "component: web", "component: db")
 			f.Replace("environments/dev/env.yaml", "revision: HEAD\n    wave: \"0\"", "revision: \"\"\n    wave: \"0\"")
 			f.Replace("environments/dev/env.yaml", "chart: charts/web", "chart: ../web")
 		}, []string{
-			`environments/dev/env.yaml:21: components[0].revision: must pin the chart's git revision`,
-			`environments/dev/env.yaml:24: components[1].component: "db" is listed twice`,
-			`environments/dev/env.yaml:25: components[1].chart: "../web" must be a chart folder`,
+			`environments/dev/env.yaml:17: components[0].revision: must pin the chart's git revision`,
+			`environments/dev/env.yaml:19: components[1].component: "db" is listed twice`,
+			`environments/dev/env.yaml:20: components[1].chart: "../web" must be a chart folder`,
 		}},
 		{"missing values file", func(f *testkit.Fixture) {
 			f.Remove("environments/prod/db.yaml")
-		}, []string{"environments/prod/env.yaml:16: components[0].component: values file environments/prod/db.yaml"}},
+		}, []string{"environments/prod/env.yaml:13: components[0].component: values file environments/prod/db.yaml"}},
 		{"project fence", func(f *testkit.Fixture) {
 			f.Replace("environments/prod/env.yaml", "namespace: team-prod", "namespace: kube-system")
-		}, []string{`environments/prod/env.yaml:5: destination: AppProject "kit-prod" does not allow server "https://prod.example.test:6443" namespace "kube-system"`}},
+		}, []string{`environments/prod/env.yaml:4: destination: AppProject "kit-prod" does not allow server "https://prod.example.test:6443" namespace "kube-system"`}},
 		{"promotion order", func(f *testkit.Fixture) {
 			f.Replace("environments/lakeport.yaml", "promotion: [dev, prod]", "promotion: [dev, qa, dev]")
 		}, []string{
