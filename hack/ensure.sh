@@ -243,7 +243,7 @@ build_dyff() {
 extras() {
 	case $1 in
 	kwok) echo kwok-stages.yaml ;;
-	argocd) echo git-verify-wrapper.sh ;;
+	argocd) echo git-verify-wrapper.sh argocd-crds.yaml ;;
 	esac
 }
 
@@ -271,6 +271,18 @@ build_extra() { # build_extra FILE OUT
 		mod=$(lp_moddir "github.com/argoproj/argo-cd/v3@${ARGOCD_VERSION}")
 		cp "$mod/hack/git-verify-wrapper.sh" "$2"
 		chmod 0755 "$2"
+		;;
+	argocd-crds.yaml)
+		# Application, ApplicationSet and AppProject CRDs, one document each.
+		local mod f
+		mod=$(lp_moddir "github.com/argoproj/argo-cd/v3@${ARGOCD_VERSION}")
+		: >"$2"
+		for f in application-crd.yaml applicationset-crd.yaml appproject-crd.yaml; do
+			{
+				printf -- '---\n# from github.com/argoproj/argo-cd/v3@%s/manifests/crds/%s\n' "$ARGOCD_VERSION" "$f"
+				sed '/^---[[:space:]]*$/d' "$mod/manifests/crds/$f"
+			} >>"$2"
+		done
 		;;
 	*) lp_die "unknown extra file $1" ;;
 	esac
