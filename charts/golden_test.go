@@ -1,9 +1,13 @@
 package charts_test
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/lakeport/lakeport/charts/internal/chartrender"
 )
@@ -65,3 +69,45 @@ func TestEnvironmentsCoverAllCharts(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeValuesTable: each chart's README documents every leaf key of its values.yaml.
+func TestReadmeValuesTable(t *testing.T) {
+	for _, c := range components {
+		t.Run(c, func(t *testing.T) {
+			readme, err := os.ReadFile(filepath.Join(c, "README.md"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(filepath.Join(c, "values.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var values map[string]any
+			if err := yaml.Unmarshal(raw, &values); err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range leafKeys(values, "") {
+				if !strings.Contains(string(readme), "`"+key+"`") {
+					t.Errorf("README.md does not document %s", key)
+				}
+			}
+		})
+	}
+}
+
+// leafKeys lists dotted paths to non-map values and empty maps.
+func leafKeys(m map[string]any, prefix string) []string {
+	var out []string
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok && len(sub) > 0 && !freeForm[prefix+k] {
+			out = append(out, leafKeys(sub, prefix+k+".")...)
+			continue
+		}
+		out = append(out, prefix+k)
+	}
+	return out
+}
+
+// freeForm maps are documented as one key (their content is user data, not chart settings).
+var freeForm = map[string]bool{"server.logLevels": true, "accessControl.rules": true, "config": true,
+	"metrics.grafanaDashboard.labels": true}
