@@ -37,4 +37,4 @@ main() {
 	lp_log "ok apt packages: ${APT_PACKAGES[*]}"
 }
 
-main "$@"
+main "$@"; exit

@@ -41,13 +41,14 @@ EOF
 lp_nice() { nice -n "$LP_NICE" "$@"; }
 
 # lp_moddir MODULE@VERSION: the extracted folder of a module in GOMODCACHE.
+# Run outside any module so that the caller's go.mod and go.sum are never touched.
 lp_moddir() {
-	go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p'
+	(cd "$LAKEPORT_CACHE" && go mod download -json "$1") | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p'
 }
 
 # lp_gomodfile MODULE@VERSION: the go.mod file of a module version.
 lp_gomodfile() {
-	go mod download -json "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p'
+	(cd "$LAKEPORT_CACHE" && go mod download -json "$1") | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p'
 }
 
 # lp_go_install OUT PKG@VERSION [LDFLAGS]: `go install` a module that has no
@@ -357,4 +358,6 @@ main() {
 	for n in "${names[@]}"; do ensure_one "$n"; done
 }
 
-main "$@"
+# `exit` on the same line: bash reads scripts as it runs them, so an edit to
+# this file during a long build must not be executed after main returns.
+main "$@"; exit

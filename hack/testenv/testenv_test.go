@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -412,5 +413,142 @@ func TestKubeStartErrorShowsLog(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not contain %q:\n%v", want, err)
 		}
+	}
+}
+
+func TestArgoCD(t *testing.T) {
+	Tool(t, "argocd")
+	git := Tool(t, "git")
+	kubectl := Tool(t, "kubectl")
+
+	// A bare repository with a ConfigMap and a Deployment that tolerates
+	// the kwok Node, served to the repo-server as a file:// URL.
+	repo := t.TempDir() + "/apps.git"
+	work := t.TempDir()
+	runGit := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(git, append([]string{"-c", "user.name=test", "-c", "user.email=test@example.invalid",
+			"-c", "init.defaultBranch=main"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+	}
+	runGit(work, "init", "--bare", repo)
+	runGit(work, "init")
+	manifests := `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: demo
+data:
+  greeting: hello
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: demo
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: demo}
+  template:
+    metadata:
+      labels: {app: demo}
+    spec:
+      tolerations:
+      - {key: kwok.x-k8s.io/node, operator: Equal, value: fake, effect: NoSchedule}
+      containers:
+      - {name: app, image: example.invalid/app:1}
+`
+	if err := os.WriteFile(work+"/demo.yaml", []byte(manifests), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runGit(work, "add", ".")
+	runGit(work, "commit", "-m", "demo")
+	runGit(work, "push", repo, "HEAD:main")
+
+	start := time.Now()
+	a, err := StartArgoCD(ArgoCDOptions{
+		Kube:           KubeOptions{ControllerManager: true, Kwok: true},
+		ApplicationSet: true,
+		Server:         true,
+		HostNetwork:    os.Geteuid() != 0,
+	})
+	NeedServer(t, err)
+	t.Cleanup(a.Stop)
+	t.Logf("Argo CD ready in %s (netns %q)", time.Since(start).Round(time.Millisecond), a.NetNSPath)
+
+	ctx := context.Background()
+	app := map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+		"metadata": map[string]any{"name": "demo", "namespace": ArgoCDNamespace},
+		"spec": map[string]any{
+			"project":     "default",
+			"source":      map[string]any{"repoURL": "file://" + repo, "targetRevision": "main", "path": "."},
+			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "default"},
+			"syncPolicy":  map[string]any{"automated": map[string]any{}},
+		},
+	}
+	created := time.Now()
+	if err := a.Kube.do(ctx, http.MethodPost, "/apis/argoproj.io/v1alpha1/namespaces/"+ArgoCDNamespace+"/applications", app, nil); err != nil {
+		t.Fatal(err)
+	}
+	err = waitFor(nil, "Application Synced and Healthy", 2*time.Minute, func(ctx context.Context) error {
+		var got struct {
+			Status struct {
+				Sync   struct{ Status string } `json:"sync"`
+				Health struct{ Status string } `json:"health"`
+			} `json:"status"`
+		}
+		if err := a.Kube.do(ctx, http.MethodGet, "/apis/argoproj.io/v1alpha1/namespaces/"+ArgoCDNamespace+"/applications/demo", nil, &got); err != nil {
+			return err
+		}
+		if got.Status.Sync.Status == "Synced" && got.Status.Health.Status == "Healthy" {
+			return nil
+		}
+		return fmt.Errorf("sync %q health %q", got.Status.Sync.Status, got.Status.Health.Status)
+	})
+	if err != nil {
+		t.Fatalf("%v\n--- controller log ---\n%s\n--- repo-server log ---\n%s", err,
+			tail(a.Dir+"/argocd-application-controller.log", 15), tail(a.Dir+"/argocd-repo-server.log", 15))
+	}
+	t.Logf("Application Synced and Healthy %s after creation", time.Since(created).Round(time.Millisecond))
+
+	// kubectl inside the namespace sees what Argo CD deployed.
+	var out bytes.Buffer
+	cmd := exec.Command(kubectl, "--kubeconfig", a.Kube.KubeconfigPath, "get", "configmap", "demo", "-o", "jsonpath={.data.greeting}")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := a.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil || out.String() != "hello" {
+		t.Fatalf("kubectl in the namespace: %v: %q", err, out.String())
+	}
+
+	// argocd-server: log in as admin and list applications.
+	c := a.HTTPClient()
+	body, _ := json.Marshal(map[string]string{"username": "admin", "password": a.AdminPassword})
+	resp, err := c.Post(a.ServerURL+"/api/v1/session", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session struct {
+		Token string `json:"token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&session)
+	resp.Body.Close()
+	if err != nil || session.Token == "" {
+		t.Fatalf("argocd-server login: HTTP %d, %v", resp.StatusCode, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, a.ServerURL+"/api/v1/applications", nil)
+	req.Header.Set("Authorization", "Bearer "+session.Token)
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"name":"demo"`) {
+		t.Fatalf("GET /api/v1/applications: HTTP %d: %.300s", resp.StatusCode, b)
 	}
 }
