@@ -47,9 +47,6 @@ func (c S3) AWSConfig(ctx context.Context) (aws.Config, error) {
 		opts = append(opts, awsconfig.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)))
 	}
-	if c.HTTPClient != nil {
-		opts = append(opts, awsconfig.WithHTTPClient(c.HTTPClient))
-	}
 	attempts, backoff := c.MaxAttempts, c.MaxBackoff
 	if attempts <= 0 {
 		attempts = 8
@@ -68,6 +65,10 @@ func (c S3) AWSConfig(ctx context.Context) (aws.Config, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws config: %w", err)
+	}
+	if c.HTTPClient != nil {
+		// Set after loading: the SDK only applies AWS_CA_BUNDLE to its own client type.
+		cfg.HTTPClient = c.HTTPClient
 	}
 	return cfg, nil
 }
