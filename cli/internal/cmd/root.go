@@ -67,6 +67,7 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 	root.AddCommand(
 		newAppsCmd(f, nil),
 		newRenderCmd(f, nil),
+		newHealthCmd(f, nil),
 		newVersionCmd(f),
 	)
 	return root
