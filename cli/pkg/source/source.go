@@ -314,3 +314,41 @@ func globRegexp(pattern string) (*regexp.Regexp, error) {
 	b.WriteString("$")
 	return regexp.Compile(b.String())
 }
+
+// Overlay is a snapshot that reads some files from memory and everything else from a base
+// snapshot: the kit as it would be after an edit, before anything is written.
+type Overlay struct {
+	Base  Snapshot
+	Edits map[string][]byte
+}
+
+// Revision is the base's revision.
+func (o *Overlay) Revision() string { return o.Base.Revision() }
+
+// ReadFile reads the overlaid file if there is one.
+func (o *Overlay) ReadFile(name string) ([]byte, error) {
+	if b, ok := o.Edits[path.Clean(name)]; ok {
+		return b, nil
+	}
+	return o.Base.ReadFile(name)
+}
+
+// Files lists the base's files plus the overlaid ones below dir.
+func (o *Overlay) Files(dir string) ([]string, error) {
+	files, err := o.Base.Files(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		seen[f] = true
+	}
+	prefix := strings.Trim(path.Clean(dir), "/")
+	for name := range o.Edits {
+		if (prefix == "." || prefix == "" || strings.HasPrefix(name, prefix+"/")) && !seen[name] {
+			files = append(files, name)
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}

@@ -55,6 +55,12 @@ func OpenRepo(repo *source.Repo, revision string) (*Workspace, error) {
 		}
 		head = s
 	}
+	return OpenSnapshot(repo, head)
+}
+
+// OpenSnapshot loads the kit from any snapshot of the repository (for example the working tree
+// with a promotion's edits overlaid), reading pinned charts from the repository's commits.
+func OpenSnapshot(repo *source.Repo, head source.Snapshot) (*Workspace, error) {
 	k, err := kit.Load(head)
 	if err != nil {
 		return nil, err

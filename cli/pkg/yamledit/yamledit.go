@@ -1,0 +1,191 @@
+// Package yamledit changes scalar values in a YAML document in place, byte for byte: comments,
+// key order, indentation, quoting style and every other line stay exactly as they were. It is how
+// promotion rewrites release pins in hand-written values and env files.
+package yamledit
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// PathError says that a key path does not lead to a scalar.
+type PathError struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *PathError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Path, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// ParsePath splits a dotted key path ("image.tag", "components.1.revision") into segments.
+func ParsePath(p string) []string { return strings.Split(p, ".") }
+
+// Get returns the scalar value at a key path (map keys, or list indexes as decimal strings).
+func Get(doc []byte, path []string) (string, error) {
+	n, err := find(doc, path)
+	if err != nil {
+		return "", err
+	}
+	return n.Value, nil
+}
+
+// Set replaces the scalar at path with value and returns the new document and the old value. The
+// value keeps the old scalar's quoting style when that still reads back as the same string, and
+// is double-quoted otherwise.
+func Set(doc []byte, path []string, value string) ([]byte, string, error) {
+	n, err := find(doc, path)
+	if err != nil {
+		return nil, "", err
+	}
+	start, end, err := span(doc, n)
+	if err != nil {
+		return nil, "", &PathError{Path: strings.Join(path, "."), Line: n.Line, Msg: err.Error()}
+	}
+	text := format(n, value)
+	out := make([]byte, 0, len(doc)+len(text))
+	out = append(out, doc[:start]...)
+	out = append(out, text...)
+	out = append(out, doc[end:]...)
+	if got, err := Get(out, path); err != nil || got != value {
+		return nil, "", &PathError{Path: strings.Join(path, "."), Line: n.Line, Msg: fmt.Sprintf("rewriting the value would not read back as %q", value)}
+	}
+	return out, n.Value, nil
+}
+
+func find(doc []byte, path []string) (*yaml.Node, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, err
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return nil, &PathError{Path: strings.Join(path, "."), Msg: "the document is empty"}
+	}
+	n := root.Content[0]
+	line := n.Line // the line of the last key matched, for errors
+	for i, seg := range path {
+		at := strings.Join(path[:i+1], ".")
+		switch n.Kind {
+		case yaml.MappingNode:
+			var next *yaml.Node
+			for j := 0; j+1 < len(n.Content); j += 2 {
+				if n.Content[j].Value == seg {
+					next, line = n.Content[j+1], n.Content[j].Line
+				}
+			}
+			if next == nil {
+				return nil, &PathError{Path: at, Line: line, Msg: "key not found"}
+			}
+			n = next
+		case yaml.SequenceNode:
+			idx, err := strconv.Atoi(seg)
+			if err != nil || idx < 0 || idx >= len(n.Content) {
+				return nil, &PathError{Path: at, Line: line, Msg: "no such list item"}
+			}
+			n = n.Content[idx]
+			line = n.Line
+		default:
+			return nil, &PathError{Path: at, Line: n.Line, Msg: "not a map or list"}
+		}
+		if n.Kind == yaml.AliasNode {
+			return nil, &PathError{Path: at, Line: n.Line, Msg: "is a YAML alias; edit its anchor instead"}
+		}
+	}
+	if n.Kind != yaml.ScalarNode {
+		return nil, &PathError{Path: strings.Join(path, "."), Line: n.Line, Msg: "is not a scalar value"}
+	}
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return nil, &PathError{Path: strings.Join(path, "."), Line: n.Line, Msg: "is a block scalar; pins must be single-line values"}
+	}
+	return n, nil
+}
+
+// span finds the bytes of a scalar node in the document.
+func span(doc []byte, n *yaml.Node) (int, int, error) {
+	start := 0
+	for line := 1; line < n.Line; line++ {
+		i := bytes.IndexByte(doc[start:], '\n')
+		if i < 0 {
+			return 0, 0, fmt.Errorf("line %d is past the end of the document", n.Line)
+		}
+		start += i + 1
+	}
+	// Columns count characters (runes), not bytes.
+	lineEnd := bytes.IndexByte(doc[start:], '\n')
+	if lineEnd < 0 {
+		lineEnd = len(doc) - start
+	}
+	runes := []rune(string(doc[start : start+lineEnd]))
+	if n.Column-1 > len(runes) {
+		return 0, 0, fmt.Errorf("column %d is past the end of the line", n.Column)
+	}
+	start += len(string(runes[:n.Column-1]))
+	rest := doc[start : start+len(string(runes[n.Column-1:]))]
+	switch {
+	case n.Style&yaml.DoubleQuotedStyle != 0:
+		for i := 1; i < len(rest); i++ {
+			switch rest[i] {
+			case '\\':
+				i++
+			case '"':
+				return start, start + i + 1, nil
+			}
+		}
+		return 0, 0, fmt.Errorf("unterminated double-quoted value")
+	case n.Style&yaml.SingleQuotedStyle != 0:
+		for i := 1; i < len(rest); i++ {
+			if rest[i] == '\'' {
+				if i+1 < len(rest) && rest[i+1] == '\'' {
+					i++
+					continue
+				}
+				return start, start + i + 1, nil
+			}
+		}
+		return 0, 0, fmt.Errorf("unterminated single-quoted value")
+	default:
+		end := len(rest)
+		if i := bytes.Index(rest, []byte(" #")); i >= 0 {
+			end = i
+		}
+		for _, stop := range []string{",", "]", "}"} {
+			if i := bytes.Index(rest[:end], []byte(stop)); i >= 0 && n.Style&yaml.FlowStyle == 0 && bytes.HasPrefix(bytes.TrimSpace(rest[i:]), []byte(stop)) && !strings.Contains(n.Value, stop) {
+				end = i
+			}
+		}
+		text := strings.TrimRight(string(rest[:end]), " \t\r")
+		if text != n.Value && !(n.Tag != "!!str" && text != "") {
+			return 0, 0, fmt.Errorf("cannot locate the plain value %q", n.Value)
+		}
+		return start, start + len(text), nil
+	}
+}
+
+// format writes value in the scalar's style, falling back to double quotes when the plain or
+// single-quoted form would not read back as a string equal to value.
+func format(n *yaml.Node, value string) string {
+	switch {
+	case n.Style&yaml.SingleQuotedStyle != 0:
+		return "'" + strings.ReplaceAll(value, "'", "''") + "'"
+	case n.Style&yaml.DoubleQuotedStyle != 0:
+		return strconv.Quote(value)
+	}
+	// A plain scalar stays plain if it reads back as the same string with the same kind of tag
+	// (a plain 479 stays an int; a SHA that happens to look like a number gets quoted).
+	var probe yaml.Node
+	if err := yaml.Unmarshal([]byte("k: "+value), &probe); err == nil && len(probe.Content) == 1 {
+		v := probe.Content[0].Content[1]
+		if v.Kind == yaml.ScalarNode && v.Value == value && v.Style == 0 && (v.Tag == n.Tag || v.Tag == "!!str") {
+			return value
+		}
+	}
+	return strconv.Quote(value)
+}

@@ -1,0 +1,84 @@
+package yamledit
+
+import (
+	"strings"
+	"testing"
+)
+
+const values = `# Trino in prod.
+image:
+  registry: docker.io
+  # the release pin
+  tag: "478"   # promoted from staging
+worker:
+  image: {tag: '478'}
+  replicas: 3
+plain:
+  tag: v1.2.3 # trailing comment
+number:
+  tag: 478
+list:
+  - name: a
+    revision: HEAD
+`
+
+func TestSet(t *testing.T) {
+	for _, tc := range []struct {
+		path, value, wantLine, old string
+	}{
+		{"image.tag", "479", `  tag: "479"   # promoted from staging`, "478"},
+		{"worker.image.tag", "479", `  image: {tag: '479'}`, "478"},
+		{"plain.tag", "v1.3.0", `  tag: v1.3.0 # trailing comment`, "v1.2.3"},
+		{"number.tag", "480", `  tag: 480`, "478"},
+		{"list.0.revision", "0123abcd", `    revision: 0123abcd`, "HEAD"},
+		{"list.0.revision", "1234567", `    revision: "1234567"`, "HEAD"},
+		{"plain.tag", "a: b # c", `  tag: "a: b # c" # trailing comment`, "v1.2.3"},
+	} {
+		t.Run(tc.path+"="+tc.value, func(t *testing.T) {
+			out, old, err := Set([]byte(values), ParsePath(tc.path), tc.value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if old != tc.old {
+				t.Errorf("old = %q, want %q", old, tc.old)
+			}
+			if !strings.Contains(string(out), tc.wantLine+"\n") {
+				t.Errorf("missing %q in:\n%s", tc.wantLine, out)
+			}
+			// Every other line is byte for byte the same.
+			a, b := strings.Split(values, "\n"), strings.Split(string(out), "\n")
+			if len(a) != len(b) {
+				t.Fatalf("line count changed")
+			}
+			changed := 0
+			for i := range a {
+				if a[i] != b[i] {
+					changed++
+				}
+			}
+			if changed != 1 {
+				t.Errorf("%d lines changed, want 1", changed)
+			}
+			if got, _ := Get(out, ParsePath(tc.path)); got != tc.value {
+				t.Errorf("reads back %q", got)
+			}
+		})
+	}
+}
+
+func TestSetErrors(t *testing.T) {
+	for _, tc := range []struct{ path, want string }{
+		{"image.digest", "line 2: image.digest: key not found"},
+		{"image", "image: is not a scalar value"},
+		{"list.3.revision", "list.3: no such list item"},
+		{"worker.replicas.x", "worker.replicas.x: not a map or list"},
+	} {
+		_, _, err := Set([]byte(values), ParsePath(tc.path), "x")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Set(%s): %v, want %q", tc.path, err, tc.want)
+		}
+	}
+	if _, _, err := Set([]byte("a: [1"), []string{"a"}, "x"); err == nil {
+		t.Error("invalid YAML accepted")
+	}
+}
