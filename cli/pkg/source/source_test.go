@@ -108,6 +108,3 @@ func TestRevisionErrors(t *testing.T) {
 		t.Errorf("%v does not say %q", err, want)
 	}
 }
-
-
-
