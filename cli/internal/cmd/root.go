@@ -68,6 +68,7 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 		newAppsCmd(f, nil),
 		newRenderCmd(f, nil),
 		newHealthCmd(f, nil),
+		newDiffCmd(f, nil),
 		newVersionCmd(f),
 	)
 	return root

@@ -11,13 +11,14 @@
 package diff
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
 
-	sigsyaml "sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/lakeport/lakeport/cli/pkg/render"
 )
@@ -582,14 +583,19 @@ func changedPaths(a, b any, p Path, out *[]string) {
 	}
 }
 
-// toYAML prints content as YAML with sorted keys: formatting and key order never show as changes.
+// toYAML prints content as YAML with sorted keys and no line folding: formatting and key order
+// never show as changes, and a long line that changes is one changed line. Content must come
+// from redact (whole numbers are int64 there, so they print as integers, not 1e+06).
 func toYAML(content map[string]any) string {
-	b, err := sigsyaml.Marshal(content)
-	if err != nil {
-		// Content came from YAML; marshalling it back cannot fail short of a bug.
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(content); err != nil {
+		// Content came from YAML; printing it back cannot fail short of a bug.
 		return fmt.Sprintf("# lakeport: cannot print this object: %v\n", err)
 	}
-	return string(b)
+	_ = enc.Close()
+	return b.String()
 }
 
 // trimNL is a helper for writers: text without a trailing newline.

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 )
@@ -166,6 +167,11 @@ func deepCopy(v any) any {
 			out[i] = deepCopy(c)
 		}
 		return out
+	case float64:
+		// JSON decoding made every number a float64; whole ones print as integers.
+		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+			return int64(v)
+		}
 	}
 	return v
 }

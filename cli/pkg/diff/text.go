@@ -86,7 +86,7 @@ func sideName(s SideInfo) string {
 	case s.Revision == "" || s.Label == s.Revision:
 		return s.Label
 	case s.Revision == "worktree":
-		if s.Label == "" || s.Label == "worktree" {
+		if s.Label == "" || s.Label == "worktree" || s.Label == "working tree" {
 			return "working tree"
 		}
 		return s.Label + " (working tree)"
