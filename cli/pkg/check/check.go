@@ -1,0 +1,599 @@
+// Package check holds every rendered object of the kit against the platform's rules, offline:
+// (1) its schema (built-in kinds strictly against the Kubernetes API types, custom resources
+// against their CRD's structural schema), (2) the API versions the environment's Kubernetes
+// release deprecates or removes, and (3) the Rego policies of policies/, evaluated with the
+// environment as data. Exceptions (policies/exceptions/) waive findings per object, with a reason
+// and an expiry date. In PR mode two reports (base and head) are compared into new, fixed and
+// unchanged findings.
+package check
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"golang.org/x/sync/errgroup"
+	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/lakeport/lakeport/cli/pkg/check/deprecation"
+	"github.com/lakeport/lakeport/cli/pkg/check/policy"
+	"github.com/lakeport/lakeport/cli/pkg/check/schema"
+	"github.com/lakeport/lakeport/cli/pkg/kit"
+	"github.com/lakeport/lakeport/cli/pkg/render"
+	"github.com/lakeport/lakeport/cli/pkg/source"
+)
+
+// Kinds of check.
+const (
+	CheckSchema      = "schema"
+	CheckDeprecation = "deprecation"
+	CheckPolicy      = "policy"
+	CheckException   = "exception"
+)
+
+// Rules of the exceptions themselves.
+const (
+	RuleExceptionExpired = "exception_expired"
+	RuleExceptionUnused  = "exception_unused"
+)
+
+// Severity of a finding.
+type Severity = policy.Severity
+
+// Severities.
+const (
+	Failure = policy.Failure
+	Warning = policy.Warning
+)
+
+// Status of a finding in PR mode.
+type Status string
+
+// Statuses.
+const (
+	StatusNew       Status = "new"
+	StatusFixed     Status = "fixed"
+	StatusUnchanged Status = "unchanged"
+)
+
+// ObjectRef names a rendered object.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+func (o *ObjectRef) String() string { return o.Kind + "/" + o.Name }
+
+// Finding is one problem.
+type Finding struct {
+	Environment string     `json:"environment,omitempty"`
+	App         string     `json:"app,omitempty"`
+	Component   string     `json:"component,omitempty"`
+	Object      *ObjectRef `json:"object,omitempty"`
+	// File is a repository path: the chart template that rendered the object, or the exception
+	// file; Line is set when known.
+	File     string   `json:"file,omitempty"`
+	Line     int      `json:"line,omitempty"`
+	Check    string   `json:"check"`
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	// Exception is the exception that waives the finding: it neither fails nor warns.
+	Exception *Exception `json:"exception,omitempty"`
+	// Status is set in PR mode.
+	Status Status `json:"status,omitempty"`
+
+	order int
+}
+
+// Excepted says whether an exception waives the finding.
+func (f *Finding) Excepted() bool { return f.Exception != nil }
+
+// Key identifies a finding across two revisions.
+func (f *Finding) Key() string {
+	obj := ""
+	if f.Object != nil {
+		obj = f.Object.Kind + "/" + f.Object.Namespace + "/" + f.Object.Name
+	}
+	return strings.Join([]string{f.Environment, f.App, obj, f.Rule, f.Message}, "\x00")
+}
+
+// RuleInfo describes a rule for reports (SARIF rules, --list).
+type RuleInfo struct {
+	ID          string   `json:"id"`
+	Check       string   `json:"check"`
+	Severity    Severity `json:"severity"`
+	Title       string   `json:"title"`
+	Description string   `json:"description,omitempty"`
+	File        string   `json:"file,omitempty"`
+	Line        int      `json:"line,omitempty"`
+}
+
+// BuiltinRules are the rules that are not Rego policies.
+var BuiltinRules = []RuleInfo{
+	{ID: schema.RuleSchema, Check: CheckSchema, Severity: Failure, Title: "Valid against the schema of its kind", Description: "Built-in kinds decode strictly into the Kubernetes API types (no unknown or duplicated fields, right types, valid names and labels); custom resources validate against their CRD's structural schema, CEL rules included."},
+	{ID: schema.RuleUnknownKind, Check: CheckSchema, Severity: Failure, Title: "A known kind", Description: "The apiVersion and kind are a Kubernetes API type or are served by a known CustomResourceDefinition."},
+	{ID: deprecation.RuleRemoved, Check: CheckDeprecation, Severity: Failure, Title: "No API version removed in the environment's Kubernetes", Description: "The API version was removed in the Kubernetes release the environment runs (env.yaml kubeVersion)."},
+	{ID: deprecation.RuleDeprecated, Check: CheckDeprecation, Severity: Warning, Title: "No deprecated API version", Description: "The API version is deprecated in the Kubernetes release the environment runs, or its CRD marks it deprecated."},
+	{ID: RuleExceptionExpired, Check: CheckException, Severity: Failure, Title: "No expired exception", Description: "An exception past its expiry date: fix what it waived, or renew it with a reason and a new date."},
+	{ID: RuleExceptionUnused, Check: CheckException, Severity: Warning, Title: "No unused exception", Description: "An exception whose object was checked but that waives nothing: remove it."},
+}
+
+// AppResult is one checked application.
+type AppResult struct {
+	Environment string       `json:"environment"`
+	App         string       `json:"app"`
+	Component   string       `json:"component"`
+	Chart       string       `json:"chart"`
+	Objects     []*ObjectRef `json:"objects"`
+	// Files maps each object (by index) to its template, for reports.
+	Files []string `json:"-"`
+}
+
+// Summary counts what a report holds. Failures and Warnings count findings that are not excepted
+// (and, in PR mode, not fixed).
+type Summary struct {
+	Applications int `json:"applications"`
+	Objects      int `json:"objects"`
+	Failures     int `json:"failures"`
+	Warnings     int `json:"warnings"`
+	Excepted     int `json:"excepted"`
+	New          int `json:"new,omitempty"`
+	Fixed        int `json:"fixed,omitempty"`
+	Unchanged    int `json:"unchanged,omitempty"`
+}
+
+// Report is the result of a check.
+type Report struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Base is the base revision in PR mode.
+	Base         string       `json:"base,omitempty"`
+	Summary      Summary      `json:"summary"`
+	Rules        []RuleInfo   `json:"rules"`
+	Applications []*AppResult `json:"applications"`
+	Findings     []*Finding   `json:"findings"`
+}
+
+// Counts says whether a finding counts towards failing the check: not excepted, not fixed, and
+// (in PR mode, unless all is set) new.
+func (r *Report) Counts(f *Finding, all bool) bool {
+	if f.Excepted() || f.Status == StatusFixed {
+		return false
+	}
+	return r.Base == "" || all || f.Status == StatusNew
+}
+
+// Failed says whether the check fails: a counted failure, or a counted warning with failOnWarn.
+func (r *Report) Failed(failOnWarn, all bool) bool {
+	for _, f := range r.Findings {
+		if r.Counts(f, all) && (f.Severity == Failure || failOnWarn && f.Severity == Warning) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Report) summarize() {
+	s := Summary{Applications: len(r.Applications)}
+	for _, a := range r.Applications {
+		s.Objects += len(a.Objects)
+	}
+	for _, f := range r.Findings {
+		switch {
+		case f.Excepted():
+			s.Excepted++
+		case f.Status == StatusFixed:
+		case f.Severity == Failure:
+			s.Failures++
+		default:
+			s.Warnings++
+		}
+		switch f.Status {
+		case StatusNew:
+			s.New++
+		case StatusFixed:
+			s.Fixed++
+		case StatusUnchanged:
+			s.Unchanged++
+		}
+	}
+	r.Summary = s
+}
+
+// Options configure a Checker.
+type Options struct {
+	// Now is the time exceptions expire against (default time.Now).
+	Now time.Time
+	// CRDs are CustomResourceDefinition files (YAML, any layout) that serve custom kinds, such as
+	// the CRDs embedded in lakeport; the CRDs a chart renders are added per environment.
+	CRDs fs.FS
+	// PolicyDir and ExceptionsDir default to policies/ and policies/exceptions/.
+	PolicyDir     string
+	ExceptionsDir string
+}
+
+// Checker checks releases against the policies and exceptions of one revision of the kit.
+type Checker struct {
+	Engine     *policy.Engine
+	Exceptions []*Exception
+	schema     *schema.Validator
+	now        time.Time
+}
+
+// New loads the policies and exceptions of a snapshot of the kit. Bad policies (syntax, compile
+// errors) and bad exception files (no reason, no expiry, unknown rule) are errors naming file
+// and line.
+func New(snap source.Snapshot, opts Options) (*Checker, error) {
+	if opts.PolicyDir == "" {
+		opts.PolicyDir = policy.Dir
+	}
+	if opts.ExceptionsDir == "" {
+		opts.ExceptionsDir = ExceptionsDir
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	eng, err := policy.Load(snap, opts.PolicyDir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Checker{Engine: eng, schema: schema.New(), now: opts.Now}
+	known := map[string]bool{}
+	var ids []string
+	for _, r := range c.Rules() {
+		if !known[r.ID] {
+			known[r.ID] = true
+			ids = append(ids, r.ID)
+		}
+	}
+	sort.Strings(ids)
+	if c.Exceptions, err = LoadExceptions(snap, opts.ExceptionsDir, func(id string) bool { return known[id] }, ids); err != nil {
+		return nil, err
+	}
+	if opts.CRDs != nil {
+		if err := c.schema.AddFS(opts.CRDs); err != nil {
+			return nil, fmt.Errorf("load CRDs: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Rules lists every rule: the built-in checks, then the policies.
+func (c *Checker) Rules() []RuleInfo {
+	out := slices.Clone(BuiltinRules)
+	for _, r := range c.Engine.Rules {
+		title := r.Title
+		if title == "" {
+			title = r.Name
+		}
+		out = append(out, RuleInfo{ID: r.ID, Check: CheckPolicy, Severity: r.Severity, Title: title, Description: r.Description, File: r.File, Line: r.Line})
+	}
+	return out
+}
+
+// Target is one environment to check.
+type Target struct {
+	Environment *kit.Environment
+	// Releases are the applications to report on.
+	Releases []*render.Release
+	// Context is every release of the environment, which cross-object rules (NetworkPolicies,
+	// PodDisruptionBudgets, HPAs) see as data.lakeport.objects; nil means Releases.
+	Context []*render.Release
+}
+
+// EnvironmentData is the environment as policies see it (data.lakeport.environment).
+func EnvironmentData(e *kit.Environment) map[string]any {
+	apis := make([]any, len(e.APIVersions))
+	for i, a := range e.APIVersions {
+		apis[i] = a
+	}
+	comps := make([]any, len(e.Components))
+	for i, c := range e.Components {
+		comps[i] = c.Component
+	}
+	return map[string]any{
+		"name":        e.Name,
+		"project":     e.Project,
+		"server":      e.Destination.Server,
+		"cluster":     e.Destination.Name,
+		"namespace":   e.Destination.Namespace,
+		"kubeVersion": e.KubeVersion,
+		"apiVersions": apis,
+		"components":  comps,
+	}
+}
+
+// PolicyData is the data document the policies are evaluated with for one environment:
+// {"lakeport": {"environment": ..., "objects": [every rendered object]}}. Written to a JSON file
+// it is what `conftest test --data` needs to give the same findings.
+func PolicyData(e *kit.Environment, rels []*render.Release) map[string]any {
+	var objs []any
+	for _, r := range rels {
+		for _, o := range r.Objects {
+			objs = append(objs, o.Content)
+		}
+	}
+	if objs == nil {
+		objs = []any{}
+	}
+	return map[string]any{"lakeport": map[string]any{"environment": EnvironmentData(e), "objects": objs}}
+}
+
+// TemplateFile is the repository path of the template an object came from: the chart folder
+// joined with helm's "# Source:" path minus the chart name.
+func TemplateFile(r *render.Release, o *render.Object) string {
+	_, rest, ok := strings.Cut(o.Source, "/")
+	if !ok || o.Source == "" {
+		return r.Chart.Path
+	}
+	return path.Join(r.Chart.Path, rest)
+}
+
+type job struct {
+	env  *kit.Environment
+	kube deprecation.Version
+	rel  *render.Release
+	idx  int
+	obj  *render.Object
+	eval *policy.Evaluator
+	val  *schema.Validator
+}
+
+// Check checks every target and returns the report (findings sorted by environment order,
+// application, object order and rule). Errors are evaluation failures, not findings.
+func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) {
+	rep := &Report{APIVersion: "lakeport.dev/v1alpha1", Kind: "CheckReport", Rules: c.Rules()}
+	var jobs []job
+	checkedEnvs := map[string]bool{}
+	for ti, t := range targets {
+		env := t.Environment
+		checkedEnvs[env.Name] = true
+		kube, err := deprecation.ParseVersion(env.KubeVersion)
+		if err != nil {
+			return nil, &kit.FieldError{File: env.File, Line: env.Line("kubeVersion"), Key: "kubeVersion", Msg: err.Error()}
+		}
+		ctxRels := t.Context
+		if ctxRels == nil {
+			ctxRels = t.Releases
+		}
+		ev, err := c.Engine.Prepare(ctx, PolicyData(env, ctxRels))
+		if err != nil {
+			return nil, err
+		}
+		var crds []map[string]any
+		for _, r := range ctxRels {
+			for _, o := range r.Objects {
+				if o.Kind == "CustomResourceDefinition" && o.Group() == "apiextensions.k8s.io" {
+					crds = append(crds, o.Content)
+				}
+			}
+		}
+		val := c.schema
+		if len(crds) > 0 {
+			if val, err = c.schema.With(fmt.Sprintf("rendered in %s", env.Name), crds); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range t.Releases {
+			app := &AppResult{Environment: env.Name, App: r.App, Component: r.Component, Chart: r.Chart.Path}
+			for i, o := range r.Objects {
+				app.Objects = append(app.Objects, &ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: namespaceOf(o, r), Name: o.Name})
+				app.Files = append(app.Files, TemplateFile(r, o))
+				jobs = append(jobs, job{env: env, kube: kube, rel: r, idx: i, obj: o, eval: ev, val: val})
+			}
+			rep.Applications = append(rep.Applications, app)
+		}
+		_ = ti
+	}
+
+	results := make([][]*Finding, len(jobs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range jobs {
+		g.Go(func() error {
+			fs, err := c.checkObject(gctx, &jobs[i])
+			results[i] = fs
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	order := 0
+	for _, fs := range results {
+		for _, f := range fs {
+			f.order = order
+			order++
+			rep.Findings = append(rep.Findings, f)
+		}
+	}
+	c.applyExceptions(rep, checkedEnvs)
+	rep.summarize()
+	return rep, nil
+}
+
+func namespaceOf(o *render.Object, r *render.Release) string {
+	if o.Namespace != "" {
+		return o.Namespace
+	}
+	return r.Namespace
+}
+
+func (c *Checker) checkObject(ctx context.Context, j *job) ([]*Finding, error) {
+	o := j.obj
+	ref := &ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: namespaceOf(o, j.rel), Name: o.Name}
+	base := Finding{Environment: j.env.Name, App: j.rel.App, Component: j.rel.Component, Object: ref, File: TemplateFile(j.rel, o)}
+	var out []*Finding
+	add := func(check, rule string, sev Severity, msg string) {
+		f := base
+		f.Check, f.Rule, f.Severity, f.Message = check, rule, sev, msg
+		out = append(out, &f)
+	}
+	gv, err := k8sschema.ParseGroupVersion(o.APIVersion)
+	removed := false
+	if err == nil {
+		if d := deprecation.Check(schema.Scheme(), gv.WithKind(o.Kind), j.kube); d != nil {
+			sev := Warning
+			if d.Rule == deprecation.RuleRemoved {
+				sev, removed = Failure, true
+			}
+			add(CheckDeprecation, d.Rule, sev, d.Message)
+		}
+	}
+	if !removed || schema.Scheme().Recognizes(gv.WithKind(o.Kind)) {
+		v := j.val.Validate(ctx, o.APIVersion, o.Kind, []byte(o.YAML), o.Content)
+		for _, p := range v.Problems {
+			add(CheckSchema, p.Rule, Failure, p.Message)
+		}
+		if v.Deprecated != "" {
+			add(CheckDeprecation, deprecation.RuleDeprecated, Warning, v.Deprecated)
+		}
+	}
+	input, err := ast.InterfaceToValue(o.Content)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s/%s: %w", j.rel.App, o.Kind, o.Name, err)
+	}
+	res, err := j.eval.Eval(ctx, input)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate policies on %s %s/%s (%s): %w", j.rel.App, o.Kind, o.Name, o.Source, err)
+	}
+	for _, r := range res {
+		add(CheckPolicy, r.Rule.ID, r.Rule.Severity, r.Message)
+	}
+	return out, nil
+}
+
+// applyExceptions waives the findings that live exceptions match, and adds a finding per expired
+// exception and a warning per exception that waives nothing although its object was checked.
+func (c *Checker) applyExceptions(rep *Report, checkedEnvs map[string]bool) {
+	used := map[*Exception]bool{}
+	for _, f := range rep.Findings {
+		for _, e := range c.Exceptions {
+			if e.Expired(c.now) || !e.Matches(f) {
+				continue
+			}
+			f.Exception = e
+			used[e] = true
+			break
+		}
+	}
+	seen := map[string]bool{} // env/kind/name of every checked object
+	for _, a := range rep.Applications {
+		for _, o := range a.Objects {
+			seen[a.Environment+"/"+o.Kind+"/"+o.Name] = true
+			seen[a.Environment+"/"+a.App+"/"+o.Kind+"/"+o.Name] = true
+		}
+	}
+	order := len(rep.Findings)
+	for _, e := range c.Exceptions {
+		relevant := false
+		for env := range checkedEnvs {
+			relevant = relevant || e.appliesTo(env)
+		}
+		if !relevant {
+			continue
+		}
+		ref := &ObjectRef{Kind: e.Object.Kind, Name: e.Object.Name, Namespace: e.Object.Namespace}
+		f := &Finding{Object: ref, File: e.File, Line: e.Line, Check: CheckException, order: order}
+		order++
+		switch {
+		case e.Expired(c.now):
+			f.Rule, f.Severity = RuleExceptionExpired, Failure
+			f.Message = fmt.Sprintf("the exception for %s (%s) expired on %s: fix what it waived or renew it with a reason and a new date", e.Object, strings.Join(e.Rules, ", "), e.Expires)
+		case !used[e] && c.checkedObject(e, seen, checkedEnvs):
+			f.Rule, f.Severity = RuleExceptionUnused, Warning
+			f.Message = fmt.Sprintf("the exception for %s (%s) waives nothing: remove it", e.Object, strings.Join(e.Rules, ", "))
+		default:
+			continue
+		}
+		rep.Findings = append(rep.Findings, f)
+	}
+}
+
+// checkedObject says whether the exception's object was checked in every environment it names.
+func (c *Checker) checkedObject(e *Exception, seen, checkedEnvs map[string]bool) bool {
+	found := false
+	for env := range checkedEnvs {
+		if !e.appliesTo(env) {
+			continue
+		}
+		if len(e.Apps) == 0 {
+			found = found || seen[env+"/"+e.Object.Kind+"/"+e.Object.Name]
+			continue
+		}
+		for _, a := range e.Apps {
+			found = found || seen[env+"/"+a+"/"+e.Object.Kind+"/"+e.Object.Name]
+		}
+	}
+	return found
+}
+
+// Compare marks head's findings new or unchanged against base's, and adds base's findings that
+// head no longer has as fixed. The result is head with Base set.
+func Compare(base, head *Report, baseRev string) *Report {
+	baseKeys := map[string]int{}
+	for _, f := range base.Findings {
+		baseKeys[f.Key()]++
+	}
+	headKeys := map[string]int{}
+	for _, f := range head.Findings {
+		k := f.Key()
+		headKeys[k]++
+		if baseKeys[k] >= headKeys[k] {
+			f.Status = StatusUnchanged
+		} else {
+			f.Status = StatusNew
+		}
+	}
+	order := len(head.Findings)
+	seen := map[string]int{}
+	for _, f := range base.Findings {
+		k := f.Key()
+		seen[k]++
+		if seen[k] > headKeys[k] {
+			fixed := *f
+			fixed.Status = StatusFixed
+			fixed.order = order
+			order++
+			head.Findings = append(head.Findings, &fixed)
+		}
+	}
+	head.Base = baseRev
+	head.summarize()
+	return head
+}
+
+// Sort orders findings by environment (in the given order), application, then the order they
+// were found in (object order, then rule).
+func (r *Report) Sort(envOrder []string) {
+	rank := map[string]int{}
+	for i, e := range envOrder {
+		rank[e] = i + 1
+	}
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if (a.Check == CheckException) != (b.Check == CheckException) {
+			return b.Check == CheckException
+		}
+		if rank[a.Environment] != rank[b.Environment] {
+			return rank[a.Environment] < rank[b.Environment]
+		}
+		if a.App != b.App {
+			return a.App < b.App
+		}
+		if a.Status != b.Status {
+			return a.Status < b.Status
+		}
+		return a.order < b.order
+	})
+}

@@ -1,0 +1,464 @@
+// Package schema validates rendered objects offline, the way the API server would on create:
+// built-in kinds are decoded strictly into the Kubernetes API types (unknown or duplicated fields
+// and wrong types fail), and custom resources are pruned, validated and CEL-checked against the
+// structural OpenAPI v3 schema of their CustomResourceDefinition, with the API server's own
+// apiextensions code. Metadata (names, labels, annotations) is validated for both.
+package schema
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	apiext "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// Rule IDs of schema problems.
+const (
+	// RuleSchema: the object does not validate against its schema.
+	RuleSchema = "schema"
+	// RuleUnknownKind: no schema is known for the object's apiVersion and kind.
+	RuleUnknownKind = "schema_unknown_kind"
+)
+
+// Problem is one schema violation of one object.
+type Problem struct {
+	Rule    string
+	Message string
+}
+
+// Validator validates objects. It is safe for concurrent use.
+type Validator struct {
+	scheme  *runtime.Scheme
+	decoder runtime.Decoder
+	// crds maps group/kind to the CRD that defines it; later sources override earlier ones.
+	crds map[k8sschema.GroupKind]*crd
+	// sources are CRD files not read yet, indexed by the group/kinds they declare.
+	lazy map[k8sschema.GroupKind]*lazyFile
+}
+
+var builtinScheme = sync.OnceValue(func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	// Registration into a fresh scheme cannot fail.
+	_ = clientgoscheme.AddToScheme(s)
+	_ = apiextv1.AddToScheme(s)
+	_ = apiextv1beta1.AddToScheme(s)
+	return s
+})
+
+// New returns a validator for the built-in kinds only.
+func New() *Validator {
+	s := builtinScheme()
+	return &Validator{
+		scheme:  s,
+		decoder: json.NewSerializerWithOptions(json.DefaultMetaFactory, s, s, json.SerializerOptions{Yaml: true, Strict: true}),
+		crds:    map[k8sschema.GroupKind]*crd{},
+		lazy:    map[k8sschema.GroupKind]*lazyFile{},
+	}
+}
+
+// Scheme is the scheme of the built-in kinds (client-go's, plus apiextensions).
+func Scheme() *runtime.Scheme { return builtinScheme() }
+
+// Builtin says whether the group is served by Kubernetes itself (not by a CRD).
+func (v *Validator) Builtin(group string) bool {
+	for gvk := range v.scheme.AllKnownTypes() {
+		if gvk.Group == group {
+			return true
+		}
+	}
+	return false
+}
+
+// With returns a copy of v that also knows the given CRDs (objects already decoded, such as the
+// CustomResourceDefinitions a chart renders). They take precedence over v's.
+func (v *Validator) With(source string, objs []map[string]any) (*Validator, error) {
+	out := *v
+	out.crds = make(map[k8sschema.GroupKind]*crd, len(v.crds)+len(objs))
+	for k, c := range v.crds {
+		out.crds[k] = c
+	}
+	var errs []error
+	for _, o := range objs {
+		c, err := newCRD(source, o)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out.crds[c.gk] = c
+	}
+	return &out, errors.Join(errs...)
+}
+
+// AddFS indexes the CRD YAML files (*.yaml, *.yml, *.json, multi-document) of a file system, such
+// as the CRDs embedded in the lakeport binary. Files are parsed only when an object of a kind
+// they declare is validated, so that large CRD bundles cost nothing until used.
+func (v *Validator) AddFS(fsys fs.FS) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		switch path.Ext(p) {
+		case ".yaml", ".yml", ".json":
+		default:
+			return nil
+		}
+		raw, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		lf := &lazyFile{name: p, raw: raw}
+		gks := indexCRDs(raw)
+		if len(gks) == 0 {
+			// The file does not look like the usual layout: read it now.
+			lf.load()
+			if lf.err != nil {
+				return lf.err
+			}
+			for gk := range lf.crds {
+				gks = append(gks, gk)
+			}
+		}
+		for _, gk := range gks {
+			v.lazy[gk] = lf
+		}
+		return nil
+	})
+}
+
+// lazyFile is a CRD file read on first use.
+type lazyFile struct {
+	name string
+	raw  []byte
+	once sync.Once
+	crds map[k8sschema.GroupKind]*crd
+	err  error
+}
+
+func (f *lazyFile) load() {
+	f.once.Do(func() {
+		f.crds = map[k8sschema.GroupKind]*crd{}
+		for i, doc := range splitYAML(f.raw) {
+			var o map[string]any
+			if err := sigsyaml.Unmarshal(doc, &o); err != nil {
+				f.err = fmt.Errorf("%s: document %d: %w", f.name, i+1, err)
+				return
+			}
+			if o == nil || o["kind"] != "CustomResourceDefinition" {
+				continue
+			}
+			c, err := newCRD(f.name, o)
+			if err != nil {
+				f.err = err
+				return
+			}
+			f.crds[c.gk] = c
+		}
+	})
+}
+
+var (
+	docSepRE   = regexp.MustCompile(`(?m)^---[ \t]*$`)
+	crdGroupRE = regexp.MustCompile(`(?m)^  group: ["']?([^"'\s]+)`)
+	crdKindRE  = regexp.MustCompile(`(?m)^    kind: ["']?([^"'\s]+)`)
+)
+
+func splitYAML(raw []byte) [][]byte {
+	var out [][]byte
+	for _, d := range docSepRE.Split(string(raw), -1) {
+		if strings.TrimSpace(d) != "" {
+			out = append(out, []byte(d))
+		}
+	}
+	return out
+}
+
+// indexCRDs finds, without parsing, the group and kind each CRD document of a file declares
+// (spec.group and spec.names.kind at their usual indentation). Nil when a document does not
+// follow that layout.
+func indexCRDs(raw []byte) []k8sschema.GroupKind {
+	var out []k8sschema.GroupKind
+	for _, doc := range splitYAML(raw) {
+		if !bytes.Contains(doc, []byte("kind: CustomResourceDefinition")) {
+			continue
+		}
+		g, k := crdGroupRE.FindSubmatch(doc), crdKindRE.FindSubmatch(doc)
+		if g == nil || k == nil {
+			return nil
+		}
+		out = append(out, k8sschema.GroupKind{Group: string(g[1]), Kind: string(k[1])})
+	}
+	return out
+}
+
+// crd is one CustomResourceDefinition, its versions compiled on first use.
+type crd struct {
+	source     string
+	name       string
+	gk         k8sschema.GroupKind
+	namespaced bool
+	obj        *apiextv1.CustomResourceDefinition
+	versions   map[string]*crdVersion
+}
+
+type crdVersion struct {
+	v    *apiextv1.CustomResourceDefinitionVersion
+	once sync.Once
+	err  error
+
+	structural *structuralschema.Structural
+	validator  apiservervalidation.SchemaValidator
+	cel        *cel.Validator
+}
+
+func newCRD(source string, o map[string]any) (*crd, error) {
+	raw, err := sigsyaml.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	obj := &apiextv1.CustomResourceDefinition{}
+	if err := sigsyaml.Unmarshal(raw, obj); err != nil {
+		return nil, fmt.Errorf("%s: CustomResourceDefinition: %w", source, err)
+	}
+	if obj.APIVersion != "apiextensions.k8s.io/v1" {
+		return nil, fmt.Errorf("%s: CustomResourceDefinition %s is %s: lakeport reads apiextensions.k8s.io/v1 CRDs", source, obj.Name, obj.APIVersion)
+	}
+	c := &crd{
+		source:     source,
+		name:       obj.Name,
+		gk:         k8sschema.GroupKind{Group: obj.Spec.Group, Kind: obj.Spec.Names.Kind},
+		namespaced: obj.Spec.Scope == apiextv1.NamespaceScoped,
+		obj:        obj,
+		versions:   map[string]*crdVersion{},
+	}
+	for i := range obj.Spec.Versions {
+		c.versions[obj.Spec.Versions[i].Name] = &crdVersion{v: &obj.Spec.Versions[i]}
+	}
+	return c, nil
+}
+
+func (cv *crdVersion) compile(c *crd) error {
+	cv.once.Do(func() {
+		val := cv.v.Schema
+		if val == nil || val.OpenAPIV3Schema == nil {
+			cv.err = fmt.Errorf("CRD %s (%s) has no schema for version %s", c.name, c.source, cv.v.Name)
+			return
+		}
+		internal := &apiext.CustomResourceValidation{}
+		if err := apiextv1.Convert_v1_CustomResourceValidation_To_apiextensions_CustomResourceValidation(val, internal, nil); err != nil {
+			cv.err = fmt.Errorf("CRD %s (%s) version %s: %w", c.name, c.source, cv.v.Name, err)
+			return
+		}
+		s, err := structuralschema.NewStructural(internal.OpenAPIV3Schema)
+		if err != nil {
+			cv.err = fmt.Errorf("CRD %s (%s) version %s: schema is not structural: %w", c.name, c.source, cv.v.Name, err)
+			return
+		}
+		cv.structural = s
+		if cv.validator, _, err = apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema); err != nil {
+			cv.err = fmt.Errorf("CRD %s (%s) version %s: %w", c.name, c.source, cv.v.Name, err)
+			return
+		}
+		cv.cel = cel.NewValidator(s, true, celconfig.PerCallLimit)
+	})
+	return cv.err
+}
+
+// Validation is what the validator knows about an object's API version.
+type Validation struct {
+	Problems []Problem
+	// CRD names the CustomResourceDefinition (and where it came from) that served the object.
+	CRD string
+	// Deprecated is the CRD version's deprecation warning, when the CRD marks it deprecated.
+	Deprecated string
+}
+
+// Validate checks one object: raw is its YAML document as rendered, content the same decoded.
+func (v *Validator) Validate(ctx context.Context, apiVersion, kind string, raw []byte, content map[string]any) Validation {
+	gv, err := k8sschema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return Validation{Problems: []Problem{{RuleSchema, fmt.Sprintf("apiVersion %q: %v", apiVersion, err)}}}
+	}
+	gvk := gv.WithKind(kind)
+	if v.scheme.Recognizes(gvk) {
+		return Validation{Problems: v.validateBuiltin(gvk, raw)}
+	}
+	c := v.crd(gvk.GroupKind())
+	if c == nil {
+		msg := fmt.Sprintf("no schema for %s %s: it is neither a Kubernetes API type nor defined by a known CustomResourceDefinition", apiVersion, kind)
+		if v.Builtin(gv.Group) {
+			msg = fmt.Sprintf("%s %s is not a Kubernetes API type (a wrong apiVersion or kind?)", apiVersion, kind)
+		}
+		return Validation{Problems: []Problem{{RuleUnknownKind, msg}}}
+	}
+	out := Validation{CRD: fmt.Sprintf("%s (%s)", c.name, c.source)}
+	cv := c.versions[gv.Version]
+	if cv == nil || !cv.v.Served {
+		served := c.servedVersions()
+		out.Problems = []Problem{{RuleUnknownKind, fmt.Sprintf("CRD %s does not serve %s (served: %s)", c.name, apiVersion, strings.Join(served, ", "))}}
+		return out
+	}
+	if cv.v.Deprecated {
+		out.Deprecated = fmt.Sprintf("%s %s is deprecated", apiVersion, kind)
+		if cv.v.DeprecationWarning != nil {
+			out.Deprecated = *cv.v.DeprecationWarning
+		}
+	}
+	if err := cv.compile(c); err != nil {
+		out.Problems = []Problem{{RuleSchema, err.Error()}}
+		return out
+	}
+	out.Problems = v.validateCustom(ctx, c, cv, content)
+	return out
+}
+
+func (c *crd) servedVersions() []string {
+	var out []string
+	for _, v := range c.obj.Spec.Versions {
+		if v.Served {
+			out = append(out, c.gk.Group+"/"+v.Name)
+		}
+	}
+	return out
+}
+
+func (v *Validator) crd(gk k8sschema.GroupKind) *crd {
+	if c := v.crds[gk]; c != nil {
+		return c
+	}
+	if lf := v.lazy[gk]; lf != nil {
+		lf.load()
+		return lf.crds[gk]
+	}
+	return nil
+}
+
+// validateBuiltin decodes strictly into the typed object and validates its metadata.
+func (v *Validator) validateBuiltin(gvk k8sschema.GroupVersionKind, raw []byte) []Problem {
+	obj, _, err := v.decoder.Decode(raw, &gvk, nil)
+	var out []Problem
+	if err != nil {
+		if runtime.IsStrictDecodingError(err) {
+			var se interface{ Errors() []error }
+			if errors.As(err, &se) {
+				for _, e := range se.Errors() {
+					out = append(out, Problem{RuleSchema, cleanDecodeError(e.Error())})
+				}
+				if obj == nil {
+					return out
+				}
+			}
+		} else {
+			return []Problem{{RuleSchema, cleanDecodeError(err.Error())}}
+		}
+	}
+	if acc, ok := obj.(interface {
+		GetName() string
+		GetLabels() map[string]string
+		GetAnnotations() map[string]string
+	}); ok {
+		out = append(out, metadataProblems(gvk.Kind, acc.GetName(), acc.GetLabels(), acc.GetAnnotations())...)
+	}
+	return out
+}
+
+var goTypeRE = regexp.MustCompile(`Go struct field ([A-Za-z0-9]+)\.`)
+
+// cleanDecodeError turns encoding/json's wording into the field path a chart author looks for.
+func cleanDecodeError(msg string) string {
+	msg = strings.TrimPrefix(msg, "strict decoding error: ")
+	msg = strings.TrimPrefix(msg, "error unmarshaling JSON: while decoding JSON: ")
+	msg = goTypeRE.ReplaceAllString(msg, "field ")
+	return msg
+}
+
+func metadataProblems(kind, name string, labels, annotations map[string]string) []Problem {
+	var errs field.ErrorList
+	meta := field.NewPath("metadata")
+	if name != "" {
+		check := apivalidation.NameIsDNSSubdomain
+		if kind == "Service" || kind == "Namespace" {
+			check = apivalidation.NameIsDNSLabel
+		}
+		for _, msg := range check(name, false) {
+			errs = append(errs, field.Invalid(meta.Child("name"), name, msg))
+		}
+	}
+	errs = append(errs, metav1validation.ValidateLabels(labels, meta.Child("labels"))...)
+	errs = append(errs, apivalidation.ValidateAnnotations(annotations, meta.Child("annotations"))...)
+	out := make([]Problem, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, Problem{RuleSchema, e.Error()})
+	}
+	return out
+}
+
+// validateCustom runs what the API server runs on create of a custom resource: pruning of unknown
+// fields (reported, not dropped), metadata, the OpenAPI schema, list-type invariants and the
+// x-kubernetes-validations CEL rules.
+func (v *Validator) validateCustom(ctx context.Context, c *crd, cv *crdVersion, content map[string]any) []Problem {
+	obj := runtime.DeepCopyJSON(content)
+	var out []Problem
+	_, _, metaUnknown, err := schemaobjectmeta.GetObjectMetaWithOptions(obj, schemaobjectmeta.ObjectMetaOptions{ReturnUnknownFieldPaths: true})
+	if err != nil {
+		out = append(out, Problem{RuleSchema, "metadata: " + err.Error()})
+	}
+	unknown := append(metaUnknown, pruning.PruneWithOptions(runtime.DeepCopyJSON(content), cv.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})...)
+	sort.Strings(unknown)
+	for _, p := range unknown {
+		out = append(out, Problem{RuleSchema, fmt.Sprintf("unknown field %q", p)})
+	}
+	var errs field.ErrorList
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, cv.validator)...)
+	errs = append(errs, schemaobjectmeta.Validate(ctx, nil, obj, cv.structural, false)...)
+	errs = append(errs, listtype.ValidateListSetsAndMaps(nil, cv.structural, obj)...)
+	if cv.cel != nil && len(errs) == 0 {
+		celErrs, _ := cv.cel.Validate(ctx, nil, cv.structural, obj, nil, celconfig.RuntimeCELCostBudget)
+		errs = append(errs, celErrs...)
+	}
+	for _, e := range errs {
+		out = append(out, Problem{RuleSchema, e.Error()})
+	}
+	if m, ok := obj["metadata"].(map[string]any); ok {
+		name, _ := m["name"].(string)
+		out = append(out, metadataProblems(c.gk.Kind, name, stringMap(m["labels"]), stringMap(m["annotations"]))...)
+	}
+	return out
+}
+
+func stringMap(v any) map[string]string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		s, _ := x.(string)
+		out[k] = s
+	}
+	return out
+}
