@@ -172,3 +172,14 @@ func (s *rowSource) Values() ([]any, error) {
 
 // Err is the error that ended the iteration.
 func (s *rowSource) Err() error { return s.err }
+
+// RowSource walks a RecordReader row by row with driver-ready values (dates and timestamps as
+// time.Time); the benchmark's row-by-row baseline uses it.
+type RowSource interface {
+	Next() bool
+	Values() ([]any, error)
+	Err() error
+}
+
+// NewRowSource returns a RowSource over rdr.
+func NewRowSource(rdr array.RecordReader) RowSource { return newRowSource(rdr, false) }

@@ -89,7 +89,7 @@ func (c *Client) Query(ctx context.Context, stmt string) (rows [][]string, query
 		sql.Named("X-Trino-Progress-Callback", rec),
 		sql.Named("X-Trino-Progress-Callback-Period", time.Hour))
 	if err != nil {
-		return nil, rec.ID(), fmt.Errorf("trino query %s: %w", rec.ID(), err)
+		return nil, rec.ID(), describe(rec.ID(), err)
 	}
 	defer rs.Close()
 	cols, err := rs.Columns()
@@ -103,7 +103,7 @@ func (c *Client) Query(ctx context.Context, stmt string) (rows [][]string, query
 			ptrs[i] = &vals[i]
 		}
 		if err := rs.Scan(ptrs...); err != nil {
-			return nil, rec.ID(), fmt.Errorf("trino query %s: %w", rec.ID(), err)
+			return nil, rec.ID(), describe(rec.ID(), err)
 		}
 		row := make([]string, len(cols))
 		for i, v := range vals {
@@ -112,9 +112,22 @@ func (c *Client) Query(ctx context.Context, stmt string) (rows [][]string, query
 		rows = append(rows, row)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, rec.ID(), fmt.Errorf("trino query %s: %w", rec.ID(), err)
+		return nil, rec.ID(), describe(rec.ID(), err)
 	}
 	return rows, rec.ID(), nil
+}
+
+// describe names Trino's error (TABLE_NOT_FOUND, USER_ERROR...) in front of the message.
+func describe(qid string, err error) error {
+	var et *trino.ErrTrino
+	if errors.As(err, &et) {
+		return fmt.Errorf("trino query %s failed with %s: %w", qid, et.ErrorName, err)
+	}
+	var ev trino.ErrTrino
+	if errors.As(err, &ev) {
+		return fmt.Errorf("trino query %s failed with %s: %w", qid, ev.ErrorName, err)
+	}
+	return fmt.Errorf("trino query %s: %w", qid, err)
 }
 
 // Verify checks through Trino that the table holds rows rows for cob.
