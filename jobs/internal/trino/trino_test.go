@@ -133,20 +133,26 @@ func TestVerify(t *testing.T) {
 		posts   int
 	}{
 		{
-			name:   "count matches",
-			answer: func(string, int) (int, map[string]any) { return 200, finished([]string{"_col0"}, []string{"bigint"}, []any{20000}) },
-			want:   20000, posts: 1,
+			name: "count matches",
+			answer: func(string, int) (int, map[string]any) {
+				return 200, finished([]string{"_col0"}, []string{"bigint"}, []any{20000})
+			},
+			want: 20000, posts: 1,
 		},
 		{
-			name:    "count differs",
-			answer:  func(string, int) (int, map[string]any) { return 200, finished([]string{"_col0"}, []string{"bigint"}, []any{19999}) },
-			want:    20000, posts: 1,
+			name: "count differs",
+			answer: func(string, int) (int, map[string]any) {
+				return 200, finished([]string{"_col0"}, []string{"bigint"}, []any{19999})
+			},
+			want: 20000, posts: 1,
 			wantErr: []string{"counts 19999 rows for 2026-03-02, 20000 were published", "20260302_220000_00001_lkprt"},
 		},
 		{
-			name:    "query fails",
-			answer:  func(string, int) (int, map[string]any) { return 200, failed("TABLE_NOT_FOUND", "USER_ERROR", "Table 'iceberg.risk.var_es' does not exist") },
-			want:    1, posts: 1,
+			name: "query fails",
+			answer: func(string, int) (int, map[string]any) {
+				return 200, failed("TABLE_NOT_FOUND", "USER_ERROR", "Table 'iceberg.risk.var_es' does not exist")
+			},
+			want: 1, posts: 1,
 			wantErr: []string{"TABLE_NOT_FOUND", "does not exist"},
 		},
 		{
@@ -160,9 +166,9 @@ func TestVerify(t *testing.T) {
 			want: 5, posts: 3,
 		},
 		{
-			name:    "unauthorised",
-			answer:  func(string, int) (int, map[string]any) { return http.StatusUnauthorized, nil },
-			want:    5, posts: 1,
+			name:   "unauthorised",
+			answer: func(string, int) (int, map[string]any) { return http.StatusUnauthorized, nil },
+			want:   5, posts: 1,
 			wantErr: []string{"401"},
 		},
 	}
