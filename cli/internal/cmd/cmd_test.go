@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lakeport/lakeport/cli/internal/iostreams"
 	"github.com/lakeport/lakeport/cli/internal/testkit"
@@ -27,9 +28,19 @@ type cmdTestCase struct {
 
 func runCmd(t *testing.T, dir, args string, env map[string]string) (string, string, int) {
 	t.Helper()
+	return runWith(t, &Factory{}, dir, args, env)
+}
+
+// runWith runs a command line with a Factory the test prepared (fake gate, fixed clock...).
+func runWith(t *testing.T, f *Factory, dir, args string, env map[string]string) (string, string, int) {
+	t.Helper()
 	argv := strings.Fields(args)
 	io, out, errOut := iostreams.Test(func(k string) string { return env[k] })
-	code := Main(context.Background(), io, append([]string{"--repo", dir}, argv...))
+	f.IO = io
+	if f.Now == nil {
+		f.Now = func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+	}
+	code := Run(context.Background(), f, append([]string{"--repo", dir}, argv...))
 	return out.String(), errOut.String(), code
 }
 

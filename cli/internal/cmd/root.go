@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lakeport/lakeport/cli/internal/iostreams"
 	"github.com/lakeport/lakeport/cli/internal/output"
+	"github.com/lakeport/lakeport/cli/pkg/atomicfile"
+	"github.com/lakeport/lakeport/cli/pkg/promote"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
 
@@ -22,6 +25,12 @@ type Factory struct {
 	// RepoDir is where the kit repository is searched from (--repo; default the working directory).
 	RepoDir string
 	Color   string
+	// Now is the clock (tests fix it).
+	Now func() time.Time
+	// NewGate builds the promotion gate; nil means the health-based gate (tests inject fakes).
+	NewGate func(*PromoteOptions) (promote.Gate, error)
+	// beforeRename injects failures between file writes (tests).
+	beforeRename atomicfile.Hook
 }
 
 // OpenWorkspace loads the kit at a revision ("" = working tree).
@@ -70,6 +79,8 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 		newHealthCmd(f, nil),
 		newDiffCmd(f, nil),
 		newVersionCmd(f),
+		newCheckCmd(f, nil),
+		newPromoteCmd(f, nil),
 	)
 	return root
 }
@@ -99,7 +110,12 @@ const (
 
 // Main runs the CLI and maps errors to exit codes. It is the only place that does.
 func Main(ctx context.Context, io *iostreams.IOStreams, args []string) int {
-	f := &Factory{IO: io}
+	return Run(ctx, &Factory{IO: io, Now: time.Now}, args)
+}
+
+// Run is Main with a prepared Factory (tests inject clocks, gates and failures).
+func Run(ctx context.Context, f *Factory, args []string) int {
+	io := f.IO
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

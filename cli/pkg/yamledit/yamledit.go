@@ -189,3 +189,12 @@ func format(n *yaml.Node, value string) string {
 	}
 	return strconv.Quote(value)
 }
+
+// Line returns the line of the scalar at path.
+func Line(doc []byte, path []string) (int, error) {
+	n, err := find(doc, path)
+	if err != nil {
+		return 0, err
+	}
+	return n.Line, nil
+}
