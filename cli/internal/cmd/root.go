@@ -80,6 +80,7 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 		newDiffCmd(f, nil),
 		newVersionCmd(f),
 		newCheckCmd(f, nil),
+		newCheckCmd(f, nil),
 		newPromoteCmd(f, nil),
 	)
 	return root

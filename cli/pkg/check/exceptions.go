@@ -39,8 +39,8 @@ type Exception struct {
 	// Expires is the last day (UTC) the exception holds, YYYY-MM-DD.
 	Expires string `yaml:"expires" json:"expires"`
 
-	File string    `yaml:"-" json:"file"`
-	Line int       `yaml:"-" json:"line"`
+	File  string    `yaml:"-" json:"file"`
+	Line  int       `yaml:"-" json:"line"`
 	until time.Time // the first instant the exception no longer holds
 }
 

@@ -104,7 +104,12 @@ func (v *Validator) With(source string, objs []map[string]any) (*Validator, erro
 	}
 	var errs []error
 	for _, o := range objs {
-		c, err := newCRD(source, o)
+		obj := &apiextv1.CustomResourceDefinition{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o, obj); err != nil {
+			errs = append(errs, fmt.Errorf("%s: CustomResourceDefinition: %w", source, err))
+			continue
+		}
+		c, err := newCRD(source, obj)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -163,15 +168,18 @@ func (f *lazyFile) load() {
 	f.once.Do(func() {
 		f.crds = map[k8sschema.GroupKind]*crd{}
 		for i, doc := range splitYAML(f.raw) {
-			var o map[string]any
-			if err := sigsyaml.Unmarshal(doc, &o); err != nil {
+			if !bytes.Contains(doc, []byte("CustomResourceDefinition")) {
+				continue
+			}
+			obj := &apiextv1.CustomResourceDefinition{}
+			if err := sigsyaml.Unmarshal(doc, obj); err != nil {
 				f.err = fmt.Errorf("%s: document %d: %w", f.name, i+1, err)
 				return
 			}
-			if o == nil || o["kind"] != "CustomResourceDefinition" {
+			if obj.Kind != "CustomResourceDefinition" {
 				continue
 			}
-			c, err := newCRD(f.name, o)
+			c, err := newCRD(f.name, obj)
 			if err != nil {
 				f.err = err
 				return
@@ -182,17 +190,37 @@ func (f *lazyFile) load() {
 }
 
 var (
-	docSepRE   = regexp.MustCompile(`(?m)^---[ \t]*$`)
 	crdGroupRE = regexp.MustCompile(`(?m)^  group: ["']?([^"'\s]+)`)
 	crdKindRE  = regexp.MustCompile(`(?m)^    kind: ["']?([^"'\s]+)`)
 )
 
+// splitYAML splits a YAML stream at "---" lines. It scans bytes rather than running a regular
+// expression: CRD files run to megabytes.
 func splitYAML(raw []byte) [][]byte {
 	var out [][]byte
-	for _, d := range docSepRE.Split(string(raw), -1) {
-		if strings.TrimSpace(d) != "" {
-			out = append(out, []byte(d))
+	start := 0
+	emit := func(end int) {
+		if d := raw[start:end]; len(bytes.TrimSpace(d)) > 0 {
+			out = append(out, d)
 		}
+	}
+	for i := 0; i < len(raw); {
+		nl := bytes.IndexByte(raw[i:], '\n')
+		end := len(raw)
+		if nl >= 0 {
+			end = i + nl
+		}
+		if line := bytes.TrimRight(raw[i:end], " \t\r"); bytes.Equal(line, []byte("---")) {
+			emit(i)
+			start = end + 1
+			if start > len(raw) {
+				start = len(raw)
+			}
+		}
+		i = end + 1
+	}
+	if start < len(raw) {
+		emit(len(raw))
 	}
 	return out
 }
@@ -206,7 +234,11 @@ func indexCRDs(raw []byte) []k8sschema.GroupKind {
 		if !bytes.Contains(doc, []byte("kind: CustomResourceDefinition")) {
 			continue
 		}
-		g, k := crdGroupRE.FindSubmatch(doc), crdKindRE.FindSubmatch(doc)
+		head := doc
+		if i := bytes.Index(head, []byte("\n  versions:")); i > 0 {
+			head = head[:i]
+		}
+		g, k := crdGroupRE.FindSubmatch(head), crdKindRE.FindSubmatch(head)
 		if g == nil || k == nil {
 			return nil
 		}
@@ -232,18 +264,15 @@ type crdVersion struct {
 
 	structural *structuralschema.Structural
 	validator  apiservervalidation.SchemaValidator
-	cel        *cel.Validator
+	// hasRules says whether the schema has x-kubernetes-validations; their CEL programs are
+	// compiled only once an object reaches one of them (compiling them all costs a quarter of a
+	// second for the Argo Workflows CRDs).
+	hasRules bool
+	celOnce  sync.Once
+	cel      *cel.Validator
 }
 
-func newCRD(source string, o map[string]any) (*crd, error) {
-	raw, err := sigsyaml.Marshal(o)
-	if err != nil {
-		return nil, err
-	}
-	obj := &apiextv1.CustomResourceDefinition{}
-	if err := sigsyaml.Unmarshal(raw, obj); err != nil {
-		return nil, fmt.Errorf("%s: CustomResourceDefinition: %w", source, err)
-	}
+func newCRD(source string, obj *apiextv1.CustomResourceDefinition) (*crd, error) {
 	if obj.APIVersion != "apiextensions.k8s.io/v1" {
 		return nil, fmt.Errorf("%s: CustomResourceDefinition %s is %s: lakeport reads apiextensions.k8s.io/v1 CRDs", source, obj.Name, obj.APIVersion)
 	}
@@ -283,9 +312,63 @@ func (cv *crdVersion) compile(c *crd) error {
 			cv.err = fmt.Errorf("CRD %s (%s) version %s: %w", c.name, c.source, cv.v.Name, err)
 			return
 		}
-		cv.cel = cel.NewValidator(s, true, celconfig.PerCallLimit)
+		cv.hasRules = hasRules(s)
 	})
 	return cv.err
+}
+
+func (cv *crdVersion) celValidator() *cel.Validator {
+	cv.celOnce.Do(func() { cv.cel = cel.NewValidator(cv.structural, true, celconfig.PerCallLimit) })
+	return cv.cel
+}
+
+// hasRules says whether a schema or any schema below it has CEL validation rules.
+func hasRules(s *structuralschema.Structural) bool {
+	if s == nil {
+		return false
+	}
+	if len(s.XValidations) > 0 {
+		return true
+	}
+	for k := range s.Properties {
+		p := s.Properties[k]
+		if hasRules(&p) {
+			return true
+		}
+	}
+	if s.AdditionalProperties != nil && hasRules(s.AdditionalProperties.Structural) {
+		return true
+	}
+	return hasRules(s.Items)
+}
+
+// reachesRules says whether the object has a value at a schema node that carries CEL rules.
+func reachesRules(x any, s *structuralschema.Structural) bool {
+	if s == nil || x == nil {
+		return false
+	}
+	if len(s.XValidations) > 0 {
+		return true
+	}
+	switch x := x.(type) {
+	case map[string]any:
+		for k, v := range x {
+			if p, ok := s.Properties[k]; ok {
+				if reachesRules(v, &p) {
+					return true
+				}
+			} else if s.AdditionalProperties != nil && reachesRules(v, s.AdditionalProperties.Structural) {
+				return true
+			}
+		}
+	case []any:
+		for _, v := range x {
+			if reachesRules(v, s.Items) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Validation is what the validator knows about an object's API version.
@@ -421,13 +504,13 @@ func metadataProblems(kind, name string, labels, annotations map[string]string) 
 // fields (reported, not dropped), metadata, the OpenAPI schema, list-type invariants and the
 // x-kubernetes-validations CEL rules.
 func (v *Validator) validateCustom(ctx context.Context, c *crd, cv *crdVersion, content map[string]any) []Problem {
-	obj := runtime.DeepCopyJSON(content)
+	obj := jsonCopy(content).(map[string]any)
 	var out []Problem
 	_, _, metaUnknown, err := schemaobjectmeta.GetObjectMetaWithOptions(obj, schemaobjectmeta.ObjectMetaOptions{ReturnUnknownFieldPaths: true})
 	if err != nil {
 		out = append(out, Problem{RuleSchema, "metadata: " + err.Error()})
 	}
-	unknown := append(metaUnknown, pruning.PruneWithOptions(runtime.DeepCopyJSON(content), cv.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})...)
+	unknown := append(metaUnknown, pruning.PruneWithOptions(jsonCopy(content), cv.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})...)
 	sort.Strings(unknown)
 	for _, p := range unknown {
 		out = append(out, Problem{RuleSchema, fmt.Sprintf("unknown field %q", p)})
@@ -436,9 +519,11 @@ func (v *Validator) validateCustom(ctx context.Context, c *crd, cv *crdVersion, 
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, cv.validator)...)
 	errs = append(errs, schemaobjectmeta.Validate(ctx, nil, obj, cv.structural, false)...)
 	errs = append(errs, listtype.ValidateListSetsAndMaps(nil, cv.structural, obj)...)
-	if cv.cel != nil && len(errs) == 0 {
-		celErrs, _ := cv.cel.Validate(ctx, nil, cv.structural, obj, nil, celconfig.RuntimeCELCostBudget)
-		errs = append(errs, celErrs...)
+	if cv.hasRules && len(errs) == 0 && reachesRules(obj, cv.structural) {
+		if cv := cv.celValidator(); cv != nil {
+			celErrs, _ := cv.Validate(ctx, nil, nil, obj, nil, celconfig.RuntimeCELCostBudget)
+			errs = append(errs, celErrs...)
+		}
 	}
 	for _, e := range errs {
 		out = append(out, Problem{RuleSchema, e.Error()})
@@ -461,4 +546,32 @@ func stringMap(v any) map[string]string {
 		out[k] = s
 	}
 	return out
+}
+
+// jsonCopy deep-copies a decoded document the way the API server decodes JSON: integral numbers
+// become int64 (CEL and the integer schema type need them), other numbers stay float64.
+func jsonCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = jsonCopy(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = jsonCopy(x)
+		}
+		return out
+	case float64:
+		if v == float64(int64(v)) {
+			return int64(v)
+		}
+		return v
+	case int:
+		return int64(v)
+	default:
+		return v
+	}
 }
