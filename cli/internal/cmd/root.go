@@ -80,7 +80,6 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 		newDiffCmd(f, nil),
 		newVersionCmd(f),
 		newCheckCmd(f, nil),
-		newCheckCmd(f, nil),
 		newPromoteCmd(f, nil),
 	)
 	return root
