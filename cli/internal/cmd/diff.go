@@ -287,11 +287,16 @@ func (o *DiffOptions) runRevisions(ctx context.Context, repo *source.Repo) (*dif
 		plan = &scope.Plan{Base: baseApps, Head: headApps}
 	} else {
 		var err error
-		if plan, err = scope.Compute(bw, hw, baseApps, headApps); err != nil {
+		headName := "working tree"
+		if o.Head != "" {
+			headName = "--head " + o.Head
+		}
+		in := scope.Input{Base: bw, Head: hw, BaseApps: baseApps, HeadApps: headApps, BaseName: "--base " + o.Base, HeadName: headName}
+		if plan, err = scope.Compute(in); err != nil {
 			return nil, "", err
 		}
 	}
-	baseRels, headRels, err := renderBoth(ctx, bw, hw, plan.Base, plan.Head, "base "+o.Base, o.headLabel())
+	baseRels, headRels, err := renderBoth(ctx, bw, hw, plan.Base, plan.Head, "--base "+o.Base, o.headLabel())
 	if err != nil {
 		return nil, "", err
 	}

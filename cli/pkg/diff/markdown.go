@@ -51,7 +51,7 @@ type mdApp struct {
 	res        []mdResource
 }
 
-const mdClose = "\n</details>\n\n"
+const mdClose = "</details>\n\n"
 
 // footerReserve is kept free in every part for its footer ("part i of n").
 const footerReserve = 120
@@ -75,7 +75,11 @@ func Markdown(r *Report, o MarkdownOptions) []string {
 
 func mdHeader(r *Report, o *MarkdownOptions) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### lakeport diff: %s → %s\n\n", mdCode(sideName(r.Base)), mdCode(sideName(r.Head)))
+	if r.Mode == Environments {
+		fmt.Fprintf(&b, "### lakeport diff: %s\n\n", mdEscape(reportTitle(r)))
+	} else {
+		fmt.Fprintf(&b, "### lakeport diff: %s → %s\n\n", mdCode(sideName(r.Base)), mdCode(sideName(r.Head)))
+	}
 	t := r.Totals()
 	if !r.Changed() {
 		b.WriteString("**No changes** in the rendered manifests.")
@@ -192,7 +196,7 @@ func mdApps(r *Report, o *MarkdownOptions) []mdApp {
 			mr.head += "\n"
 			mr.diff = rd.Diff
 			if o.ShowIgnored && len(rd.Ignored) > 0 {
-				mr.ignore = "ignored: " + mdPaths(rd.Ignored, 1<<30) + "\n"
+				mr.ignore = "\nignored: " + mdPaths(rd.Ignored, 1<<30) + "\n"
 			}
 			ma.res = append(ma.res, mr)
 		}
@@ -248,7 +252,7 @@ func (m mdResource) render(capBytes int, rerun string) string {
 			if rerun != "" {
 				how = "run " + mdCode(rerun) + " locally"
 			}
-			fmt.Fprintf(&b, "\n_… %d more diff %s not shown to fit the comment size limit: %s._\n", cut, plural(cut, "line", "lines"), how)
+			fmt.Fprintf(&b, "_… %d more %s not shown (comment size limit): %s._\n", cut, plural(cut, "line", "lines"), how)
 		}
 	}
 	b.WriteString(m.ignore)
@@ -298,7 +302,7 @@ func packParts(header string, apps []mdApp, o *MarkdownOptions) []string {
 		started := false
 		blocks := a.res
 		if len(blocks) == 0 {
-			blocks = []mdResource{{head: "_No resources._\n"}}
+			blocks = []mdResource{{head: "_No resources._\n"}} // render adds the blank line
 		}
 		for _, res := range blocks {
 			block := res.render(-1, o.Rerun)

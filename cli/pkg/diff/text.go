@@ -35,7 +35,7 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 	p := o.Palette
 	title := func(s string) string { return p.paint(func(p *Palette) func(string) string { return p.Title }, s) }
 	dim := func(s string) string { return p.paint(func(p *Palette) func(string) string { return p.Dim }, s) }
-	fmt.Fprintf(bw, "%s\n", title(fmt.Sprintf("lakeport diff: %s → %s", sideName(r.Base), sideName(r.Head))))
+	fmt.Fprintf(bw, "%s\n", title("lakeport diff: "+reportTitle(r)))
 	shown := 0
 	for i := range r.Apps {
 		a := &r.Apps[i]
@@ -79,6 +79,18 @@ func visible(res []ResourceDiff, showIgnored bool) []ResourceDiff {
 		}
 	}
 	return out
+}
+
+// reportTitle is "base → head" (revisions) or "from → to at revision" (environments).
+func reportTitle(r *Report) string {
+	if r.Mode == Environments {
+		at := "the working tree"
+		if r.Head.Revision != "worktree" {
+			at = shortSHA(r.Head.Revision)
+		}
+		return fmt.Sprintf("%s → %s at %s", r.Base.Label, r.Head.Label, at)
+	}
+	return sideName(r.Base) + " → " + sideName(r.Head)
 }
 
 func sideName(s SideInfo) string {

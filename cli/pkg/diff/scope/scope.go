@@ -34,10 +34,20 @@ type Plan struct {
 	Scope *diff.Scope
 }
 
+// Input is what Compute compares: each side's workspace, its selected Applications and its name
+// for error messages (e.g. "--base origin/main", "working tree").
+type Input struct {
+	Base, Head         *workspace.Workspace
+	BaseApps, HeadApps []argov1.Application
+	BaseName, HeadName string
+}
+
 // Compute plans a revision diff between two workspaces over the selected Applications of each.
-// An error means a revision or pin does not resolve (a *source.RevisionError, with the fix).
-func Compute(base, head *workspace.Workspace, baseApps, headApps []argov1.Application) (*Plan, error) {
-	c := &comparer{cache: map[string][]string{}, uses: map[string]*filesUse{}}
+// An error means a revision or pin does not resolve (wrapping a *source.RevisionError, which says
+// how to fetch it), located in the environment file that pins it.
+func Compute(in Input) (*Plan, error) {
+	base, head, baseApps, headApps := in.Base, in.Head, in.BaseApps, in.HeadApps
+	c := &comparer{cache: map[string][]string{}, uses: map[string]*filesUse{}, names: [2]string{in.BaseName, in.HeadName}}
 	p := &Plan{Scope: &diff.Scope{ChangedPaths: []string{}, Apps: []diff.ScopedApp{}}}
 
 	// The changed kit files: the environments folder and every chart either side uses.
@@ -112,6 +122,7 @@ type comparer struct {
 	mu    sync.Mutex
 	cache map[string][]string
 	uses  map[string]*filesUse
+	names [2]string // base and head, for errors
 }
 
 // inputsChanged lists why an Application present on both sides must be rendered (nothing when
@@ -133,11 +144,11 @@ func (c *comparer) inputsChanged(bw, hw *workspace.Workspace, b, h *argov1.Appli
 	// The chart, at the revision each side pins.
 	bsnap, err := bw.Renderer.Snapshot(bs.RepoURL, bs.TargetRevision)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: base chart %s at revision %q: %w", b.Name, bs.Path, bs.TargetRevision, err)
+		return nil, nil, fmt.Errorf("%s: %w", c.names[0], pinError(bw, b, bs, err))
 	}
 	hsnap, err := hw.Renderer.Snapshot(hs.RepoURL, hs.TargetRevision)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: chart %s at revision %q: %w", h.Name, hs.Path, hs.TargetRevision, err)
+		return nil, nil, fmt.Errorf("%s: %w", c.names[1], pinError(hw, h, hs, err))
 	}
 	pin := ""
 	if bs.TargetRevision != hs.TargetRevision {
@@ -203,6 +214,21 @@ func (c *comparer) inputsChanged(bw, hw *workspace.Workspace, b, h *argov1.Appli
 		}
 	}
 	return reasons, notes, nil
+}
+
+// pinError says which environment file pins a revision that does not resolve, and where.
+func pinError(w *workspace.Workspace, a *argov1.Application, src *argov1.ApplicationSource, err error) error {
+	err = fmt.Errorf("%s: chart %s at revision %q: %w", a.Name, src.Path, src.TargetRevision, err)
+	env := w.Kit.Environment(workspace.Environment(a))
+	if env == nil {
+		return err
+	}
+	for k, comp := range env.Components {
+		if comp.Component == workspace.Component(a) && comp.Revision == src.TargetRevision {
+			return fmt.Errorf("%s:%d: components[%d].revision: %w", env.File, env.Line("components", fmt.Sprint(k), "revision"), k, err)
+		}
+	}
+	return err
 }
 
 func isRevisionError(err error) bool {
