@@ -85,9 +85,9 @@ type Plan struct {
 	// only for Synced and Healthy at whatever Argo CD compared last.
 	Revision string
 	// Expected, when set, are the Applications the kit's ApplicationSet generates at Revision, by
-	// name, with their sources: an absent one is Missing, a live spec whose targetRevisions differ
-	// is waiting for the ApplicationSet, and pins are read from here rather than the live spec.
-	Expected map[string][]argov1.ApplicationSource
+	// name: an absent one is Missing, a live spec whose targetRevisions differ is waiting for the
+	// ApplicationSet, and pins are read from here rather than from the live spec.
+	Expected map[string]*argov1.Application
 	// Pins resolves tag and branch names; nil: names other than HEAD are taken as branches unless
 	// they look like versions.
 	Pins PinResolver
@@ -100,9 +100,10 @@ func (p *Plan) Expectation(a *argov1.Application) *Expectation {
 	if p == nil || p.Revision == "" {
 		return nil
 	}
-	sources, generated := p.Expected[a.Name]
-	if !generated {
-		sources = a.Spec.GetSources()
+	gen, generated := p.Expected[a.Name]
+	sources := a.Spec.GetSources()
+	if generated {
+		sources = gen.Spec.GetSources()
 	}
 	exp := &Expectation{Revisions: WantRevisions(sources, p.Revision, p.Pins)}
 	if generated {
@@ -130,13 +131,16 @@ func (p *Plan) Assess(apps []argov1.Application, sel Selector) *Report {
 		r.Applications = append(r.Applications, Assess(a, p.Expectation(a)))
 	}
 	if p != nil {
-		for name, sources := range p.Expected {
-			if seen[name] {
+		for name, gen := range p.Expected {
+			if seen[name] || !sel.Match(gen) {
 				continue
 			}
-			h := AppHealth{Name: name, State: StateMissing, Reason: "not found: the ApplicationSet has not generated it (or it lives in another namespace)"}
+			h := AppHealth{
+				Name: name, Environment: gen.Labels[LabelEnvironment], Component: gen.Labels[LabelComponent], Project: gen.Spec.Project,
+				State: StateMissing, Reason: "not found: the ApplicationSet has not generated it (or it lives in another namespace)",
+			}
 			if p.Revision != "" {
-				h.WantRevisions = WantRevisions(sources, p.Revision, p.Pins)
+				h.WantRevisions = WantRevisions(gen.Spec.GetSources(), p.Revision, p.Pins)
 			}
 			r.Applications = append(r.Applications, h)
 		}

@@ -93,11 +93,16 @@ func Wait(ctx context.Context, src Source, sel Selector, plan *Plan, o WaitOptio
 	o.defaults()
 	start := o.Now()
 	var deadline time.Time
+	parent := ctx
 	if o.Timeout > 0 {
 		deadline = start.Add(o.Timeout)
+		// The same bound on the wall clock, so that a request that hangs cannot outlast it.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
+	}
+	timedOut := func() bool {
+		return !deadline.IsZero() && (!o.Now().Before(deadline) || (ctx.Err() != nil && parent.Err() == nil))
 	}
 	w := &waiter{src: src, o: o, lastRefresh: map[string]time.Time{}, badSince: map[string]badMark{}, warned: map[string]bool{}}
 	defer w.wg.Wait()
@@ -107,7 +112,7 @@ func Wait(ctx context.Context, src Source, sel Selector, plan *Plan, o WaitOptio
 		r, apps, err := Check(ctx, src, sel, plan)
 		now := o.Now()
 		switch {
-		case err != nil && last != nil && ctx.Err() != nil && !deadline.IsZero() && !now.Before(deadline):
+		case err != nil && last != nil && timedOut():
 			last.Outcome = OutcomeTimedOut
 			return last, nil
 		case err != nil && (last == nil || errors.As(err, new(*NoApplicationsError))):
@@ -131,6 +136,10 @@ func Wait(ctx context.Context, src Source, sel Selector, plan *Plan, o WaitOptio
 				r.Outcome = OutcomeDegraded
 				return r, nil
 			}
+			if !deadline.IsZero() && !now.Before(deadline) {
+				r.Outcome = OutcomeTimedOut
+				return r, nil
+			}
 			w.refresh(ctx, r, apps, now)
 		}
 		if !deadline.IsZero() && !now.Before(deadline) {
@@ -142,7 +151,7 @@ func Wait(ctx context.Context, src Source, sel Selector, plan *Plan, o WaitOptio
 			sleep = deadline.Sub(now)
 		}
 		if err := o.Sleep(ctx, sleep); err != nil {
-			if !deadline.IsZero() && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && !o.Now().Before(deadline) {
+			if last != nil && timedOut() {
 				last.Outcome = OutcomeTimedOut
 				return last, nil
 			}
