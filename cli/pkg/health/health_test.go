@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
-	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
 	gitopshealth "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/health"
+	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
+	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -138,8 +138,8 @@ func TestAssess(t *testing.T) {
 			exp:  want, state: StateWaiting, reason: "not reconciled since the sync finished", stale: true,
 		},
 		{
-			name: "reconciled before the sync finished: stale even without a revision",
-			app:  app("dev-trino", "HEAD", synced(shaOld, shaOld), reconciled(3*time.Second)),
+			name:  "reconciled before the sync finished: stale even without a revision",
+			app:   app("dev-trino", "HEAD", synced(shaOld, shaOld), reconciled(3*time.Second)),
 			state: StateWaiting, reason: "not reconciled since", stale: true,
 		},
 		{
@@ -163,9 +163,9 @@ func TestAssess(t *testing.T) {
 			exp:  &Expectation{Revisions: []string{shaPin, shaNew}}, state: StateWaiting, reason: "compared 333333333333,111111111111", stale: true,
 		},
 		{
-			name: "a promotion the ApplicationSet has not applied yet",
-			app:  app("staging-trino", shaPin, synced(shaPin, shaNew)),
-			exp:  &Expectation{Revisions: []string{shaPn2, shaNew}, TargetRevisions: []string{shaPn2, "HEAD"}},
+			name:  "a promotion the ApplicationSet has not applied yet",
+			app:   app("staging-trino", shaPin, synced(shaPin, shaNew)),
+			exp:   &Expectation{Revisions: []string{shaPn2, shaNew}, TargetRevisions: []string{shaPn2, "HEAD"}},
 			state: StateWaiting, reason: "has not regenerated it yet",
 		},
 		{
@@ -240,7 +240,9 @@ func (p fakePins) ResolvePin(t string) (string, bool, bool) {
 }
 
 func TestWantRevisions(t *testing.T) {
-	src := func(rev string) argov1.ApplicationSource { return argov1.ApplicationSource{RepoURL: "u", Path: "p", TargetRevision: rev} }
+	src := func(rev string) argov1.ApplicationSource {
+		return argov1.ApplicationSource{RepoURL: "u", Path: "p", TargetRevision: rev}
+	}
 	tests := []struct {
 		name    string
 		sources []argov1.ApplicationSource

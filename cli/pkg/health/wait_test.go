@@ -91,8 +91,8 @@ func TestWait(t *testing.T) {
 			outcome: OutcomeHealthy, polls: 4, refreshes: 1,
 		},
 		{
-			name:   "without a revision the previous commit is enough (the race a plain wait loses)",
-			script: []func() ([]argov1.Application, error){apps(old), apps(ready)},
+			name:    "without a revision the previous commit is enough (the race a plain wait loses)",
+			script:  []func() ([]argov1.Application, error){apps(old), apps(ready)},
 			outcome: OutcomeHealthy, polls: 1,
 		},
 		{
@@ -123,7 +123,7 @@ func TestWait(t *testing.T) {
 		{
 			name:   "an API that goes away is an error",
 			script: []func() ([]argov1.Application, error){apps(old), fails(boom)}, revision: shaNew,
-			err:    "3 listings in a row failed", polls: 4, refreshes: 1,
+			err: "3 listings in a row failed", polls: 4, refreshes: 1,
 		},
 		{
 			name:   "nothing selected is an error",
