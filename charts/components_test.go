@@ -215,6 +215,9 @@ func TestDistributionFlags(t *testing.T) {
 				if job["backoffLimit"] == nil || job["activeDeadlineSeconds"] == nil {
 					t.Errorf("%s job: %v", ds, job)
 				}
+				if fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "podFailurePolicy", "rules", "0", "onExitCodes", "values")) != "[2 3]" {
+					t.Errorf("%s: exits 2 (usage) and 3 (contract violation) must fail the Job without retries", ds)
+				}
 				args := fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "template", "spec", "containers", "0", "args"))
 				if args != "[publish --config=/etc/distribution/config.yaml --dataset="+ds+" --cob-date=previous-business-day]" {
 					t.Errorf("args %s", args)
