@@ -11,7 +11,6 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -242,5 +241,3 @@ func firstLine(s string) string {
 	return s
 }
 
-// ErrUnknownDialect is returned for a database the job has no migrations for.
-var ErrUnknownDialect = errors.New("unknown dialect")
