@@ -240,4 +240,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
