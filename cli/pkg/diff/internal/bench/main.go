@@ -1,0 +1,430 @@
+// Command bench measures the pull request preview, `lakeport diff --base HEAD~1`, over the whole
+// kit against the way it is scripted without lakeport: the real helm binary run twice per release
+// (base and head, with the arguments Argo CD's repo server uses) and the real dyff binary comparing
+// each pair. Both are timed as whole processes, interleaved in the same run, and the medians of
+// several runs are compared.
+//
+// The kit (environments/ and every chart they use) is copied into a scratch repository as its
+// base commit, then a pull request is committed on top. Two pull requests are measured:
+//
+//   - every chart: each chart gets a new template and a version bump, so every release of every
+//     environment renders differently (the worst case for lakeport, which then renders
+//     everything on both sides; the version bump also changes the helm.sh/chart label of every
+//     object, which lakeport compares and ignores);
+//   - one values file: one environment's values for one component change (lakeport renders that
+//     application only; the script still renders everything).
+//
+// The peer's chart and value files are laid out before timing (helmpeer.Prepare), which favours the
+// peer: a real script would also check the base revision out.
+//
+//	go run ./cli/pkg/diff/internal/bench -lakeport bin/lakeport -helm .tools/bin/helm -dyff .tools/bin/dyff -runs 5
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/lakeport/lakeport/cli/internal/helmpeer"
+	"github.com/lakeport/lakeport/cli/pkg/diff"
+	"github.com/lakeport/lakeport/cli/pkg/workspace"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench diff:", err)
+		os.Exit(2)
+	}
+}
+
+type options struct {
+	lakeport, helm, dyff, repo string
+	runs                       int
+}
+
+func run() error {
+	var o options
+	flag.StringVar(&o.lakeport, "lakeport", "bin/lakeport", "the lakeport binary")
+	flag.StringVar(&o.helm, "helm", ".tools/bin/helm", "the helm binary")
+	flag.StringVar(&o.dyff, "dyff", ".tools/bin/dyff", "the dyff binary")
+	flag.StringVar(&o.repo, "repo", ".", "the kit repository to copy environments/ and charts/ from")
+	flag.IntVar(&o.runs, "runs", 5, "timed runs of each (the median is reported; at least 5)")
+	flag.Parse()
+	o.runs = max(o.runs, 5)
+	for _, p := range []*string{&o.lakeport, &o.helm, &o.dyff} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return fmt.Errorf("%s: %w (run make tools build)", *p, err)
+		}
+		*p = abs
+	}
+	fmt.Printf("diff: lakeport diff --base HEAD~1 -o markdown vs helm template ×2 per release + dyff between, median of %d runs\n", o.runs)
+	var worst result
+	for _, pr := range []struct {
+		name  string
+		apply func(dir string) error
+	}{
+		{"every chart changed", everyChart},
+		{"one values file changed", oneValuesFile},
+	} {
+		r, err := measure(o, pr.name, pr.apply)
+		if err != nil {
+			return fmt.Errorf("%s: %w", pr.name, err)
+		}
+		if worst.name == "" {
+			worst = r
+		}
+	}
+	ratio := float64(worst.peer) / float64(worst.lakeport)
+	verdict := "met"
+	if ratio < 20 || worst.lakeport >= time.Second {
+		verdict = "MISSED"
+	}
+	fmt.Printf("target (whole kit, every chart changed): ≥ 20x and < 1s: %s (%.1fx, %s)\n", verdict, ratio, worst.lakeport.Round(time.Millisecond))
+	return nil
+}
+
+type result struct {
+	name           string
+	lakeport, peer time.Duration
+}
+
+func measure(o options, name string, apply func(dir string) error) (result, error) {
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "lakeport-diff-bench-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(tmp)
+	repoDir := filepath.Join(tmp, "kit")
+	pinned, err := copyKit(o.repo, repoDir)
+	if err != nil {
+		return result{}, err
+	}
+	if err := commitAll(repoDir, "base: the kit"); err != nil {
+		return result{}, err
+	}
+	if err := apply(repoDir); err != nil {
+		return result{}, err
+	}
+	if err := commitAll(repoDir, "pull request: "+name); err != nil {
+		return result{}, err
+	}
+
+	// The peer: helm invocations for every release at base and head, laid out before timing.
+	var jobs []struct {
+		app        string
+		base, head helmpeer.Invocation
+	}
+	sides := map[string][]helmpeer.Invocation{}
+	nRels := 0
+	for _, rev := range []string{"HEAD~1", ""} {
+		w, err := workspace.Open(repoDir, rev)
+		if err != nil {
+			return result{}, err
+		}
+		rels, err := w.Render(ctx, w.Apps)
+		if err != nil {
+			return result{}, err
+		}
+		invs, err := helmpeer.Prepare(w, rels, filepath.Join(tmp, "peer", "side"+fmt.Sprint(len(sides))))
+		if err != nil {
+			return result{}, err
+		}
+		sides[rev] = invs
+		nRels = max(nRels, len(rels))
+	}
+	byApp := map[string]helmpeer.Invocation{}
+	for _, inv := range sides["HEAD~1"] {
+		byApp[inv.App] = inv
+	}
+	for _, inv := range sides[""] {
+		if b, ok := byApp[inv.App]; ok {
+			jobs = append(jobs, struct {
+				app        string
+				base, head helmpeer.Invocation
+			}{inv.App, b, inv})
+		}
+	}
+	outDir := filepath.Join(tmp, "peer", "out")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return result{}, err
+	}
+	peerChanged := 0
+	peer := func(count bool) error {
+		for _, j := range jobs {
+			files := [2]string{filepath.Join(outDir, j.app+".base.yaml"), filepath.Join(outDir, j.app+".head.yaml")}
+			for i, inv := range []helmpeer.Invocation{j.base, j.head} {
+				out, err := helmpeer.Run(ctx, o.helm, inv)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(files[i], []byte(out), 0o644); err != nil {
+					return err
+				}
+			}
+			args := []string{"between", "--omit-header", "--output", "github", "--color", "off", "--detect-renames=false"}
+			for _, e := range dyffExcludes {
+				args = append(args, "--exclude-regexp", e)
+			}
+			cmd := exec.CommandContext(ctx, o.dyff, append(args, files[0], files[1])...)
+			out, err := cmd.Output()
+			if err != nil {
+				return fmt.Errorf("dyff between %s: %w", j.app, err)
+			}
+			if count {
+				peerChanged += countDyff(string(out))
+			}
+		}
+		return nil
+	}
+	var lakeportOut []byte
+	lakeport := func() error {
+		cmd := exec.CommandContext(ctx, o.lakeport, "diff", "--repo", repoDir, "--base", "HEAD~1", "-o", "markdown", "--exit-code=false")
+		var err error
+		lakeportOut, err = cmd.Output()
+		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return fmt.Errorf("lakeport diff: %w\n%s", err, ee.Stderr)
+			}
+			return fmt.Errorf("lakeport diff: %w", err)
+		}
+		return nil
+	}
+
+	// Warm-up (page cache, binaries), then interleaved timed runs.
+	if err := lakeport(); err != nil {
+		return result{}, err
+	}
+	if err := peer(true); err != nil {
+		return result{}, err
+	}
+	var lt, pt []time.Duration
+	for i := 0; i < o.runs; i++ {
+		d, err := timeIt(lakeport)
+		if err != nil {
+			return result{}, err
+		}
+		lt = append(lt, d)
+		if d, err = timeIt(func() error { return peer(false) }); err != nil {
+			return result{}, err
+		}
+		pt = append(pt, d)
+	}
+	ours, err := lakeportChanged(ctx, o.lakeport, repoDir)
+	if err != nil {
+		return result{}, err
+	}
+	lm, pm := median(lt), median(pt)
+	fmt.Printf("\npull request: %s (%d applications)%s\n", name, nRels, pinned)
+	fmt.Printf("  lakeport diff (one process)            %8s   (min %s, max %s; markdown %d bytes)\n", lm.Round(time.Millisecond), minD(lt).Round(time.Millisecond), maxD(lt).Round(time.Millisecond), len(lakeportOut))
+	fmt.Printf("  helm template ×%d + dyff between ×%d   %8s   (min %s, max %s)\n", 2*len(jobs), len(jobs), pm.Round(time.Millisecond), minD(pt).Round(time.Millisecond), maxD(pt).Round(time.Millisecond))
+	fmt.Printf("  ratio script/lakeport                  %8.1fx\n", float64(pm)/float64(lm))
+	fmt.Printf("  changed resources: lakeport %d, dyff %d (same ignores)\n", ours, peerChanged)
+	if ours != peerChanged {
+		return result{}, fmt.Errorf("lakeport and dyff disagree on the changed resources (%d vs %d)", ours, peerChanged)
+	}
+	return result{name: name, lakeport: lm, peer: pm}, nil
+}
+
+// dyffExcludes are lakeport's default ignores as dyff --exclude-regexp (go-patch style paths).
+var dyffExcludes = []string{`/labels/helm\.sh/chart$`, `/labels/app\.kubernetes\.io/version$`, `/annotations/checksum/`, `^/metadata/managedFields`, `^/status`}
+
+// countDyff counts the resources dyff's GitHub output names.
+func countDyff(out string) int {
+	set := map[string]bool{}
+	lines := strings.Split(out, "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "@@ ") {
+			continue
+		}
+		if strings.HasPrefix(lines[i+1], "# ") {
+			set[lines[i+1]] = true
+		} else {
+			// dyff names no resource when a side holds a single document.
+			set["(the single document)"] = true
+		}
+	}
+	return len(set)
+}
+
+func lakeportChanged(ctx context.Context, bin, repo string) (int, error) {
+	out, err := exec.CommandContext(ctx, bin, "diff", "--repo", repo, "--base", "HEAD~1", "-o", "json", "--exit-code=false").Output()
+	if err != nil {
+		return 0, fmt.Errorf("lakeport diff -o json: %w", err)
+	}
+	var doc diff.Document
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return 0, err
+	}
+	t := doc.Summary.Resources
+	return t.Added + t.Changed + t.Removed, nil
+}
+
+var shaPin = regexp.MustCompile(`(?m)^(\s+revision:\s*)"?[0-9a-f]{40}"?\s*$`)
+
+// copyKit copies environments/ and every folder of charts/ holding a Chart.yaml. Pins to commits of
+// the source repository cannot resolve in the copy, so they become HEAD (and it says so).
+func copyKit(src, dst string) (string, error) {
+	note := ""
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		top, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+		if rel == "." {
+			return nil
+		}
+		if top != "environments" && top != "charts" {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if filepath.Dir(rel) == "charts" {
+				if _, err := os.Stat(filepath.Join(p, "Chart.yaml")); err != nil {
+					return filepath.SkipDir
+				}
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if filepath.Dir(rel) == "charts" {
+			return nil // charts/*.go and the like
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if filepath.Base(rel) == "env.yaml" && shaPin.Match(b) {
+			b = shaPin.ReplaceAll(b, []byte("${1}HEAD"))
+			note = " (commit pins rewritten to HEAD in the copy)"
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	return note, err
+}
+
+func commitAll(dir, msg string) error {
+	r, err := git.PlainOpen(dir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		r, err = git.PlainInit(dir, false)
+	}
+	if err != nil {
+		return err
+	}
+	wt, err := r.Worktree()
+	if err != nil {
+		return err
+	}
+	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
+		return err
+	}
+	sig := &object.Signature{Name: "bench", Email: "bench@lakeport.dev", When: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	_, err = wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
+	return err
+}
+
+// everyChart adds a ConfigMap template to every chart and bumps every chart's version.
+func everyChart(dir string) error {
+	charts, err := filepath.Glob(filepath.Join(dir, "charts", "*", "Chart.yaml"))
+	if err != nil || len(charts) == 0 {
+		return fmt.Errorf("no charts under %s/charts (err %v)", dir, err)
+	}
+	versionRE := regexp.MustCompile(`(?m)^version:\s*(\S+)\s*$`)
+	for _, c := range charts {
+		b, err := os.ReadFile(c)
+		if err != nil {
+			return err
+		}
+		b = versionRE.ReplaceAll(b, []byte("version: 99.0.0-bench"))
+		if err := os.WriteFile(c, b, 0o644); err != nil {
+			return err
+		}
+		tpl := `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-bench
+  namespace: {{ .Release.Namespace }}
+data:
+  release: {{ .Release.Name | quote }}
+  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}
+`
+		if err := os.WriteFile(filepath.Join(filepath.Dir(c), "templates", "zz-bench-configmap.yaml"), []byte(tpl), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneValuesFile appends a comment and changes one scalar of the first environment's first
+// component values file, keeping it valid against the chart's schema: it rewrites the first
+// image tag it finds.
+func oneValuesFile(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "environments", "*", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	tagRE := regexp.MustCompile(`(?m)^(\s*tag:\s*)"?([^"\s#]+)"?`)
+	for _, f := range files {
+		if filepath.Base(f) == "env.yaml" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if loc := tagRE.FindSubmatchIndex(b); loc != nil {
+			out := string(b[:loc[0]]) + string(b[loc[2]:loc[3]]) + `"bench-1"` + string(b[loc[1]:])
+			return os.WriteFile(f, []byte(out), 0o644)
+		}
+	}
+	return errors.New("no values file with an image tag to change")
+}
+
+func timeIt(f func() error) (time.Duration, error) {
+	start := time.Now()
+	err := f()
+	return time.Since(start), err
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func minD(ds []time.Duration) time.Duration {
+	m := ds[0]
+	for _, d := range ds {
+		m = min(m, d)
+	}
+	return m
+}
+
+func maxD(ds []time.Duration) time.Duration {
+	m := ds[0]
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}
