@@ -124,7 +124,7 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, err := o.checkWorkspace(ctx, w, apps)
+	rep, err := o.checkWorkspace(ctx, w, apps, false)
 	if err != nil {
 		return err
 	}
@@ -166,15 +166,18 @@ func (o *CheckOptions) checkBase(ctx context.Context) (*check.Report, error) {
 			apps = append(apps, a)
 		}
 	}
-	return o.checkWorkspace(ctx, w, apps)
+	return o.checkWorkspace(ctx, w, apps, true)
 }
 
 // checkWorkspace renders the selected applications, plus the other applications of their
 // environments (cross-object rules see a whole environment), and checks them.
-func (o *CheckOptions) checkWorkspace(ctx context.Context, w *workspace.Workspace, apps []argov1.Application) (*check.Report, error) {
+func (o *CheckOptions) checkWorkspace(ctx context.Context, w *workspace.Workspace, apps []argov1.Application, base bool) (*check.Report, error) {
 	checker, err := check.New(w.Head, check.Options{Now: o.now, CRDs: crds.FS})
 	if err != nil {
 		return nil, err
+	}
+	if len(checker.Engine.Rules) == 0 && !base {
+		fmt.Fprintf(o.f.IO.ErrOut, "note: no deny/violation/warn rules in %s/ (package %s): only schemas and API versions are checked\n", policy.Dir, policy.Namespace)
 	}
 	selected := map[string]bool{}
 	envs := map[string]bool{}

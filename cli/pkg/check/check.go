@@ -573,6 +573,8 @@ func Compare(base, head *Report, baseRev string) *Report {
 	return head
 }
 
+var statusRank = map[Status]int{StatusNew: 0, StatusUnchanged: 1, StatusFixed: 2}
+
 // Sort orders findings by environment (in the given order), application, then the order they
 // were found in (object order, then rule).
 func (r *Report) Sort(envOrder []string) {
@@ -592,7 +594,7 @@ func (r *Report) Sort(envOrder []string) {
 			return a.App < b.App
 		}
 		if a.Status != b.Status {
-			return a.Status < b.Status
+			return statusRank[a.Status] < statusRank[b.Status]
 		}
 		return a.order < b.order
 	})

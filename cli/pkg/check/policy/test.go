@@ -12,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/lakeport/lakeport/cli/pkg/source"
 )
@@ -61,6 +62,7 @@ func RunTests(ctx context.Context, snap source.Snapshot, dir, run string) ([]Tes
 		SetStore(store).
 		SetModules(modules).
 		CapturePrintOutput(true).
+		EnableTracing(true). // FailedAt (the false expression) comes from the trace
 		SetTimeout(time.Minute).
 		Filter(run)
 	ch, err := r.RunTests(ctx, txn)
@@ -83,15 +85,12 @@ func RunTests(ctx context.Context, snap source.Snapshot, dir, run string) ([]Tes
 		if res.Error != nil {
 			tr.Error = res.Error.Error()
 		}
-		if res.FailedAt != nil {
-			line := 0
-			if res.FailedAt.Location != nil {
-				line = res.FailedAt.Location.Row
-			}
-			tr.FailedAt = fmt.Sprintf("line %d: %s", line, res.FailedAt.String())
+		if !tr.Pass && !tr.Skip {
+			tr.FailedAt = failedAt(res)
 		}
 		out = append(out, tr)
 	}
+	// The traces can be large; nothing keeps them.
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].File != out[j].File {
 			return out[i].File < out[j].File
@@ -99,4 +98,28 @@ func RunTests(ctx context.Context, snap source.Snapshot, dir, run string) ([]Tes
 		return out[i].Line < out[j].Line
 	})
 	return out, nil
+}
+
+// failedAt finds the expression of the test's own file that failed last: the one that made the
+// test false (the tester leaves Result.FailedAt unset; the trace has it).
+func failedAt(res *tester.Result) string {
+	if res.FailedAt != nil && res.FailedAt.Location != nil {
+		return fmt.Sprintf("line %d: %s", res.FailedAt.Location.Row, res.FailedAt)
+	}
+	if res.Location == nil {
+		return ""
+	}
+	var last *ast.Expr
+	for _, e := range res.Trace {
+		if e.Op != topdown.FailOp {
+			continue
+		}
+		if x, ok := e.Node.(*ast.Expr); ok && x.Location != nil && x.Location.File == res.Location.File && x.Location.Row >= res.Location.Row {
+			last = x
+		}
+	}
+	if last == nil {
+		return ""
+	}
+	return fmt.Sprintf("line %d: %s", last.Location.Row, strings.TrimSpace(string(last.Location.Text)))
 }
