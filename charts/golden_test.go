@@ -37,6 +37,11 @@ func TestGolden(t *testing.T) {
 				if out != again {
 					t.Fatal("two renders differ: the chart is not deterministic")
 				}
+				for i, line := range strings.Split(out, "\n") {
+					if strings.TrimRight(line, " \t") != line {
+						t.Errorf("line %d has trailing whitespace: %q", i+1, line)
+					}
+				}
 				writeOrCompare(t, filepath.Join("testdata", "golden", name, c.Component+".yaml"), []byte(out))
 			})
 		}
