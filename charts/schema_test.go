@@ -1,6 +1,9 @@
 package charts_test
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -73,5 +76,40 @@ func requiredValues(chart string) map[string]any {
 		return map[string]any{"eventLog": map[string]any{"s3": map[string]any{"existingSecret": "spark-s3"}}}
 	default:
 		return map[string]any{}
+	}
+}
+
+// TestSchemasAreStrict: every object level a chart's schema defines (every schema with
+// properties) rejects unknown keys, and every documented default validates (the charts render
+// with their defaults in TestChartDefaultsRender).
+func TestSchemasAreStrict(t *testing.T) {
+	for _, c := range components {
+		t.Run(c, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(c, "values.schema.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var root map[string]any
+			if err := json.Unmarshal(raw, &root); err != nil {
+				t.Fatal(err)
+			}
+			var walk func(path string, s map[string]any)
+			walk = func(path string, s map[string]any) {
+				if props, ok := s["properties"].(map[string]any); ok {
+					if s["additionalProperties"] != false {
+						t.Errorf("%s: defines properties but does not set additionalProperties: false", path)
+					}
+					for k, v := range props {
+						if m, ok := v.(map[string]any); ok {
+							walk(path+"."+k, m)
+						}
+					}
+				}
+				if items, ok := s["items"].(map[string]any); ok {
+					walk(path+"[]", items)
+				}
+			}
+			walk(c, root)
+		})
 	}
 }
