@@ -109,4 +109,3 @@ func setDiff(want, got []string) string {
 	}
 	return b.String()
 }
-
