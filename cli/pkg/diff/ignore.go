@@ -127,6 +127,9 @@ func ParseRule(s string) (Rule, error) {
 	if len(segs) == 0 {
 		return r, fmt.Errorf("--ignore %q: empty path (it would ignore whole objects)", s)
 	}
+	if segs[len(segs)-1].kind == segDeep {
+		return r, fmt.Errorf("--ignore %q: .. must be followed by a key", s)
+	}
 	r.segs = segs
 	return r, nil
 }

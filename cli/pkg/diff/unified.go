@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// maxEditDistance bounds the Myers search. Past it the rest of the change is shown as one block
-// of removed then added lines: still a correct diff, only not a minimal one, and never quadratic
-// memory on a rewritten multi-megabyte ConfigMap.
-const maxEditDistance = 4000
+// maxEditDistance bounds the Myers search (its trace grows with the square of the distance).
+// Past it the change is shown as one block of removed then added lines: still a correct diff,
+// only not a minimal one, and never hundreds of megabytes for a rewritten multi-megabyte ConfigMap.
+const maxEditDistance = 1500
 
 type opKind byte
 
@@ -77,11 +77,12 @@ func myers(a, b []string) []lineOp {
 	}
 	off := maxD + 1
 	v := make([]int, 2*maxD+3)
+	// trace[d] holds v[off-d-1 .. off+d+1] as it was before step d: all that step d reads.
 	var trace [][]int
 	found := -1
 	for d := 0; d <= maxD && found < 0; d++ {
-		snap := make([]int, len(v))
-		copy(snap, v)
+		snap := make([]int, 2*d+3)
+		copy(snap, v[off-d-1:off+d+2])
 		trace = append(trace, snap)
 		for k := -d; k <= d; k += 2 {
 			var x int
@@ -110,14 +111,15 @@ func myers(a, b []string) []lineOp {
 	x, y := n, m
 	for d := found; d > 0; d-- {
 		vp := trace[d]
+		at := func(k int) int { return vp[k+d+1] }
 		k := x - y
 		var prevK int
-		if k == -d || (k != d && vp[off+k-1] < vp[off+k+1]) {
+		if k == -d || (k != d && at(k-1) < at(k+1)) {
 			prevK = k + 1
 		} else {
 			prevK = k - 1
 		}
-		prevX := vp[off+prevK]
+		prevX := at(prevK)
 		prevY := prevX - prevK
 		for x > prevX && y > prevY {
 			x--
