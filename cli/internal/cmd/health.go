@@ -298,9 +298,9 @@ func (o *HealthOptions) plan() (*health.Plan, health.Selector, error) {
 			if err != nil {
 				return nil, sel, &ExitError{Code: CodeError, Err: fmt.Errorf("the kit at %s: %w", shortRev(plan.Revision), err)}
 			}
-			plan.Expected = map[string][]argov1.ApplicationSource{}
+			plan.Expected = map[string]*argov1.Application{}
 			for i := range apps {
-				plan.Expected[apps[i].Name] = apps[i].Spec.GetSources()
+				plan.Expected[apps[i].Name] = &apps[i]
 			}
 			return plan, sel, nil
 		}
@@ -388,7 +388,7 @@ func writeHealthTable(w io.Writer, tty bool, st *output.Styles, r *health.Report
 			rt.Row(ref, dash(res.Sync), dash(res.Health), res.Message)
 			rt.Style(2, healthStyle(st, res.Health))
 		}
-		if err := rt.Render(indent{w}); err != nil {
+		if err := indented(w, rt); err != nil {
 			return err
 		}
 	}
@@ -418,23 +418,20 @@ func writeHealthTable(w io.Writer, tty bool, st *output.Styles, r *health.Report
 	return nil
 }
 
-// indent prefixes every line with two spaces.
-type indent struct{ w io.Writer }
-
-func (i indent) Write(p []byte) (int, error) {
-	lines := strings.SplitAfter(string(p), "\n")
+// indented renders a table with every line prefixed by two spaces.
+func indented(w io.Writer, t *output.TablePrinter) error {
 	var b strings.Builder
-	for _, l := range lines {
-		if l == "" {
-			continue
+	if err := t.Render(&b); err != nil {
+		return err
+	}
+	for _, l := range strings.SplitAfter(b.String(), "\n") {
+		if l != "" {
+			if _, err := io.WriteString(w, "  "+l); err != nil {
+				return err
+			}
 		}
-		b.WriteString("  ")
-		b.WriteString(l)
 	}
-	if _, err := io.WriteString(i.w, b.String()); err != nil {
-		return 0, err
-	}
-	return len(p), nil
+	return nil
 }
 
 func dash(s string) string {
