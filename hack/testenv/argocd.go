@@ -215,6 +215,9 @@ func (a *ArgoCD) start(opts ArgoCDOptions, bins map[string]string, deadline time
 		"TMPDIR=" + filepath.Join(a.Dir, "tmp"),
 		"ARGOCD_FAKE_IN_CLUSTER=true",
 		"ARGOCD_GPG_ENABLED=false",
+		// The ApplicationSet controller loads its config through
+		// controller-runtime, which reads KUBECONFIG, not --kubeconfig.
+		"KUBECONFIG=" + a.Kube.KubeconfigPath,
 	}
 	kc := a.Kube.KubeconfigPath
 	type component struct {
@@ -249,7 +252,9 @@ func (a *ArgoCD) start(opts ArgoCDOptions, bins map[string]string, deadline time
 				"--argocd-repo-server", a.RepoServer, "--repo-server-plaintext",
 				"--metrics-addr", hostPort(appsetMetrics), "--probe-addr", hostPort(appsetProbe),
 				"--webhook-addr", hostPort(appsetWebhook), "--enable-leader-election=false"},
-			health: "http://" + hostPort(appsetProbe) + "/healthz",
+			// It registers no health checks, so its probe address answers
+			// 404; metrics are served once the manager runs.
+			health: "http://" + hostPort(appsetMetrics) + "/metrics",
 		})
 	}
 	if opts.Server {
