@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -34,6 +35,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/lakeport/lakeport/hack/testenv"
@@ -46,13 +48,15 @@ import (
 )
 
 type options struct {
-	dataset    string
-	rows       int
-	files      int
-	runs       int
-	insertRows int
-	out        string
-	dsn        string
+	dataset        string
+	rows           int
+	files          int
+	runs           int
+	insertRows     int
+	autocommitRows int
+	out            string
+	dsn            string
+	cpuprofile     string
 }
 
 func main() {
@@ -64,9 +68,11 @@ func main() {
 	fs.IntVar(&o.rows, "rows", 1_000_000, "rows of input")
 	fs.IntVar(&o.files, "files", 8, "input Parquet files")
 	fs.IntVar(&o.runs, "runs", 3, "runs of (a), (b) and (d); the median is reported")
-	fs.IntVar(&o.insertRows, "insert-rows", 0, "rows for the row-by-row INSERT baseline (default: all; fewer extrapolates the rate)")
+	fs.IntVar(&o.insertRows, "insert-rows", 0, "rows for the row-by-row INSERT baseline in one transaction (default: all; fewer extrapolates the rate)")
+	fs.IntVar(&o.autocommitRows, "autocommit-rows", 100_000, "rows for the row-by-row autocommit INSERT baseline (0 skips it; its rate is extrapolated)")
 	fs.StringVar(&o.out, "out", "out/bench", "folder for the input, the warehouse and results.json")
 	fs.StringVar(&o.dsn, "postgres", "", "PostgreSQL DSN (default: start a throwaway server with hack/testenv)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -74,7 +80,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: --runs and --rows must be >= 1")
 		os.Exit(2)
 	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(ctx, o, os.Stdout); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -180,7 +198,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 	ma.finish(rows, logical)
 	// (b) COPY.
-	mb := &measure{Name: "(b) PostgreSQL COPY load (staging + partition swap)"}
+	mb := &measure{Name: "(b) PostgreSQL COPY load (staging, key, partition swap)"}
 	pgl, err := relational.OpenPostgres(ctx, dsn)
 	if err != nil {
 		return err
@@ -194,6 +212,8 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			if err == nil && res.Rows != rows {
 				err = fmt.Errorf("copy loaded %d rows", res.Rows)
 			}
+			fmt.Fprintf(w, "  COPY load phases: copy %v, primary key %v, swap %v\n", res.Phases["copy"].Round(time.Millisecond),
+				res.Phases["index"].Round(time.Millisecond), res.Phases["swap"].Round(time.Millisecond))
 			return err
 		})
 		if err != nil {
@@ -207,14 +227,27 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if insRows <= 0 || insRows > rows {
 		insRows = rows
 	}
-	mc := &measure{Name: "(c) row-by-row INSERT load (replaced)"}
-	d, err := timeIt(func() error { return rowByRow(ctx, pgl.Conn(), c, in, insRows) })
+	mc := &measure{Name: "(c) row-by-row INSERT, one transaction (replaced)"}
+	d, err := timeIt(func() error { return rowByRow(ctx, pgl.Conn(), c, in, insRows, false) })
 	if err != nil {
 		return fmt.Errorf("row-by-row: %w", err)
 	}
 	mc.Runs = append(mc.Runs, d)
 	mc.finish(insRows, logical*insRows/rows)
-	results = append(results, ma, mb, mc, md)
+	results = append(results, ma, mb, mc)
+	var mc2 *measure
+	if n := int64(o.autocommitRows); n > 0 {
+		n = min(n, rows)
+		mc2 = &measure{Name: "(c') row-by-row INSERT, autocommit (replaced)"}
+		d, err := timeIt(func() error { return rowByRow(ctx, pgl.Conn(), c, in, n, true) })
+		if err != nil {
+			return fmt.Errorf("row-by-row autocommit: %w", err)
+		}
+		mc2.Runs = append(mc2.Runs, d)
+		mc2.finish(n, logical*n/rows)
+		results = append(results, mc2)
+	}
+	results = append(results, md)
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "\n%s, %d rows, %d CPUs, GOMAXPROCS %d, PostgreSQL fsync=off (throwaway server)\n", c.Name, rows, runtime.NumCPU(), runtime.GOMAXPROCS(0))
@@ -226,12 +259,19 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	ratioA := ma.RowsPerS / md.RowsPerS
 	ratioB := mb.RowsPerS / mc.RowsPerS
 	fmt.Fprintf(w, "\nIceberg publish / arrow-go alone = %.0f%%  (target >= 50%%: %s)\n", ratioA*100, pass(ratioA >= 0.5))
-	fmt.Fprintf(w, "COPY / row-by-row INSERT        = %.1fx (target >= 20x: %s)\n", ratioB, pass(ratioB >= 20))
-	if insRows < rows {
-		fmt.Fprintf(w, "(row-by-row measured on %d of %d rows; its rate is extrapolated)\n", insRows, rows)
+	fmt.Fprintf(w, "COPY / row-by-row INSERT (one transaction) = %.1fx (target >= 20x: %s)\n", ratioB, pass(ratioB >= 20))
+	ratioC := 0.0
+	if mc2 != nil {
+		ratioC = mb.RowsPerS / mc2.RowsPerS
+		fmt.Fprintf(w, "COPY / row-by-row INSERT (autocommit)      = %.1fx (target >= 20x: %s; measured on %d rows, rate extrapolated)\n", ratioC, pass(ratioC >= 20), mc2.Rows)
 	}
+	if insRows < rows {
+		fmt.Fprintf(w, "(row-by-row in one transaction measured on %d of %d rows; its rate is extrapolated)\n", insRows, rows)
+	}
+	fmt.Fprintln(w, "note: PostgreSQL runs on loopback (round trip ~0.05 ms) with fsync=off; over a network and with durable")
+	fmt.Fprintln(w, "commits each row-by-row INSERT costs a network round trip (and each autocommit a WAL flush), COPY does not.")
 	data, _ := json.MarshalIndent(map[string]any{"dataset": c.Name, "rows": rows, "arrowBytes": logical, "results": results,
-		"icebergVsArrow": ratioA, "copyVsInsert": ratioB}, "", "  ")
+		"icebergVsArrow": ratioA, "copyVsInsert": ratioB, "copyVsAutocommitInsert": ratioC}, "", "  ")
 	return os.WriteFile(filepath.Join(o.out, "results.json"), data, 0o644)
 }
 
@@ -303,7 +343,7 @@ func arrowOnly(ctx context.Context, in *source.Input, c *contract.Contract, path
 
 // rowByRow is the load the platform replaced: one INSERT round trip per row (a prepared
 // statement, inside one transaction: the kindest version of it).
-func rowByRow(ctx context.Context, conn *pgx.Conn, c *contract.Contract, in *source.Input, limit int64) error {
+func rowByRow(ctx context.Context, conn *pgx.Conn, c *contract.Contract, in *source.Input, limit int64, autocommit bool) error {
 	tbl := "risk.bench_row_by_row"
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s; CREATE TABLE %s (LIKE risk.%s INCLUDING DEFAULTS); ALTER TABLE %s ADD PRIMARY KEY (%s)`,
 		tbl, tbl, c.Table, tbl, strings.Join(c.Key, ", "))); err != nil {
@@ -314,18 +354,28 @@ func rowByRow(ctx context.Context, conn *pgx.Conn, c *contract.Contract, in *sou
 		marks[i] = fmt.Sprintf("$%d", i+1)
 	}
 	stmt := fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, tbl, strings.Join(c.ColumnNames(), ", "), strings.Join(marks, ", "))
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return err
+	type execer interface {
+		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 	}
-	defer func() { _ = tx.Rollback(ctx) }()
+	var (
+		tx  pgx.Tx
+		err error
+		ex  execer = conn
+	)
+	if !autocommit {
+		if tx, err = conn.Begin(ctx); err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		ex = tx
+	}
 	rdr := in.Records(ctx, c, 0)
 	defer rdr.Release()
 	src := relational.NewRowSource(rdr)
 	var n int64
 	for n < limit && src.Next() {
 		vals, _ := src.Values()
-		if _, err := tx.Exec(ctx, stmt, vals...); err != nil {
+		if _, err := ex.Exec(ctx, stmt, vals...); err != nil {
 			return err
 		}
 		n++
@@ -335,6 +385,9 @@ func rowByRow(ctx context.Context, conn *pgx.Conn, c *contract.Contract, in *sou
 	}
 	if n != limit {
 		return errors.New("input ended early")
+	}
+	if autocommit {
+		return nil
 	}
 	return tx.Commit(ctx)
 }

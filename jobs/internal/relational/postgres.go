@@ -52,7 +52,12 @@ func partitionName(c *contract.Contract, cob time.Time) string {
 //	COMMIT
 func (p *Postgres) Load(ctx context.Context, c *contract.Contract, pub Publication, rdr array.RecordReader) (Result, error) {
 	start := time.Now()
-	var res Result
+	res := Result{Phases: map[string]time.Duration{}}
+	phase := time.Now()
+	mark := func(name string) {
+		res.Phases[name] = time.Since(phase)
+		phase = time.Now()
+	}
 	tx, err := p.conn.Begin(ctx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", err)
@@ -69,6 +74,8 @@ func (p *Postgres) Load(ctx context.Context, c *contract.Contract, pub Publicati
 
 	stmts := []string{
 		`SET LOCAL lock_timeout = '60s'`,
+		// The key is built once, after the COPY: give the sort memory instead of spilling to disk.
+		`SET LOCAL maintenance_work_mem = '1GB'`,
 		fmt.Sprintf(`DROP TABLE IF EXISTS %s`, stageID),
 		fmt.Sprintf(`CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS)`, stageID, parent),
 		fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s = DATE '%s')`, stageID, pgx.Identifier{stage + "_bound"}.Sanitize(), cobCol, date),
@@ -83,6 +90,7 @@ func (p *Postgres) Load(ctx context.Context, c *contract.Contract, pub Publicati
 		return res, fmt.Errorf("copy into %s: %w", stage, err)
 	}
 	res.Rows = n
+	mark("copy")
 	keys := make([]string, len(c.Key))
 	for i, k := range c.Key {
 		keys[i] = pgx.Identifier{k}.Sanitize()
@@ -90,6 +98,7 @@ func (p *Postgres) Load(ctx context.Context, c *contract.Contract, pub Publicati
 	if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ADD PRIMARY KEY (%s)`, stageID, strings.Join(keys, ", "))); err != nil {
 		return res, fmt.Errorf("key of %s: %w", stage, err)
 	}
+	mark("index")
 	var exists bool
 	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, PostgresSchema+"."+part).Scan(&exists); err != nil {
 		return res, err
@@ -118,9 +127,11 @@ func (p *Postgres) Load(ctx context.Context, c *contract.Contract, pub Publicati
 	if err := recordPostgres(ctx, tx, pub, n); err != nil {
 		return res, err
 	}
+	mark("swap")
 	if err := tx.Commit(ctx); err != nil {
 		return res, fmt.Errorf("commit: %w", err)
 	}
+	mark("commit")
 	res.Duration = time.Since(start)
 	return res, nil
 }

@@ -37,6 +37,8 @@ type Result struct {
 	Duration time.Duration
 	// Replaced is the number of rows the date had before.
 	Replaced int64
+	// Phases are the durations of the load's steps (copy, index, swap, ...), for logs and tuning.
+	Phases map[string]time.Duration
 }
 
 // Loader loads one date of a dataset.
