@@ -116,7 +116,7 @@ func StartArgoCD(opts ArgoCDOptions) (*ArgoCD, error) {
 		a.NetNSPath = ns.path
 		a.DialContext = ns.DialContext
 	}
-	opts.Kube.Timeout = time.Until(deadline)
+	opts.Kube.Timeout = time.Until(deadline) // ArgoCDOptions.Timeout bounds everything
 	if a.Kube, err = startKube(opts.Kube, ns); err != nil {
 		a.Stop()
 		return nil, fmt.Errorf("start argocd: %w", err)

@@ -206,7 +206,6 @@ type group struct {
 	dir   string
 	procs []*proc
 	once  sync.Once
-	ns    *netNS // closed after the processes are stopped, when set
 }
 
 func (g *group) add(p *proc) {
@@ -224,9 +223,6 @@ func (g *group) stop() {
 		g.mu.Unlock()
 		for i := len(procs) - 1; i >= 0; i-- {
 			procs[i].stop()
-		}
-		if g.ns != nil {
-			g.ns.close()
 		}
 		if g.dir == "" {
 			return

@@ -40,6 +40,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
 )
 
@@ -181,7 +182,11 @@ func RepoRoot() (string, error) {
 // the newest major wins.
 func lookupSystemTool(name string) (string, error) {
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	major := func(d string) int {
+		n, _ := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		return n
+	}
+	sort.Slice(dirs, func(i, j int) bool { return major(dirs[i]) > major(dirs[j]) })
 	for _, d := range dirs {
 		p := filepath.Join(d, name)
 		if fileExists(p) {
