@@ -18,11 +18,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 LP_NICE=${LAKEPORT_NICE:-10}
 
-# Temp folders to remove however we exit.
+# Temp folders to remove however we exit, and the tool being built.
 LP_TMPS=()
+LP_BUILDING=
 lp_cleanup() {
-	local d
+	local rc=$? d
 	for d in "${LP_TMPS[@]}"; do rm -rf "$d"; done
+	if [[ $rc -ne 0 && -n $LP_BUILDING ]]; then
+		lp_log "error: building $LP_BUILDING failed (exit $rc); nothing was cached, rerun to retry"
+	fi
 }
 trap lp_cleanup EXIT
 
@@ -314,10 +318,14 @@ ensure_one() {
 		mkdir -p "$dir"
 		exec {fd}>"$dir/.lock"
 		flock "$fd"
+		# Leftovers of a build that was SIGKILLed; we hold the lock, so no
+		# one else is using them.
+		rm -rf "$dir"/.build.*
+		LP_BUILDING="$name $version"
 		if [[ ! -x $dir/$name ]]; then
 			tmp=$(mktemp -d "$dir/.build.XXXXXX")
 			LP_TMPS+=("$tmp")
-			lp_log "building $name $version (logs above; this can take minutes)"
+			lp_log "building $name $version (minutes when cold; go's output follows)"
 			start=$SECONDS
 			"build_$name" "$tmp/$name"
 			chmod 0755 "$tmp/$name"
@@ -334,6 +342,7 @@ ensure_one() {
 				mv -f "$tmp/$f" "$dir/$f"
 			fi
 		done
+		LP_BUILDING=
 		exec {fd}>&-
 	fi
 	lp_link "$dir/$name" "$name"
