@@ -217,6 +217,8 @@ type Options struct {
 	// CRDs are CustomResourceDefinition files (YAML, any layout) that serve custom kinds, such as
 	// the CRDs embedded in lakeport; the CRDs a chart renders are added per environment.
 	CRDs fs.FS
+	// CacheDir, when set, keeps decoded CRD files between runs (see schema.Validator.CacheDir).
+	CacheDir string
 	// PolicyDir and ExceptionsDir default to policies/ and policies/exceptions/.
 	PolicyDir     string
 	ExceptionsDir string
@@ -248,6 +250,7 @@ func New(snap source.Snapshot, opts Options) (*Checker, error) {
 		return nil, err
 	}
 	c := &Checker{Engine: eng, schema: schema.New(), now: opts.Now}
+	c.schema.CacheDir = opts.CacheDir
 	known := map[string]bool{}
 	var ids []string
 	for _, r := range c.Rules() {

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -104,6 +105,28 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestCache proves the JSON cache gives the same CRDs as the YAML.
+func TestCache(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ { // the first run writes the cache, the second reads it
+		v := New()
+		v.CacheDir = dir
+		if err := v.AddFS(crds.FS); err != nil {
+			t.Fatal(err)
+		}
+		if got := messages(validate(t, v, strings.Replace(cronWorkflow, "image: ghcr", "imagex: ghcr", 1))); !strings.Contains(got, "imagex") {
+			t.Fatalf("run %d: %s", i, got)
+		}
+		if got := messages(validate(t, v, serviceMonitor)); got != "" {
+			t.Fatalf("run %d: %s", i, got)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("want 2 cached CRD files, got %d", len(entries))
+	}
+}
+
 func TestWithRenderedCRD(t *testing.T) {
 	crd := map[string]any{}
 	doc := `apiVersion: apiextensions.k8s.io/v1
@@ -155,8 +178,17 @@ spec:
 }
 
 func BenchmarkCronWorkflowFirstUse(b *testing.B) {
+	benchmarkCronWorkflow(b, "")
+}
+
+func BenchmarkCronWorkflowCached(b *testing.B) {
+	benchmarkCronWorkflow(b, b.TempDir())
+}
+
+func benchmarkCronWorkflow(b *testing.B, cache string) {
 	for b.Loop() {
 		v := New()
+		v.CacheDir = cache
 		if err := v.AddFS(crds.FS); err != nil {
 			b.Fatal(err)
 		}
