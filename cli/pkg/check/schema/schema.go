@@ -169,8 +169,8 @@ type lazyFile struct {
 	raw      []byte
 	cacheDir string
 	once     sync.Once
-	crds map[k8sschema.GroupKind]*crd
-	err  error
+	crds     map[k8sschema.GroupKind]*crd
+	err      error
 }
 
 func (f *lazyFile) load() {
