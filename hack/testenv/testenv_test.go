@@ -35,11 +35,14 @@ func (r *recordingTB) Fatalf(format string, args ...any) { r.failed = fmt.Sprint
 func TestToolMissing(t *testing.T) {
 	tests := []struct {
 		name        string
+		tool        string
 		require     string
 		wantSkipped bool
+		wantFix     string
 	}{
-		{name: "skips outside make test", require: "", wantSkipped: true},
-		{name: "fails under make test and CI", require: "1", wantSkipped: false},
+		{name: "skips outside make test", tool: "no-such-tool", require: "", wantSkipped: true, wantFix: "hack/ensure.sh no-such-tool"},
+		{name: "fails under make test and CI", tool: "no-such-tool", require: "1", wantSkipped: false, wantFix: "hack/ensure.sh no-such-tool"},
+		{name: "an extra file names its tool", tool: "kwok-stages.yaml", require: "", wantSkipped: true, wantFix: "hack/ensure.sh kwok"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,7 +52,7 @@ func TestToolMissing(t *testing.T) {
 			t.Setenv(EnvTools, t.TempDir())
 			t.Setenv(EnvRequireTools, tt.require)
 			rec := &recordingTB{TB: t}
-			if got := Tool(rec, "no-such-tool"); got != "" {
+			if got := Tool(rec, tt.tool); got != "" {
 				t.Fatalf("Tool returned %q for a missing tool", got)
 			}
 			msg := rec.failed
@@ -59,7 +62,7 @@ func TestToolMissing(t *testing.T) {
 			if (rec.skipped != "") != tt.wantSkipped || (rec.failed != "") == tt.wantSkipped {
 				t.Fatalf("skipped=%q failed=%q, want skipped=%v", rec.skipped, rec.failed, tt.wantSkipped)
 			}
-			if !strings.Contains(msg, "hack/ensure.sh no-such-tool") {
+			if !strings.Contains(msg, "run: "+tt.wantFix+" ") {
 				t.Errorf("message %q does not name the fix", msg)
 			}
 		})

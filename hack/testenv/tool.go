@@ -118,6 +118,14 @@ func NeedServer(tb testing.TB, err error) {
 	tb.Fatalf("%v", err)
 }
 
+// extraFiles are files hack/ensure.sh places next to a tool, by the tool
+// whose ensure.sh run provides them.
+var extraFiles = map[string]string{
+	"kwok-stages.yaml":      "kwok",
+	"argocd-crds.yaml":      "argocd",
+	"git-verify-wrapper.sh": "argocd",
+}
+
 // LookupTool is Tool for code without a testing.TB (TestMain): it returns
 // the tool's absolute path or a *MissingToolError.
 func LookupTool(name string) (string, error) {
@@ -133,7 +141,11 @@ func LookupTool(name string) (string, error) {
 		}
 		return p, nil
 	}
-	return "", &MissingToolError{Name: name, Dir: dir, Fix: "hack/ensure.sh " + name, Root: root}
+	fix := name
+	if t, ok := extraFiles[name]; ok {
+		fix = t
+	}
+	return "", &MissingToolError{Name: name, Dir: dir, Fix: "hack/ensure.sh " + fix, Root: root}
 }
 
 // ToolsDir returns the folder tools are looked up in and the repo root it
