@@ -30,7 +30,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -391,5 +390,3 @@ func rowByRow(ctx context.Context, conn *pgx.Conn, c *contract.Contract, in *sou
 	}
 	return tx.Commit(ctx)
 }
-
-var _ = array.RecordReader(nil)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/lakeport/lakeport/jobs/internal/contract"
@@ -247,5 +246,3 @@ func (o *publishOptions) report(rep *validate.Report) error {
 	}
 	return nil
 }
-
-var _ = os.Stderr
