@@ -1,0 +1,70 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func lookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+func TestParseExpandsEnvironment(t *testing.T) {
+	yaml := `
+input: {uri: "s3://risk-results/spark", s3: {endpoint: "${S3_ENDPOINT}", accessKeyId: "${AWS_ACCESS_KEY_ID}", secretAccessKey: "${AWS_SECRET_ACCESS_KEY}"}}
+iceberg:
+  catalog: {type: sql, name: lakeport, uri: "${CATALOG_DSN}", schemaVersion: V1}
+  warehouse: s3://lakehouse/warehouse
+  tableProperties: {owner: "${TEAM}"}
+database: {driver: postgres, dsn: "${DB_DSN}"}
+trino: {url: "http://distribution@trino:8080", timeout: 5m, maintenance: {optimize: true, expireSnapshotsRetention: 7d}}
+`
+	cfg, err := Parse([]byte(yaml), lookup(map[string]string{
+		"S3_ENDPOINT": "http://minio:9000", "AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": `p"a$s:w{o}rd`,
+		"CATALOG_DSN": "postgres://cat", "DB_DSN": "postgres://db", "TEAM": "market-risk",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Input.S3.SecretAccessKey != `p"a$s:w{o}rd` || cfg.Iceberg.Catalog.URI != "postgres://cat" || cfg.Database.DSN != "postgres://db" {
+		t.Errorf("expansion: %+v", cfg)
+	}
+	if cfg.Iceberg.TableProperties["owner"] != "market-risk" {
+		t.Errorf("map expansion: %v", cfg.Iceberg.TableProperties)
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unset variables", `{input: {uri: "${A}"}, iceberg: {catalog: {uri: "${B}"}, warehouse: w}, database: {driver: none}}`, []string{"A, B"}},
+		{"invalid", `{input: {uri: ""}, iceberg: {catalog: {uri: ""}}, database: {driver: mysql}, trino: {timeout: soon}}`,
+			[]string{"input.uri is required", "iceberg.catalog.uri is required", "iceberg.warehouse is required", `database.driver "mysql"`, "trino.timeout"}},
+		{"unknown key", `{input: {uri: x, bucket: y}}`, []string{"bucket"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), lookup(nil))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDefault(t *testing.T) {
+	cfg := Default("data")
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.Driver != "sqlite" || !strings.HasSuffix(cfg.Iceberg.Catalog.URI, "data/catalog.db") {
+		t.Errorf("%+v", cfg)
+	}
+}
