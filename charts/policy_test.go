@@ -79,9 +79,6 @@ func TestEnvironmentPolicies(t *testing.T) {
 				if w.replicas > 1 {
 					t.Errorf("%s: dev runs single replicas, got %d", name, w.replicas)
 				}
-				if _, ok := w.spec["tolerations"]; !ok {
-					t.Errorf("%s: dev pods take the simulated-node toleration from values", name)
-				}
 			}
 			if env.Name == "prod" && (w.obj.Kind() == "Deployment" || w.obj.Kind() == "StatefulSet") {
 				checkProdHA(t, name, w, objs)

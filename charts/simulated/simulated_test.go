@@ -39,7 +39,9 @@ var (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if !testing.Short() {
-		kube, kubeErr = testenv.StartKube(testenv.KubeOptions{ControllerManager: true, Kwok: true})
+		// Pods get the simulated node's toleration from their namespace (PodTolerationRestriction),
+		// as in the Argo CD loop: the kit's values carry no test-cluster plumbing.
+		kube, kubeErr = testenv.StartKube(testenv.KubeOptions{ControllerManager: true, Kwok: true, EnableAdmissionPlugins: []string{"PodTolerationRestriction"}})
 	}
 	code := m.Run()
 	if kube != nil {
@@ -72,8 +74,11 @@ func TestDevRunsOnSimulatedCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tol := fmt.Sprintf(`[{"key":%q,"operator":"Exists","effect":"NoSchedule"}]`, testenv.KwokTaintKey)
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{
-		"name": env.Destination.Namespace, "labels": map[string]any{"pod-security.kubernetes.io/enforce": "restricted"}}}}
+		"name":        env.Destination.Namespace,
+		"labels":      map[string]any{"pod-security.kubernetes.io/enforce": "restricted"},
+		"annotations": map[string]any{"scheduler.alpha.kubernetes.io/defaultTolerations": tol}}}}
 	if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
