@@ -7,13 +7,13 @@ BIN       := $(CURDIR)/bin
 TOOLS     := $(CURDIR)/.tools/bin
 export LAKEPORT_TOOLS := $(TOOLS)
 
-# Fragments owned by each tree (cli/*.mk, charts/*.mk, jobs/*.mk) add to these lists.
+# Fragments owned by each tree (cli/*.mk, charts/*.mk, jobs/*.mk, hack/*.mk) add to these lists.
 DEMO_TARGETS  :=
 BENCH_TARGETS :=
 # Tools (hack/ensure.sh names) the test suite needs; built once and cached outside the clone.
 TEST_TOOLS    := helm
 
-include $(sort $(wildcard cli/*.mk charts/*.mk jobs/*.mk))
+include $(sort $(wildcard cli/*.mk charts/*.mk jobs/*.mk hack/*.mk))
 
 .PHONY: all build test test-short lint demo bench golden tools apt clean
 all: build
