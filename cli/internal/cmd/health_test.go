@@ -2,6 +2,9 @@ package cmd
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,7 +22,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lakeport/lakeport/cli/internal/argoloop"
+	"github.com/lakeport/lakeport/cli/internal/output"
 	"github.com/lakeport/lakeport/cli/internal/testkit"
+	"github.com/lakeport/lakeport/cli/pkg/health"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
 	"github.com/lakeport/lakeport/hack/testenv"
 )
@@ -238,5 +243,85 @@ func runHealthGolden(t *testing.T, tc healthCase) {
 	checkGolden(t, filepath.Join("testdata", tc.name+".golden"), got)
 	if code != tc.wantCode {
 		t.Errorf("exit code = %d, want %d\nstderr:\n%s", code, tc.wantCode, errOut)
+	}
+}
+
+// TestHealthDeepGolden: --deep with --deep-endpoint, against stand-ins that speak MinIO's health
+// endpoint and the Spark master's JSON (the protocol-level tests of every check, Trino's
+// included, are in cli/pkg/health).
+func TestHealthDeepGolden(t *testing.T) {
+	minio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/minio/health/cluster" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer minio.Close()
+	spark := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"status":"ALIVE","aliveworkers":1,"workers":[{"state":"ALIVE"}]}`)
+	}))
+	defer spark.Close()
+	c := clusterForHealth(t)
+	f := testkit.NewFixture(t)
+	ns := "health-deep"
+	ctx := context.Background()
+	if _, err := kubernetes.NewForConfigOrDie(c.Config).CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := workspace.Open(f.Dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := argoclient.NewForConfigOrDie(c.Config)
+	for _, name := range []string{"dev-minio", "dev-spark", "dev-trino"} {
+		a := w.Apps[0].DeepCopy()
+		for i := range w.Apps {
+			if w.Apps[i].Name == "dev-web" {
+				a = w.Apps[i].DeepCopy()
+			}
+		}
+		a.Name, a.Namespace = name, ns
+		a.Labels["lakeport.dev/component"] = strings.TrimPrefix(name, "dev-")
+		atHead(a, f)
+		if name == "dev-trino" {
+			degrade(a)
+		}
+		if _, err := ac.ArgoprojV1alpha1().Applications(ns).Create(ctx, a, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := "health --env dev -n " + ns + " --deep --deep-endpoint minio=" + minio.URL + " --deep-endpoint spark=" + spark.URL
+	out, errOut, code := runCmd(t, f.Dir, args, map[string]string{"KUBECONFIG": c.Kube.KubeconfigPath})
+	norm := func(s string) string {
+		s = strings.NewReplacer(minio.URL, "$MINIO", spark.URL, "$SPARK").Replace(s)
+		return normalize(s, f.Dir, f)
+	}
+	got := "$ lakeport health --env dev -n " + ns + " --deep --deep-endpoint minio=$MINIO --deep-endpoint spark=$SPARK\n--- exit " + strconv.Itoa(code) + "\n--- stdout\n" + norm(out) + "--- stderr\n" + norm(errOut)
+	checkGolden(t, filepath.Join("testdata", "health-deep.golden"), got)
+	if code != CodeNegative {
+		t.Errorf("exit %d, want 1 (MinIO has no quorum, dev-trino Degraded)", code)
+	}
+}
+
+// TestHealthProgressTTY: on a terminal the wait redraws one table in place (cursor up, clear),
+// and removes it before the final table goes to stdout.
+func TestHealthProgressTTY(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(&b, true, output.NewStyles(false))
+	r := &health.Report{Applications: []health.AppHealth{{Name: "dev-trino", Sync: "Synced", Health: "Healthy", State: health.StateWaiting, Reason: "Argo CD compared 1, waiting for 2"}}}
+	p.update(r, 2*time.Second)
+	p.update(r, 4*time.Second)
+	p.warn("cannot refresh")
+	p.update(r, 6*time.Second)
+	p.done()
+	got := b.String()
+	for _, want := range []string{"waiting: 0/1 ready after 2s\n", "\x1b[3A\x1b[J", "warning: cannot refresh\n", "0/1 ready after 6s"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("progress output lacks %q:\n%q", want, got)
+		}
+	}
+	if !strings.HasSuffix(got, "\x1b[3A\x1b[J") {
+		t.Errorf("the live table is not cleared at the end:\n%q", got)
 	}
 }
