@@ -167,14 +167,28 @@ func (o *common) complete() error {
 	return nil
 }
 
-// dateFlag parses --cob-date.
+// now is the clock of relative dates; tests replace it.
+var now = time.Now
+
+// parseDate parses --cob-date: YYYY-MM-DD, or a date relative to today (UTC) for schedulers:
+// "today", "previous-business-day" (alias "t-1": the last Monday-to-Friday before today).
 func parseDate(s string) (time.Time, error) {
-	if s == "" {
+	today := now().UTC().Truncate(24 * time.Hour)
+	switch strings.ToLower(s) {
+	case "":
 		return time.Time{}, errors.New("--cob-date is required")
+	case "today":
+		return today, nil
+	case "previous-business-day", "t-1":
+		d := today.AddDate(0, 0, -1)
+		for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+			d = d.AddDate(0, 0, -1)
+		}
+		return d, nil
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("--cob-date: %w", err)
+		return time.Time{}, fmt.Errorf("--cob-date %q: want YYYY-MM-DD, today or previous-business-day", s)
 	}
 	return t, nil
 }

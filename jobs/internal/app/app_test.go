@@ -152,3 +152,27 @@ metrics: {textfile: %[1]s/metrics.prom}
 		t.Fatalf("unset variable: exit %d, stderr %s", code, errs)
 	}
 }
+
+func TestParseDate(t *testing.T) {
+	defer func(f func() time.Time) { now = f }(now)
+	tests := []struct {
+		today, in, want string
+	}{
+		{"2026-03-03", "previous-business-day", "2026-03-02"}, // Tuesday -> Monday
+		{"2026-03-02", "previous-business-day", "2026-02-27"}, // Monday -> Friday
+		{"2026-03-01", "t-1", "2026-02-27"},                   // Sunday -> Friday
+		{"2026-03-03", "today", "2026-03-03"},
+		{"2026-03-03", "2025-12-31", "2025-12-31"},
+	}
+	for _, tt := range tests {
+		d, _ := time.Parse(time.DateOnly, tt.today)
+		now = func() time.Time { return d.Add(90 * time.Minute) }
+		got, err := parseDate(tt.in)
+		if err != nil || got.Format(time.DateOnly) != tt.want {
+			t.Errorf("%s on %s = %v %v, want %s", tt.in, tt.today, got, err, tt.want)
+		}
+	}
+	if _, err := parseDate("yesterday-ish"); err == nil {
+		t.Error("no error for an unknown date")
+	}
+}

@@ -38,7 +38,7 @@ func newPublishFlags(o *publishOptions, name string, stderr io.Writer) *flag.Fla
 		o.datasets = append(o.datasets, s)
 		return nil
 	})
-	fs.StringVar(&o.cobDateStr, "cob-date", "", "close-of-business date, YYYY-MM-DD (required)")
+	fs.StringVar(&o.cobDateStr, "cob-date", "", "close-of-business date: YYYY-MM-DD, today or previous-business-day (UTC) (required)")
 	fs.StringVar(&o.reportPath, "report", "", "write the validation report as JSON to this file")
 	if name == "publish" {
 		fs.StringVar(&o.runID, "run-id", "", "run id recorded in the snapshot summary and the publication log (default: random)")
