@@ -35,7 +35,7 @@ jobs-demo: jobs-build
 	$(BIN)/distribution inspect --data-dir $(JOBS_DEMO_DIR) --log-format text
 
 jobs-bench: jobs-build tools
-	$(GO) run ./jobs/cmd/bench $(JOBS_BENCH_FLAGS)
+	$(BIN)/bench $(JOBS_BENCH_FLAGS)
 
 jobs-test: ## The jobs' tests (real PostgreSQL and versitygw included)
 	LAKEPORT_REQUIRE_TOOLS=1 $(GO) test -race -shuffle=on -count=1 ./jobs/...
