@@ -88,9 +88,7 @@ func mayRender(rel string, uses []*filesUse) bool {
 // filesUse scans a chart's templates (and its subcharts') for .Files, once per revision.
 func (c *comparer) filesUse(s source.Snapshot, dir string) (*filesUse, error) {
 	key := s.Revision() + "\x00" + dir
-	c.mu.Lock()
 	u, ok := c.uses[key]
-	c.mu.Unlock()
 	if ok {
 		return u, nil
 	}
@@ -129,9 +127,7 @@ func (c *comparer) filesUse(s source.Snapshot, dir string) (*filesUse, error) {
 			u.patterns = append(u.patterns, string(m[2]))
 		}
 	}
-	c.mu.Lock()
 	c.uses[key] = u
-	c.mu.Unlock()
 	return u, nil
 }
 

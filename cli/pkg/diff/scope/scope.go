@@ -16,7 +16,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 
@@ -47,7 +46,7 @@ type Input struct {
 // how to fetch it), located in the environment file that pins it.
 func Compute(in Input) (*Plan, error) {
 	base, head, baseApps, headApps := in.Base, in.Head, in.BaseApps, in.HeadApps
-	c := &comparer{cache: map[string][]string{}, uses: map[string]*filesUse{}, names: [2]string{in.BaseName, in.HeadName}}
+	c := &comparer{ids: newHashes(in.Head.Repo), cache: map[string][]string{}, uses: map[string]*filesUse{}, names: [2]string{in.BaseName, in.HeadName}}
 	p := &Plan{Scope: &diff.Scope{ChangedPaths: []string{}, Apps: []diff.ScopedApp{}}}
 
 	// The changed kit files: the environments folder and every chart either side uses.
@@ -118,8 +117,9 @@ func chartSource(a *argov1.Application) *argov1.ApplicationSource {
 	return nil
 }
 
+// comparer is used by one goroutine (Compute is sequential).
 type comparer struct {
-	mu    sync.Mutex
+	ids   *hashes
 	cache map[string][]string
 	uses  map[string]*filesUse
 	names [2]string // base and head, for errors
@@ -205,7 +205,7 @@ func (c *comparer) inputsChanged(bw, hw *workspace.Workspace, b, h *argov1.Appli
 			reasons = append(reasons, "value file "+vf+" unresolved")
 			continue
 		}
-		same, err := sameFile(bsn, bp, hsn, hp)
+		same, err := c.ids.sameFile(bsn, bp, hsn, hp)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -303,77 +303,21 @@ func valueFile(w *workspace.Workspace, a *argov1.Application, chart *argov1.Appl
 	return path.Clean(path.Join(chart.Path, vf)), chartSnap, nil
 }
 
-func sameFile(a source.Snapshot, ap string, b source.Snapshot, bp string) (bool, error) {
-	if ap == bp && a.Revision() == b.Revision() && a.Revision() != source.Worktree {
-		return true, nil
-	}
-	ad, aerr := a.ReadFile(ap)
-	bd, berr := b.ReadFile(bp)
-	switch {
-	case errors.Is(aerr, fs.ErrNotExist) && errors.Is(berr, fs.ErrNotExist):
-		return true, nil
-	case errors.Is(aerr, fs.ErrNotExist) || errors.Is(berr, fs.ErrNotExist):
-		return false, nil
-	case aerr != nil:
-		return false, aerr
-	case berr != nil:
-		return false, berr
-	}
-	return bytes.Equal(ad, bd), nil
-}
-
 // dirDiff lists the files below dir that differ between two snapshots (added, removed or
-// modified). Results are cached per pair of revisions and folder.
+// modified), by git object IDs. Results are cached per pair of revisions and folder.
 func (c *comparer) dirDiff(a, b source.Snapshot, dir string) ([]string, error) {
 	if a.Revision() == b.Revision() && a.Revision() != source.Worktree {
 		return nil, nil
 	}
 	key := a.Revision() + "\x00" + b.Revision() + "\x00" + dir
-	c.mu.Lock()
 	if v, ok := c.cache[key]; ok {
-		c.mu.Unlock()
 		return v, nil
 	}
-	c.mu.Unlock()
-	af, err := files(a, dir)
+	out, err := c.ids.diffDir(a, b, dir)
 	if err != nil {
 		return nil, err
 	}
-	bf, err := files(b, dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	inA := map[string]bool{}
-	for _, f := range af {
-		inA[f] = true
-	}
-	for _, f := range bf {
-		if !inA[f] {
-			out = append(out, f)
-		}
-	}
-	inB := map[string]bool{}
-	for _, f := range bf {
-		inB[f] = true
-	}
-	for _, f := range af {
-		if !inB[f] {
-			out = append(out, f)
-			continue
-		}
-		same, err := sameFile(a, f, b, f)
-		if err != nil {
-			return nil, err
-		}
-		if !same {
-			out = append(out, f)
-		}
-	}
-	sort.Strings(out)
-	c.mu.Lock()
 	c.cache[key] = out
-	c.mu.Unlock()
 	return out, nil
 }
 
@@ -403,6 +347,11 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+func sortStrings(s []string) []string {
+	sort.Strings(s)
+	return s
 }
 
 func sortedKeys(m map[string]bool) []string {

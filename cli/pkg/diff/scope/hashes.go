@@ -1,0 +1,204 @@
+package scope
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/lakeport/lakeport/cli/pkg/source"
+)
+
+// hashes compares files by their git object IDs instead of their content: a commit's files by
+// the IDs its trees already hold (no blob is read or inflated; an unchanged folder is one tree ID
+// comparison), the working tree's by hashing each file as git does ("blob <size>\0<content>").
+type hashes struct {
+	git   *git.Repository
+	trees map[string]*object.Tree             // commit → root tree
+	dirs  map[string]map[string]plumbing.Hash // revision + dir → file → ID
+}
+
+func newHashes(repo *source.Repo) *hashes {
+	h := &hashes{trees: map[string]*object.Tree{}, dirs: map[string]map[string]plumbing.Hash{}}
+	if repo != nil {
+		h.git = repo.Git()
+	}
+	return h
+}
+
+func (h *hashes) tree(rev string) (*object.Tree, error) {
+	if t, ok := h.trees[rev]; ok {
+		return t, nil
+	}
+	if h.git == nil || !plumbing.IsHash(rev) {
+		return nil, fmt.Errorf("revision %q is not a commit of the repository", rev)
+	}
+	c, err := h.git.CommitObject(plumbing.NewHash(rev))
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", rev, err)
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("read tree of %s: %w", rev, err)
+	}
+	h.trees[rev] = t
+	return t, nil
+}
+
+// treeID is the ID of a folder in a commit (zero when the folder does not exist).
+func (h *hashes) treeID(rev, dir string) (plumbing.Hash, error) {
+	t, err := h.tree(rev)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	e, err := t.FindEntry(dir)
+	if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if e.Mode != filemode.Dir {
+		return plumbing.ZeroHash, nil
+	}
+	return e.Hash, nil
+}
+
+// dir returns the files below dir (paths from the repository root) with their IDs.
+func (h *hashes) dir(s source.Snapshot, dir string) (map[string]plumbing.Hash, error) {
+	key := s.Revision() + "\x00" + dir
+	if m, ok := h.dirs[key]; ok {
+		return m, nil
+	}
+	m := map[string]plumbing.Hash{}
+	if s.Revision() == source.Worktree {
+		names, err := s.Files(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		for _, n := range names {
+			b, err := s.ReadFile(n)
+			if err != nil {
+				return nil, err
+			}
+			m[n] = plumbing.ComputeHash(plumbing.BlobObject, b)
+		}
+	} else {
+		t, err := h.tree(s.Revision())
+		if err != nil {
+			return nil, err
+		}
+		sub := t
+		if dir != "" && dir != "." {
+			if sub, err = t.Tree(dir); err != nil {
+				h.dirs[key] = m // no such folder at this revision
+				return m, nil
+			}
+		}
+		w := object.NewTreeWalker(sub, true, nil)
+		defer w.Close()
+		for {
+			name, e, err := w.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("walk %s at %s: %w", dir, s.Revision()[:12], err)
+			}
+			if e.Mode.IsFile() {
+				m[path.Join(dir, name)] = e.Hash
+			}
+		}
+	}
+	h.dirs[key] = m
+	return m, nil
+}
+
+// file returns one file's ID (ok false when it does not exist).
+func (h *hashes) file(s source.Snapshot, name string) (plumbing.Hash, bool, error) {
+	if s.Revision() == source.Worktree {
+		b, err := s.ReadFile(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return plumbing.ZeroHash, false, nil
+		}
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		return plumbing.ComputeHash(plumbing.BlobObject, b), true, nil
+	}
+	t, err := h.tree(s.Revision())
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	e, err := t.FindEntry(strings.Trim(path.Clean(name), "/"))
+	if err != nil {
+		return plumbing.ZeroHash, false, nil
+	}
+	return e.Hash, e.Mode.IsFile(), nil
+}
+
+// diffDir lists the files below dir that differ between two snapshots, sorted.
+func (h *hashes) diffDir(a, b source.Snapshot, dir string) ([]string, error) {
+	if a.Revision() != source.Worktree && b.Revision() != source.Worktree {
+		ta, err := h.treeID(a.Revision(), dir)
+		if err != nil {
+			return nil, err
+		}
+		tb, err := h.treeID(b.Revision(), dir)
+		if err != nil {
+			return nil, err
+		}
+		if ta == tb {
+			return nil, nil
+		}
+	}
+	am, err := h.dir(a, dir)
+	if err != nil {
+		return nil, err
+	}
+	bm, err := h.dir(b, dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for n, id := range am {
+		if bid, ok := bm[n]; !ok || bid != id {
+			out = append(out, n)
+		}
+	}
+	for n := range bm {
+		if _, ok := am[n]; !ok {
+			out = append(out, n)
+		}
+	}
+	return sortStrings(out), nil
+}
+
+// sameFile compares one file on two sides (absent on both counts as the same).
+func (h *hashes) sameFile(a source.Snapshot, ap string, b source.Snapshot, bp string) (bool, error) {
+	if ap == bp && a.Revision() == b.Revision() && a.Revision() != source.Worktree {
+		return true, nil
+	}
+	ia, oka, err := h.file(a, ap)
+	if err != nil {
+		return false, err
+	}
+	ib, okb, err := h.file(b, bp)
+	if err != nil {
+		return false, err
+	}
+	return oka == okb && ia == ib, nil
+}
+
+// ChangedFiles lists the files below dir that differ between two snapshots of the repository
+// (added, removed or modified), sorted, comparing git object IDs.
+func ChangedFiles(repo *source.Repo, a, b source.Snapshot, dir string) ([]string, error) {
+	return newHashes(repo).diffDir(a, b, dir)
+}
