@@ -322,8 +322,17 @@ func arrowOnly(ctx context.Context, in *source.Input, c *contract.Contract, path
 	defer f.Close()
 	rdr := in.Records(ctx, c, 0)
 	defer rdr.Release()
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithDictionaryDefault(true), parquet.WithStats(true))
-	fw, err := pqarrow.NewFileWriter(rdr.Schema(), f, props, pqarrow.DefaultWriterProps())
+	// The writer settings iceberg-go uses for the tables (its defaults + the job's zstd), so that
+	// (d) writes the same Parquet without the table format around it.
+	wp := []parquet.WriterProperty{
+		parquet.WithMaxRowGroupLength(1 << 20), parquet.WithDataPageSize(1 << 20), parquet.WithDataPageVersion(parquet.DataPageV2),
+		parquet.WithBatchSize(20000), parquet.WithDictionaryPageSizeLimit(2 << 20),
+		parquet.WithCompression(compress.Codecs.Zstd), parquet.WithCompressionLevel(-1), parquet.WithDictionaryDefault(true),
+	}
+	for _, fld := range rdr.Schema().Fields() {
+		wp = append(wp, parquet.WithDictionaryCostFallbackFor(fld.Name, true))
+	}
+	fw, err := pqarrow.NewFileWriter(rdr.Schema(), f, parquet.NewWriterProperties(wp...), pqarrow.DefaultWriterProps())
 	if err != nil {
 		return err
 	}
