@@ -42,7 +42,9 @@ type Options struct {
 	// Server also starts argocd-server and logs in as admin (Loop.Token).
 	Server bool
 	// Namespaces are created for the environments (with the kwok default toleration). Default: the
-	// destination namespaces of the kit's environments whose destination is this cluster.
+	// destination namespace of the first environment in promotion order (dev), the one meant to
+	// run on simulated nodes; later environments that target this cluster get no namespace, so
+	// Argo CD compares them but cannot sync them.
 	Namespaces []string
 	// AppResync is the application controller's own refresh period (--app-resync). Default 3m, as
 	// in production: a new commit is not noticed at once, which is the race `health --wait
@@ -121,11 +123,16 @@ func Start(o Options) (l *Loop, err error) {
 	if l.Namespace == "" {
 		l.Namespace = testenv.ArgoCDNamespace
 	}
-	if o.Namespaces == nil {
-		for _, e := range w.Kit.Environments {
-			if e.Destination.Server == "https://kubernetes.default.svc" || e.Destination.Name == "in-cluster" {
-				o.Namespaces = append(o.Namespaces, e.Destination.Namespace)
+	var remote []string // destination servers other than this cluster
+	for i, e := range w.Kit.Environments {
+		if e.Destination.Server == inCluster || e.Destination.Name == "in-cluster" {
+			if o.Namespaces == nil && i == 0 {
+				o.Namespaces = []string{e.Destination.Namespace}
 			}
+			continue
+		}
+		if e.Destination.Server != "" {
+			remote = append(remote, e.Destination.Server)
 		}
 	}
 	l.logf("kit %s pushed to %s in %s", short(l.Head), l.RepoURL, time.Since(start).Round(time.Millisecond))
@@ -163,6 +170,24 @@ func Start(o Options) (l *Loop, err error) {
 		}}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("create namespace %s: %w", ns, err)
+		}
+	}
+	// Argo CD only generates and compares Applications whose destination cluster it knows: register
+	// the other environments' clusters (unreachable from here) so that their Applications exist.
+	for i, server := range remote {
+		_, err := cs.CoreV1().Secrets(l.Namespace).Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:   fmt.Sprintf("cluster-remote-%d", i),
+				Labels: map[string]string{"argocd.argoproj.io/secret-type": "cluster"},
+			},
+			StringData: map[string]string{
+				"name":   strings.TrimSuffix(strings.TrimPrefix(server, "https://"), ":6443"),
+				"server": server,
+				"config": `{"tlsClientConfig":{"insecure":true}}`,
+			},
+		}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("register cluster %s: %w", server, err)
 		}
 	}
 	if err := l.applyKit(ctx, w); err != nil {
@@ -320,6 +345,9 @@ func (l *Loop) git(dir string, args ...string) (string, error) {
 	}
 	return out.String(), nil
 }
+
+// inCluster is Argo CD's name for the cluster it runs in.
+const inCluster = "https://kubernetes.default.svc"
 
 var (
 	appProjectGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "appprojects"}
