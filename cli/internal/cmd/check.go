@@ -139,6 +139,13 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.Base != "" {
+		// A base that does not resolve is a mistake on the command line; a base that resolves
+		// but cannot be checked (a broken main) only makes every finding new.
+		if _, err := w.Repo.Resolve(o.Base); err != nil {
+			return fmt.Errorf("--base: %w", err)
+		}
+	}
 	rep, err := o.checkWorkspace(ctx, w, apps, false)
 	if err != nil {
 		return err

@@ -254,6 +254,12 @@ exceptions:
 			kitPolicies(f)
 			f.Commit("policies")
 		}},
+		{name: "check-bad-base", args: "check --base no-such-branch", wantCode: 2},
+		{name: "check-broken-base", args: "check --base <V1>", wantCode: 1, setup: func(f *testkit.Fixture) {
+			// V1's prod pin (the placeholder PIN_V1) does not resolve: the base cannot be
+			// rendered, so head's findings all count as new.
+			f.Write(map[string]string{"charts/db/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\ndatta: {}\n"})
+		}},
 		{name: "check-github", args: "check --env dev --app web -o github", setup: kitPolicies, wantCode: 1},
 		// Bad input: every one is an error (exit 2) naming the file and line.
 		{name: "check-rego-syntax-error", args: "check", wantCode: 2, setup: func(f *testkit.Fixture) {
