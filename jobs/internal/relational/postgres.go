@@ -85,9 +85,24 @@ func (p *Postgres) Load(ctx context.Context, c *contract.Contract, pub Publicati
 			return res, fmt.Errorf("prepare staging table %s: %w", stage, err)
 		}
 	}
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{PostgresSchema, stage}, c.ColumnNames(), newRowSource(rdr, false))
+	cols := make([]string, len(c.Columns))
+	for i, col := range c.Columns {
+		cols[i] = pgx.Identifier{col.Name}.Sanitize()
+	}
+	// Binary COPY encoded straight from the Arrow columns; FREEZE because the table was created
+	// in this transaction: the rows are written frozen and never need a later vacuum freeze.
+	src := newBinaryCopy(rdr)
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, src,
+		fmt.Sprintf(`COPY %s (%s) FROM STDIN WITH (FORMAT binary, FREEZE)`, stageID, strings.Join(cols, ", ")))
 	if err != nil {
+		if src.err != nil {
+			err = src.err
+		}
 		return res, fmt.Errorf("copy into %s: %w", stage, err)
+	}
+	n := tag.RowsAffected()
+	if n != src.rows {
+		return res, fmt.Errorf("copy into %s: server took %d rows of %d", stage, n, src.rows)
 	}
 	res.Rows = n
 	mark("copy")

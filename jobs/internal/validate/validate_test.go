@@ -82,11 +82,11 @@ func TestFaultsAreReported(t *testing.T) {
 		rule    string
 		column  string
 	}{
-		{"null key", "var_es", generate.FaultNullKey, RuleNotNull, "legal_entity"},
+		{"null key", "var_es", generate.FaultNullKey, RuleNotNull, "portfolio"},
 		{"out of range", "drc", generate.FaultOutOfRange, RuleRange, "jtd_long"},
 		{"not allowed", "frtb_sensitivities", generate.FaultNotAllowed, RuleAllowed, "currency"},
 		{"bad pattern", "drc", generate.FaultBadPattern, RulePattern, "desk"},
-		{"duplicate key", "var_es", generate.FaultDuplicateKey, RuleUniqueKey, "cob_date,legal_entity,desk,portfolio,measure,confidence_level,horizon_days"},
+		{"duplicate key", "var_es", generate.FaultDuplicateKey, RuleUniqueKey, "portfolio,measure,horizon_days,confidence_level,desk,legal_entity,cob_date"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,7 +14,7 @@ CREATE TABLE var_es (
     scenario_count NUMBER(10) NOT NULL,
     calc_run_id VARCHAR2(256 CHAR) NOT NULL,
     computed_at TIMESTAMP(6) WITH TIME ZONE NOT NULL,
-    CONSTRAINT var_es_pk PRIMARY KEY (cob_date, legal_entity, desk, portfolio, measure, confidence_level, horizon_days)
+    CONSTRAINT var_es_pk PRIMARY KEY (portfolio, measure, horizon_days, confidence_level, desk, legal_entity, cob_date)
 ) PARTITION BY LIST (cob_date) AUTOMATIC (PARTITION p_initial VALUES (DATE '2000-01-01'));
 
 CREATE GLOBAL TEMPORARY TABLE var_es_stage (
@@ -46,7 +46,7 @@ CREATE TABLE frtb_sensitivities (
     risk_weight BINARY_DOUBLE,
     trade_count NUMBER(10) NOT NULL,
     computed_at TIMESTAMP(6) WITH TIME ZONE NOT NULL,
-    CONSTRAINT frtb_sensitivities_pk PRIMARY KEY (cob_date, legal_entity, desk, risk_class, sensitivity_type, bucket, risk_factor, tenor)
+    CONSTRAINT frtb_sensitivities_pk PRIMARY KEY (risk_factor, sensitivity_type, risk_class, bucket, tenor, desk, legal_entity, cob_date)
 ) PARTITION BY LIST (cob_date) AUTOMATIC (PARTITION p_initial VALUES (DATE '2000-01-01'));
 
 CREATE GLOBAL TEMPORARY TABLE frtb_sensitivities_stage (
@@ -81,7 +81,7 @@ CREATE TABLE drc (
     drc_charge BINARY_DOUBLE NOT NULL,
     currency VARCHAR2(256 CHAR) NOT NULL,
     computed_at TIMESTAMP(6) WITH TIME ZONE NOT NULL,
-    CONSTRAINT drc_pk PRIMARY KEY (cob_date, legal_entity, desk, issuer_id, seniority)
+    CONSTRAINT drc_pk PRIMARY KEY (issuer_id, seniority, desk, legal_entity, cob_date)
 ) PARTITION BY LIST (cob_date) AUTOMATIC (PARTITION p_initial VALUES (DATE '2000-01-01'));
 
 CREATE GLOBAL TEMPORARY TABLE drc_stage (

@@ -15,7 +15,7 @@ CREATE TABLE risk.var_es (
     scenario_count integer NOT NULL,
     calc_run_id text NOT NULL,
     computed_at timestamptz NOT NULL,
-    PRIMARY KEY (cob_date, legal_entity, desk, portfolio, measure, confidence_level, horizon_days)
+    PRIMARY KEY (portfolio, measure, horizon_days, confidence_level, desk, legal_entity, cob_date)
 ) PARTITION BY LIST (cob_date);
 
 CREATE TABLE risk.frtb_sensitivities (
@@ -32,7 +32,7 @@ CREATE TABLE risk.frtb_sensitivities (
     risk_weight double precision,
     trade_count integer NOT NULL,
     computed_at timestamptz NOT NULL,
-    PRIMARY KEY (cob_date, legal_entity, desk, risk_class, sensitivity_type, bucket, risk_factor, tenor)
+    PRIMARY KEY (risk_factor, sensitivity_type, risk_class, bucket, tenor, desk, legal_entity, cob_date)
 ) PARTITION BY LIST (cob_date);
 
 CREATE TABLE risk.drc (
@@ -51,7 +51,7 @@ CREATE TABLE risk.drc (
     drc_charge double precision NOT NULL,
     currency text NOT NULL,
     computed_at timestamptz NOT NULL,
-    PRIMARY KEY (cob_date, legal_entity, desk, issuer_id, seniority)
+    PRIMARY KEY (issuer_id, seniority, desk, legal_entity, cob_date)
 ) PARTITION BY LIST (cob_date);
 
 CREATE TABLE risk.publications (

@@ -13,7 +13,7 @@ CREATE TABLE var_es (
     scenario_count INTEGER NOT NULL,
     calc_run_id TEXT NOT NULL,
     computed_at TEXT NOT NULL,
-    PRIMARY KEY (cob_date, legal_entity, desk, portfolio, measure, confidence_level, horizon_days)
+    PRIMARY KEY (portfolio, measure, horizon_days, confidence_level, desk, legal_entity, cob_date)
 ) WITHOUT ROWID;
 
 CREATE TABLE frtb_sensitivities (
@@ -30,7 +30,7 @@ CREATE TABLE frtb_sensitivities (
     risk_weight REAL,
     trade_count INTEGER NOT NULL,
     computed_at TEXT NOT NULL,
-    PRIMARY KEY (cob_date, legal_entity, desk, risk_class, sensitivity_type, bucket, risk_factor, tenor)
+    PRIMARY KEY (risk_factor, sensitivity_type, risk_class, bucket, tenor, desk, legal_entity, cob_date)
 ) WITHOUT ROWID;
 
 CREATE TABLE drc (
@@ -49,7 +49,7 @@ CREATE TABLE drc (
     drc_charge REAL NOT NULL,
     currency TEXT NOT NULL,
     computed_at TEXT NOT NULL,
-    PRIMARY KEY (cob_date, legal_entity, desk, issuer_id, seniority)
+    PRIMARY KEY (issuer_id, seniority, desk, legal_entity, cob_date)
 ) WITHOUT ROWID;
 
 CREATE TABLE publications (
