@@ -70,14 +70,16 @@ With --base REV (PR mode) the kit at REV (its charts, values and policies) is ch
 findings are reported as new, fixed or unchanged; only new findings fail, unless
 --fail-on-existing.
 
-Output: -o table (default), json (a versioned report), junit, sarif (SARIF 2.1.0 for code
-scanning) or github (workflow-command annotations).
+Output: -o table (default), json (a versioned report), markdown (a pull-request comment, new
+findings first, the rest collapsed), junit, sarif (SARIF 2.1.0 for code scanning) or github
+(workflow-command annotations).
 
 Exit codes: 0 no failing finding, 1 failing findings (warnings too with --fail-on-warn), 2 error
 (a chart that fails to render, a policy that does not compile, a bad exception file).`,
 		Example: `  lakeport check
   lakeport check --env prod --app trino
   lakeport check --base origin/main -o github
+  lakeport check --base origin/main -o markdown > comment.md
   lakeport check -o sarif > lakeport.sarif
   lakeport check policies test`,
 		Args: cobra.NoArgs,
@@ -92,7 +94,7 @@ Exit codes: 0 no failing finding, 1 failing findings (warnings too with --fail-o
 		},
 	}
 	addSelectionFlags(cmd, &o.Envs, &o.Apps)
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table, json, junit, sarif or github")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table, json, markdown, junit, sarif or github")
 	cmd.Flags().BoolVar(&o.FailOnWarn, "fail-on-warn", false, "exit 1 on warnings too")
 	cmd.Flags().StringVar(&o.Base, "base", "", "PR mode: compare with the kit at this git revision and fail only on new findings")
 	cmd.Flags().BoolVar(&o.FailOnExisting, "fail-on-existing", false, "in PR mode, fail on unchanged findings too")
@@ -103,7 +105,7 @@ Exit codes: 0 no failing finding, 1 failing findings (warnings too with --fail-o
 // Complete validates the flags.
 func (o *CheckOptions) Complete() error {
 	var err error
-	if o.format, err = output.Parse(o.Output, output.Table, output.JSON, formatJUnit, formatSARIF, formatGitHub); err != nil {
+	if o.format, err = output.Parse(o.Output, output.Table, output.JSON, output.Markdown, formatJUnit, formatSARIF, formatGitHub); err != nil {
 		return &ExitError{Code: CodeError, Err: err}
 	}
 	if o.FailOnExisting && o.Base == "" {
@@ -254,6 +256,8 @@ func (o *CheckOptions) write(rep *check.Report) error {
 		return report.SARIF(out, rep, ro)
 	case formatGitHub:
 		return report.GitHub(out, rep, ro)
+	case output.Markdown:
+		return report.Markdown(out, rep, ro)
 	}
 	return o.writeTable(rep)
 }

@@ -250,6 +250,14 @@ exceptions:
 			f.Commit("policies; a compliant web chart")
 			f.Replace("charts/web/templates/deployment.yaml", "            allowPrivilegeEscalation: false\n", "            allowPrivilegeEscalation: false\n            privileged: true\n")
 		}},
+		{name: "check-pr-mode-markdown", args: "check --base HEAD -o markdown", wantCode: 1, setup: func(f *testkit.Fixture) {
+			kitPolicies(f)
+			goodWeb(f)
+			f.Write(map[string]string{"policies/exceptions/db.yaml": "apiVersion: lakeport.dev/v1alpha1\nkind: PolicyExceptions\nexceptions:\n  - object: {kind: StatefulSet, name: db}\n    environments: [dev]\n    rules: [image_registry]\n    reason: the dev database mirrors the vendor's registry\n    expires: \"2099-12-31\"\n"})
+			f.Commit("policies; a compliant web chart")
+			f.Replace("charts/web/templates/deployment.yaml", "            allowPrivilegeEscalation: false\n", "            allowPrivilegeEscalation: false\n            privileged: true\n")
+			f.Replace("charts/db/templates/statefulset.yaml", "        - name: db\n", "        - name: db\n          resources: {requests: {cpu: 1, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}\n")
+		}},
 		{name: "check-pr-mode-only-existing", args: "check --app db --base HEAD", wantCode: 0, setup: func(f *testkit.Fixture) {
 			kitPolicies(f)
 			f.Commit("policies")

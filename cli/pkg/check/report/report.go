@@ -387,3 +387,84 @@ func escapeData(s string) string {
 func escapeProperty(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
+
+// --- Markdown ---------------------------------------------------------------------------------
+
+// MaxMarkdown is the size a pull-request comment holds (GitHub's limit is 65,536 characters).
+const MaxMarkdown = 65000
+
+// Markdown writes a pull-request comment: the verdict and counts, a table of the findings that
+// fail the check (in PR mode: new ones) and warnings, then collapsed sections for the rest
+// (unchanged, fixed, excepted). Tables are cut, with a note, to fit MaxMarkdown.
+func Markdown(w io.Writer, r *check.Report, o Options) error {
+	var b strings.Builder
+	verdict := "passed"
+	if r.Failed(o.FailOnWarn, o.All) {
+		verdict = "failed"
+	}
+	s := r.Summary
+	fmt.Fprintf(&b, "### lakeport check %s\n\n", verdict)
+	fmt.Fprintf(&b, "%d applications, %d objects: **%d failures**, %d warnings, %d excepted%s\n\n",
+		s.Applications, s.Objects, s.Failures, s.Warnings, s.Excepted, prSummary(r))
+	var main, unchanged, fixed, excepted []*check.Finding
+	for _, f := range r.Findings {
+		switch {
+		case f.Excepted():
+			excepted = append(excepted, f)
+		case f.Status == check.StatusFixed:
+			fixed = append(fixed, f)
+		case r.Base != "" && !o.All && f.Status == check.StatusUnchanged:
+			unchanged = append(unchanged, f)
+		default:
+			main = append(main, f)
+		}
+	}
+	budget := MaxMarkdown - 2000 // room for the summaries and notes
+	table := func(fs []*check.Finding) {
+		if len(fs) == 0 {
+			return
+		}
+		b.WriteString("| severity | env | app | object | rule | message |\n|---|---|---|---|---|---|\n")
+		for i, f := range fs {
+			obj, app := "", f.App
+			if f.Object != nil {
+				obj = "`" + f.Object.String() + "`"
+			}
+			if app == "" {
+				app = fmt.Sprintf("`%s:%d`", f.File, f.Line)
+			}
+			sev := string(f.Severity)
+			if f.Status != "" {
+				sev += " (" + string(f.Status) + ")"
+			}
+			if f.Excepted() {
+				sev = fmt.Sprintf("excepted until %s", f.Exception.Expires)
+			}
+			row := fmt.Sprintf("| %s | %s | %s | %s | `%s` | %s |\n", sev, f.Environment, app, obj, f.Rule, mdCell(f.Message))
+			if b.Len()+len(row) > budget {
+				fmt.Fprintf(&b, "\n_%d more findings are not shown: see `lakeport check` in the job log._\n", len(fs)-i)
+				return
+			}
+			b.WriteString(row)
+		}
+		b.WriteString("\n")
+	}
+	table(main)
+	for _, sec := range []struct {
+		title string
+		fs    []*check.Finding
+	}{{"unchanged (in the base too)", unchanged}, {"fixed by this change", fixed}, {"excepted (policies/exceptions)", excepted}} {
+		if len(sec.fs) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "<details><summary>%d %s</summary>\n\n", len(sec.fs), sec.title)
+		table(sec.fs)
+		b.WriteString("</details>\n\n")
+	}
+	_, err := io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")
+	return err
+}
+
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+}
