@@ -4,18 +4,21 @@
 // each pair. Both are timed as whole processes, interleaved in the same run, and the medians of
 // several runs are compared.
 //
-// The kit (environments/ and every chart they use) is copied into a scratch repository as its
-// base commit, then a pull request is committed on top. Two pull requests are measured:
+// The kit repository is cloned (with its history, so that pinned chart revisions resolve) and a
+// pull request is committed on top; HEAD~1 is its base. Three pull requests are measured:
 //
-//   - every chart: each chart gets a new template and a version bump, so every release of every
-//     environment renders differently (the worst case for lakeport, which then renders
-//     everything on both sides; the version bump also changes the helm.sh/chart label of every
-//     object, which lakeport compares and ignores);
+//   - worst case: every environment's pins first float to HEAD (a base commit), then every chart
+//     gets a new template and a version bump, so every release of every environment renders
+//     differently: lakeport renders everything on both sides (the version bump also changes the
+//     helm.sh/chart label of every object, which lakeport compares and ignores);
+//   - every chart, pins as they are: the same chart change; environments pinned to a commit do not
+//     move, so lakeport renders only the environments that follow the branch;
 //   - one values file: one environment's values for one component change (lakeport renders that
-//     application only; the script still renders everything).
+//     application only).
 //
-// The peer's chart and value files are laid out before timing (helmpeer.Prepare), which favours the
-// peer: a real script would also check the base revision out.
+// The script renders every release at both revisions whatever changed, as it does not know.
+// Its charts and value files are laid out before timing (helmpeer.Prepare), which favours it: a
+// real script would also check the base revision and each pinned chart revision out.
 //
 //	go run ./cli/pkg/diff/internal/bench -lakeport bin/lakeport -helm .tools/bin/helm -dyff .tools/bin/dyff -runs 5
 package main
@@ -26,17 +29,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
-
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/lakeport/lakeport/cli/internal/helmpeer"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
@@ -60,7 +60,7 @@ func run() error {
 	flag.StringVar(&o.lakeport, "lakeport", "bin/lakeport", "the lakeport binary")
 	flag.StringVar(&o.helm, "helm", ".tools/bin/helm", "the helm binary")
 	flag.StringVar(&o.dyff, "dyff", ".tools/bin/dyff", "the dyff binary")
-	flag.StringVar(&o.repo, "repo", ".", "the kit repository to copy environments/ and charts/ from")
+	flag.StringVar(&o.repo, "repo", ".", "the kit repository to clone (its committed HEAD)")
 	flag.IntVar(&o.runs, "runs", 5, "timed runs of each (the median is reported; at least 5)")
 	flag.Parse()
 	o.runs = max(o.runs, 5)
@@ -75,28 +75,31 @@ func run() error {
 		*p = abs
 	}
 	fmt.Printf("diff: lakeport diff --base HEAD~1 -o markdown vs helm template ×2 per release + dyff between, median of %d runs\n", o.runs)
-	var worst result
+	var results []result
 	for _, pr := range []struct {
-		name  string
-		apply func(dir string) error
+		name      string
+		floatPins bool
+		apply     func(dir string) error
 	}{
-		{"every chart changed", everyChart},
-		{"one values file changed", oneValuesFile},
+		{"worst case: every release changes (pins floated to HEAD)", true, everyChart},
+		{"every chart changes, pins as committed", false, everyChart},
+		{"one values file changes", false, oneValuesFile},
 	} {
-		r, err := measure(o, pr.name, pr.apply)
+		r, err := measure(o, pr.name, pr.floatPins, pr.apply)
 		if err != nil {
 			return fmt.Errorf("%s: %w", pr.name, err)
 		}
-		if worst.name == "" {
-			worst = r
+		results = append(results, r)
+	}
+	fmt.Println("\ntarget: ≥ 20x faster than the script and < 1s")
+	for _, r := range results {
+		ratio := float64(r.peer) / float64(r.lakeport)
+		verdict := "met"
+		if ratio < 20 || r.lakeport >= time.Second {
+			verdict = "MISSED"
 		}
+		fmt.Printf("  %-60s %6.1fx %8s  %s\n", r.name, ratio, r.lakeport.Round(time.Millisecond), verdict)
 	}
-	ratio := float64(worst.peer) / float64(worst.lakeport)
-	verdict := "met"
-	if ratio < 20 || worst.lakeport >= time.Second {
-		verdict = "MISSED"
-	}
-	fmt.Printf("target (whole kit, every chart changed): ≥ 20x and < 1s: %s (%.1fx, %s)\n", verdict, ratio, worst.lakeport.Round(time.Millisecond))
 	return nil
 }
 
@@ -105,7 +108,7 @@ type result struct {
 	lakeport, peer time.Duration
 }
 
-func measure(o options, name string, apply func(dir string) error) (result, error) {
+func measure(o options, name string, floatPins bool, apply func(dir string) error) (result, error) {
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "lakeport-diff-bench-")
 	if err != nil {
@@ -113,17 +116,21 @@ func measure(o options, name string, apply func(dir string) error) (result, erro
 	}
 	defer os.RemoveAll(tmp)
 	repoDir := filepath.Join(tmp, "kit")
-	pinned, err := copyKit(o.repo, repoDir)
-	if err != nil {
+	if err := gitRun(ctx, "", "clone", "--quiet", "--local", o.repo, repoDir); err != nil {
 		return result{}, err
 	}
-	if err := commitAll(repoDir, "base: the kit"); err != nil {
-		return result{}, err
+	if floatPins {
+		if err := floatAllPins(repoDir); err != nil {
+			return result{}, err
+		}
+		if err := commitAll(ctx, repoDir, "bench: every pin follows the branch"); err != nil {
+			return result{}, err
+		}
 	}
 	if err := apply(repoDir); err != nil {
 		return result{}, err
 	}
-	if err := commitAll(repoDir, "pull request: "+name); err != nil {
+	if err := commitAll(ctx, repoDir, "pull request: "+name); err != nil {
 		return result{}, err
 	}
 
@@ -216,27 +223,28 @@ func measure(o options, name string, apply func(dir string) error) (result, erro
 	if err := peer(true); err != nil {
 		return result{}, err
 	}
-	var lt, pt []time.Duration
+	var lt, pt, lc, pc []time.Duration
 	for i := 0; i < o.runs; i++ {
-		d, err := timeIt(lakeport)
+		d, c, err := timeIt(lakeport)
 		if err != nil {
 			return result{}, err
 		}
-		lt = append(lt, d)
-		if d, err = timeIt(func() error { return peer(false) }); err != nil {
+		lt, lc = append(lt, d), append(lc, c)
+		if d, c, err = timeIt(func() error { return peer(false) }); err != nil {
 			return result{}, err
 		}
-		pt = append(pt, d)
+		pt, pc = append(pt, d), append(pc, c)
 	}
 	ours, err := lakeportChanged(ctx, o.lakeport, repoDir)
 	if err != nil {
 		return result{}, err
 	}
 	lm, pm := median(lt), median(pt)
-	fmt.Printf("\npull request: %s (%d applications)%s\n", name, nRels, pinned)
+	fmt.Printf("\npull request: %s (%d applications)\n", name, nRels)
 	fmt.Printf("  lakeport diff (one process)            %8s   (min %s, max %s; markdown %d bytes)\n", lm.Round(time.Millisecond), minD(lt).Round(time.Millisecond), maxD(lt).Round(time.Millisecond), len(lakeportOut))
 	fmt.Printf("  helm template ×%d + dyff between ×%d   %8s   (min %s, max %s)\n", 2*len(jobs), len(jobs), pm.Round(time.Millisecond), minD(pt).Round(time.Millisecond), maxD(pt).Round(time.Millisecond))
-	fmt.Printf("  ratio script/lakeport                  %8.1fx\n", float64(pm)/float64(lm))
+	fmt.Printf("  ratio script/lakeport                  %8.1fx   (CPU time: lakeport %s, script %s, %.1fx)\n", float64(pm)/float64(lm),
+		median(lc).Round(time.Millisecond), median(pc).Round(time.Millisecond), float64(median(pc))/float64(median(lc)))
 	fmt.Printf("  changed resources: lakeport %d, dyff %d (same ignores)\n", ours, peerChanged)
 	if ours != peerChanged {
 		return result{}, fmt.Errorf("lakeport and dyff disagree on the changed resources (%d vs %d)", ours, peerChanged)
@@ -280,67 +288,40 @@ func lakeportChanged(ctx context.Context, bin, repo string) (int, error) {
 
 var shaPin = regexp.MustCompile(`(?m)^(\s+revision:\s*)"?[0-9a-f]{40}"?\s*$`)
 
-// copyKit copies environments/ and every folder of charts/ holding a Chart.yaml. Pins to commits of
-// the source repository cannot resolve in the copy, so they become HEAD (and it says so).
-func copyKit(src, dst string) (string, error) {
-	note := ""
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+// floatAllPins makes every environment follow the branch (revision: HEAD).
+func floatAllPins(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "environments", "*", "env.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		top, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
-		if rel == "." {
-			return nil
-		}
-		if top != "environments" && top != "charts" {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			if filepath.Dir(rel) == "charts" {
-				if _, err := os.Stat(filepath.Join(p, "Chart.yaml")); err != nil {
-					return filepath.SkipDir
-				}
-			}
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		if filepath.Dir(rel) == "charts" {
-			return nil // charts/*.go and the like
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
+		if err := os.WriteFile(f, shaPin.ReplaceAll(b, []byte("${1}HEAD")), 0o644); err != nil {
 			return err
 		}
-		if filepath.Base(rel) == "env.yaml" && shaPin.Match(b) {
-			b = shaPin.ReplaceAll(b, []byte("${1}HEAD"))
-			note = " (commit pins rewritten to HEAD in the copy)"
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	return note, err
+	}
+	return nil
 }
 
-func commitAll(dir, msg string) error {
-	r, err := git.PlainOpen(dir)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		r, err = git.PlainInit(dir, false)
+func gitRun(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@lakeport.dev",
+		"GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@lakeport.dev")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
-	if err != nil {
+	return nil
+}
+
+func commitAll(ctx context.Context, dir, msg string) error {
+	if err := gitRun(ctx, dir, "add", "-A", "environments", "charts"); err != nil {
 		return err
 	}
-	wt, err := r.Worktree()
-	if err != nil {
-		return err
-	}
-	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
-		return err
-	}
-	sig := &object.Signature{Name: "bench", Email: "bench@lakeport.dev", When: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	_, err = wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
-	return err
+	return gitRun(ctx, dir, "commit", "--quiet", "--no-verify", "-m", msg)
 }
 
 // everyChart adds a ConfigMap template to every chart and bumps every chart's version.
@@ -401,10 +382,21 @@ func oneValuesFile(dir string) error {
 	return errors.New("no values file with an image tag to change")
 }
 
-func timeIt(f func() error) (time.Duration, error) {
+// timeIt returns the wall time of f and the CPU time (user + system) of the processes it ran,
+// which a machine shared with other work inflates far less than wall time.
+func timeIt(f func() error) (time.Duration, time.Duration, error) {
+	c0 := childCPU()
 	start := time.Now()
 	err := f()
-	return time.Since(start), err
+	return time.Since(start), childCPU() - c0, err
+}
+
+func childCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func median(ds []time.Duration) time.Duration {
