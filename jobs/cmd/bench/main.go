@@ -7,7 +7,7 @@
 //
 // all streaming the same Spark-like Parquet input (generated first). It starts its own PostgreSQL
 // (hack/testenv). Rows/s and MB/s are reported with MB counted as the Arrow in-memory size of the
-// rows, the same figure for every path. (a), (b) and (d) report the median of --runs runs.
+// rows, the same figure for every path. (a), (b) and (d) report the median of --runs interleaved rounds.
 //
 // Exit codes: 0 done, 1 error, 2 invalid usage.
 package main
@@ -66,7 +66,7 @@ func main() {
 	fs.StringVar(&o.dataset, "dataset", "frtb_sensitivities", "dataset to measure")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "rows of input")
 	fs.IntVar(&o.files, "files", 8, "input Parquet files")
-	fs.IntVar(&o.runs, "runs", 3, "runs of (a), (b) and (d); the median is reported")
+	fs.IntVar(&o.runs, "runs", 5, "runs of (a), (b) and (d); the median is reported")
 	fs.IntVar(&o.insertRows, "insert-rows", 0, "rows for the row-by-row INSERT baseline in one transaction (default: all; fewer extrapolates the rate)")
 	fs.IntVar(&o.autocommitRows, "autocommit-rows", 100_000, "rows for the row-by-row autocommit INSERT baseline (0 skips it; its rate is extrapolated)")
 	fs.StringVar(&o.out, "out", "out/bench", "folder for the input, the warehouse and results.json")
@@ -158,18 +158,6 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	_ = db.Close()
 
 	var results []*measure
-	// (d) arrow-go alone.
-	md := &measure{Name: "(d) arrow-go Parquet write (upper bound)"}
-	for i := 0; i < o.runs; i++ {
-		d, err := timeIt(func() error { return arrowOnly(ctx, in, c, filepath.Join(o.out, "arrow-only.parquet")) })
-		if err != nil {
-			return fmt.Errorf("arrow-only: %w", err)
-		}
-		md.Runs = append(md.Runs, d)
-	}
-	md.finish(rows, logical)
-	// (a) Iceberg publish.
-	ma := &measure{Name: "(a) Iceberg publish (iceberg-go overwrite, 1 commit)"}
 	l, err := lake.Open(ctx, lake.Config{Catalog: lake.CatalogConfig{URI: filepath.Join(o.out, "catalog.db")}, Warehouse: filepath.Join(o.out, "warehouse")})
 	if err != nil {
 		return err
@@ -179,8 +167,22 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	pgl, err := relational.OpenPostgres(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer pgl.Close()
+	md := &measure{Name: "(d) arrow-go Parquet write (upper bound)"}
+	ma := &measure{Name: "(a) Iceberg publish (iceberg-go overwrite, 1 commit)"}
+	mb := &measure{Name: "(b) PostgreSQL COPY load (staging, key, partition swap)"}
+	// Rounds interleave the paths, so that a busy neighbour on a shared machine slows them alike.
 	for i := 0; i < o.runs; i++ {
-		d, err := timeIt(func() error {
+		d, err := timeIt(func() error { return arrowOnly(ctx, in, c, filepath.Join(o.out, "arrow-only.parquet")) })
+		if err != nil {
+			return fmt.Errorf("arrow-only: %w", err)
+		}
+		md.Runs = append(md.Runs, d)
+		d, err = timeIt(func() error {
 			rdr := in.Records(ctx, c, 0)
 			defer rdr.Release()
 			var cm lake.Commit
@@ -194,24 +196,14 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			return fmt.Errorf("iceberg: %w", err)
 		}
 		ma.Runs = append(ma.Runs, d)
-	}
-	ma.finish(rows, logical)
-	// (b) COPY.
-	mb := &measure{Name: "(b) PostgreSQL COPY load (staging, key, partition swap)"}
-	pgl, err := relational.OpenPostgres(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer pgl.Close()
-	for i := 0; i < o.runs; i++ {
-		d, err := timeIt(func() error {
+		d, err = timeIt(func() error {
 			rdr := in.Records(ctx, c, 0)
 			defer rdr.Release()
 			res, err := pgl.Load(ctx, c, relational.Publication{Dataset: c.Name, CobDate: cob, RunID: "bench", InputSHA256: "-", ContentChecksum: "-"}, rdr)
 			if err == nil && res.Rows != rows {
 				err = fmt.Errorf("copy loaded %d rows", res.Rows)
 			}
-			fmt.Fprintf(w, "  COPY load phases: copy %v, primary key %v, swap %v\n", res.Phases["copy"].Round(time.Millisecond),
+			fmt.Fprintf(w, "  round %d: COPY load phases: copy %v, primary key %v, swap %v\n", i+1, res.Phases["copy"].Round(time.Millisecond),
 				res.Phases["index"].Round(time.Millisecond), res.Phases["swap"].Round(time.Millisecond))
 			return err
 		})
@@ -220,6 +212,8 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 		mb.Runs = append(mb.Runs, d)
 	}
+	md.finish(rows, logical)
+	ma.finish(rows, logical)
 	mb.finish(rows, logical)
 	// (c) row by row.
 	insRows := int64(o.insertRows)
