@@ -20,6 +20,7 @@ import (
 	"github.com/lakeport/lakeport/cli/pkg/check/policy"
 	"github.com/lakeport/lakeport/cli/pkg/check/report"
 	"github.com/lakeport/lakeport/cli/pkg/crds"
+	"github.com/lakeport/lakeport/cli/pkg/source"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
 
@@ -196,7 +197,17 @@ func (o *CheckOptions) checkBase(ctx context.Context) (*check.Report, error) {
 // checkWorkspace renders the selected applications, plus the other applications of their
 // environments (cross-object rules see a whole environment), and checks them.
 func (o *CheckOptions) checkWorkspace(ctx context.Context, w *workspace.Workspace, apps []argov1.Application, base bool) (*check.Report, error) {
-	checker, err := check.New(w.Head, check.Options{Now: o.now, CRDs: crds.FS, CacheDir: crdCacheDir()})
+	readFile := func(rev, path string) ([]byte, error) {
+		if rev == source.Worktree {
+			return w.Head.ReadFile(path)
+		}
+		snap, err := w.Repo.At(rev)
+		if err != nil {
+			return nil, err
+		}
+		return snap.ReadFile(path)
+	}
+	checker, err := check.New(w.Head, check.Options{Now: o.now, CRDs: crds.FS, CacheDir: crdCacheDir(), ReadFile: readFile})
 	if err != nil {
 		return nil, err
 	}

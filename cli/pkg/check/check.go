@@ -8,10 +8,12 @@
 package check
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -219,6 +221,9 @@ type Options struct {
 	CRDs fs.FS
 	// CacheDir, when set, keeps decoded CRD files between runs (see schema.Validator.CacheDir).
 	CacheDir string
+	// ReadFile, when set, reads a chart file at a revision (a Release's Chart.Resolved): findings
+	// then point at the line of the template that renders the object's kind.
+	ReadFile func(revision, path string) ([]byte, error)
 	// PolicyDir and ExceptionsDir default to policies/ and policies/exceptions/.
 	PolicyDir     string
 	ExceptionsDir string
@@ -230,6 +235,7 @@ type Checker struct {
 	Exceptions []*Exception
 	schema     *schema.Validator
 	now        time.Time
+	readFile   func(revision, path string) ([]byte, error)
 }
 
 // New loads the policies and exceptions of a snapshot of the kit. Bad policies (syntax, compile
@@ -249,7 +255,7 @@ func New(snap source.Snapshot, opts Options) (*Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Checker{Engine: eng, schema: schema.New(), now: opts.Now}
+	c := &Checker{Engine: eng, schema: schema.New(), now: opts.Now, readFile: opts.ReadFile}
 	c.schema.CacheDir = opts.CacheDir
 	known := map[string]bool{}
 	var ids []string
@@ -413,16 +419,47 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 		return nil, err
 	}
 	order := 0
-	for _, fs := range results {
+	lines := c.kindLines()
+	for i, fs := range results {
 		for _, f := range fs {
 			f.order = order
 			order++
+			f.Line = lines(jobs[i].rel, f.File, jobs[i].obj.Kind)
 			rep.Findings = append(rep.Findings, f)
 		}
 	}
 	c.applyExceptions(rep, checkedEnvs)
 	rep.summarize()
 	return rep, nil
+}
+
+var kindLineRE = regexp.MustCompile(`(?m)^kind:[ \t]*["']?([A-Za-z0-9]+)["']?[ \t]*$`)
+
+// kindLines returns a function giving the line of "kind: <Kind>" in a release's template (the
+// first one: a template that ranges over several objects of a kind points at its top), or 0.
+func (c *Checker) kindLines() func(r *render.Release, file, kind string) int {
+	type key struct{ rev, file string }
+	cache := map[key]map[string]int{}
+	return func(r *render.Release, file, kind string) int {
+		if c.readFile == nil || file == "" {
+			return 0
+		}
+		k := key{r.Chart.Resolved, file}
+		kinds, ok := cache[k]
+		if !ok {
+			kinds = map[string]int{}
+			if raw, err := c.readFile(r.Chart.Resolved, file); err == nil {
+				for _, m := range kindLineRE.FindAllSubmatchIndex(raw, -1) {
+					name := string(raw[m[2]:m[3]])
+					if _, seen := kinds[name]; !seen {
+						kinds[name] = 1 + bytes.Count(raw[:m[0]], []byte("\n"))
+					}
+				}
+			}
+			cache[k] = kinds
+		}
+		return kinds[kind]
+	}
 }
 
 func namespaceOf(o *render.Object, r *render.Release) string {
