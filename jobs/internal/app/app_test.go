@@ -98,8 +98,11 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("var_es: %+v", d)
 		}
 	}
-	if ins.Sample == nil || len(ins.Sample.Rows) == 0 {
-		t.Errorf("no sample query result")
+	if ins.Sample == nil || len(ins.Sample.Rows) == 0 || ins.IcebergSample == nil {
+		t.Fatalf("no sample query result")
+	}
+	if fmt.Sprint(ins.Sample.Rows) != fmt.Sprint(ins.IcebergSample.Rows) {
+		t.Errorf("database and Iceberg disagree:\n%v\n%v", ins.Sample.Rows, ins.IcebergSample.Rows)
 	}
 }
 

@@ -8,11 +8,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/lakeport/lakeport/jobs/contracts"
 	"github.com/lakeport/lakeport/jobs/internal/contract"
@@ -42,6 +47,8 @@ type DatasetView struct {
 type Inspection struct {
 	Datasets []DatasetView `json:"datasets"`
 	Sample   *Sample       `json:"sample,omitempty"`
+	// IcebergSample is the same question answered from the Iceberg table (iceberg-go scan).
+	IcebergSample *Sample `json:"icebergSample,omitempty"`
 }
 
 // Sample is the result of a sample consumer query.
@@ -134,6 +141,13 @@ func (o *inspectOptions) run(ctx context.Context) error {
 		}
 		out.Sample = s
 	}
+	if !latest.IsZero() {
+		s, err := icebergSample(ctx, l, latest)
+		if err != nil {
+			return err
+		}
+		out.IcebergSample = s
+	}
 	if o.output == "json" {
 		enc := json.NewEncoder(o.stdout)
 		enc.SetIndent("", "  ")
@@ -194,6 +208,67 @@ GROUP BY desk ORDER BY var_99_10d DESC, desk FETCH FIRST 5 ROWS ONLY`, tableName
 	return s, rows.Err()
 }
 
+// icebergSample answers the sample question from the Iceberg table with an iceberg-go scan
+// (partition-pruned to the date, two columns read), as a Go or Python consumer of the lake would.
+func icebergSample(ctx context.Context, l *lake.Lake, cob time.Time) (*Sample, error) {
+	c, err := contract.Load("var_es")
+	if err != nil {
+		return nil, err
+	}
+	tbl, err := l.Catalog().LoadTable(l.Context(ctx), l.Ident(c))
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	filter := iceberg.NewAnd(iceberg.EqualTo(iceberg.Reference("cob_date"), iceberg.Date(cob.Unix()/86400)),
+		iceberg.EqualTo(iceberg.Reference("measure"), "VAR"), iceberg.EqualTo(iceberg.Reference("horizon_days"), int32(10)))
+	_, recs, err := tbl.Scan(table.WithRowFilter(filter), table.WithSelectedFields("desk", "value")).ToArrowRecords(l.Context(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("scan var_es: %w", err)
+	}
+	type agg struct {
+		n   int64
+		sum float64
+	}
+	by := map[string]*agg{}
+	for rec, err := range recs {
+		if err != nil {
+			return nil, fmt.Errorf("scan var_es: %w", err)
+		}
+		desk := rec.Column(int(rec.Schema().FieldIndices("desk")[0])).(*array.String)
+		val := rec.Column(int(rec.Schema().FieldIndices("value")[0])).(*array.Float64)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			a := by[desk.Value(i)]
+			if a == nil {
+				a = &agg{}
+				by[strings.Clone(desk.Value(i))] = a
+			}
+			a.n++
+			a.sum += val.Value(i)
+		}
+		rec.Release()
+	}
+	desks := make([]string, 0, len(by))
+	for d := range by {
+		desks = append(desks, d)
+	}
+	sort.Slice(desks, func(i, j int) bool {
+		ri, rj := math.Round(by[desks[i]].sum), math.Round(by[desks[j]].sum)
+		if ri != rj {
+			return ri > rj
+		}
+		return desks[i] < desks[j]
+	})
+	s := &Sample{Title: "the same from the Iceberg table (iceberg-go scan, cob_date partition pruned)",
+		SQL: "scan risk.var_es where cob_date = date and measure = 'VAR' and horizon_days = 10 select desk, value", Columns: []string{"desk", "portfolios", "var_99_10d"}}
+	for _, d := range desks[:min(5, len(desks))] {
+		s.Rows = append(s.Rows, []string{d, fmt.Sprint(by[d].n), fmt.Sprintf("%.0f", math.Round(by[d].sum))})
+	}
+	return s, nil
+}
+
 func writeInspection(w io.Writer, in Inspection) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DATASET\tCOB_DATE\tICEBERG_ROWS\tFILES\tDB_ROWS\tSNAPSHOT\tRUN")
@@ -207,16 +282,21 @@ func writeInspection(w io.Writer, in Inspection) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if in.Sample == nil {
-		return nil
+	for _, s := range []*Sample{in.Sample, in.IcebergSample} {
+		if s == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\nsample query — %s:\n", s.Title)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.ToUpper(strings.Join(s.Columns, "\t")))
+		for _, r := range s.Rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(w, "\nsample query — %s:\n", in.Sample.Title)
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.ToUpper(strings.Join(in.Sample.Columns, "\t")))
-	for _, r := range in.Sample.Rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
+	return nil
 }
 
 func runContracts(args []string, stdout, stderr io.Writer) error {
