@@ -215,17 +215,18 @@ func openS3(ctx context.Context, o Options, bucket, prefix string) (*Input, erro
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: no Parquet file in s3://%s/%s", ErrNoInput, bucket, prefix)
 	}
-	work := o.WorkDir
-	var cleanup func() error
-	if work == "" {
-		if work, err = os.MkdirTemp("", "lakeport-input-"); err != nil {
+	// A folder of its own per Open, removed by Close: two datasets (or dates) may well have
+	// identically named part files.
+	if o.WorkDir != "" {
+		if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
 			return nil, err
 		}
-		cleanup = func() error { return os.RemoveAll(work) }
-	} else if err := os.MkdirAll(work, 0o755); err != nil {
+	}
+	work, err := os.MkdirTemp(o.WorkDir, "lakeport-input-")
+	if err != nil {
 		return nil, err
 	}
-	in := &Input{cleanup: cleanup}
+	in := &Input{cleanup: func() error { return os.RemoveAll(work) }}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].name < keys[j].name })
 	for _, k := range keys {
 		local := filepath.Join(work, k.name)
