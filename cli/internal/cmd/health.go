@@ -230,7 +230,13 @@ func (o *HealthOptions) Run(ctx context.Context) error {
 		})
 		prog.done()
 	} else {
-		report, _, err = health.Check(ctx, src, sel, plan)
+		var apps []argov1.Application
+		report, apps, err = health.Check(ctx, src, sel, plan)
+		if err == nil && report.Outcome != health.OutcomeHealthy {
+			for _, e := range health.Explain(ctx, src, report, apps) {
+				fmt.Fprintf(io.ErrOut, "warning: %v\n", e)
+			}
+		}
 	}
 	if err != nil {
 		var none *health.NoApplicationsError

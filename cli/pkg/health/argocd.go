@@ -147,3 +147,36 @@ func grpcError(err error) error {
 	}
 	return fmt.Errorf("%s: %s", st.Code(), st.Message())
 }
+
+// ExplainResources reads the Application's resource tree: the health Argo CD computed for each
+// managed resource (with its Lua customisations), joined with the sync status of status.resources.
+func (s *ArgoCDSource) ExplainResources(ctx context.Context, app *argov1.Application) ([]Resource, error) {
+	apps, err := s.client()
+	if err != nil {
+		return nil, err
+	}
+	name, ns := app.Name, app.Namespace
+	q := &applicationpkg.ResourcesQuery{ApplicationName: &name}
+	if ns != "" {
+		q.AppNamespace = &ns
+	}
+	tree, err := apps.ResourceTree(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("resource tree of %s: %w", name, grpcError(err))
+	}
+	healthOf := map[string]*argov1.HealthStatus{}
+	for _, n := range tree.Nodes {
+		healthOf[managedKey(n.Group, n.Kind, n.Namespace, n.Name)] = n.Health
+	}
+	out := make([]Resource, 0, len(app.Status.Resources))
+	for _, r := range app.Status.Resources {
+		res := Resource{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Sync: string(r.Status), Hook: r.Hook}
+		if h := healthOf[managedKey(r.Group, r.Kind, r.Namespace, r.Name)]; h != nil {
+			res.Health, res.Message = string(h.Status), firstLine(h.Message)
+		} else if r.Health != nil {
+			res.Health, res.Message = string(r.Health.Status), firstLine(r.Health.Message)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}

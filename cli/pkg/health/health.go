@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -360,12 +359,7 @@ func notHealthy(a *argov1.Application) []Resource {
 			Sync: string(r.Status), Health: health, Message: firstLine(msg), Hook: r.Hook,
 		})
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if rank(out[i].Health) != rank(out[j].Health) {
-			return rank(out[i].Health) < rank(out[j].Health)
-		}
-		return out[i].Ref() < out[j].Ref()
-	})
+	sortResources(out)
 	return out
 }
 

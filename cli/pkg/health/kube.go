@@ -5,7 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
+
+	gitopshealth "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/health"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
 
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	argoclient "github.com/argoproj/argo-cd/v3/pkg/client/clientset/versioned"
@@ -20,6 +30,12 @@ import (
 type KubeSource struct {
 	client argoclient.Interface
 	host   string
+	cfg    *rest.Config
+
+	dynOnce sync.Once
+	mapper  meta.RESTMapper
+	dyn     dynamic.Interface
+	dynErr  error
 	// requests counts HTTP requests sent (for benchmarks and tests).
 	requests atomic.Int64
 }
@@ -59,6 +75,7 @@ func NewKubeSource(cfg *rest.Config) (*KubeSource, error) {
 		}
 		return countingTransport{next: rt, n: &s.requests}
 	}
+	s.cfg = cfg
 	c, err := argoclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
@@ -154,4 +171,68 @@ func splitPathList(v string) []string {
 		}
 	}
 	return out
+}
+
+// ExplainResources reads the live objects of an Application whose destination is this cluster
+// and assesses them with Argo CD's own health checks (gitops-engine; the built-in checks, not
+// Lua customisations from argocd-cm). For another destination it cannot tell (nil, nil).
+func (s *KubeSource) ExplainResources(ctx context.Context, app *argov1.Application) ([]Resource, error) {
+	d := app.Spec.Destination
+	if d.Server != "https://kubernetes.default.svc" && d.Name != "in-cluster" {
+		return nil, nil
+	}
+	mapper, dyn, err := s.dynamicClients()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Resource, 0, len(app.Status.Resources))
+	for _, r := range app.Status.Resources {
+		res := Resource{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Sync: string(r.Status), Hook: r.Hook}
+		if r.Health != nil {
+			res.Health, res.Message = string(r.Health.Status), firstLine(r.Health.Message)
+			out = append(out, res)
+			continue
+		}
+		m, err := mapper.RESTMapping(schema.GroupKind{Group: r.Group, Kind: r.Kind}, r.Version)
+		if err != nil {
+			out = append(out, res) // a kind this cluster does not serve: nothing to assess
+			continue
+		}
+		ri := dyn.Resource(m.Resource)
+		var obj *unstructured.Unstructured
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			obj, err = ri.Namespace(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		} else {
+			obj, err = ri.Get(ctx, r.Name, metav1.GetOptions{})
+		}
+		switch {
+		case apierrors.IsNotFound(err):
+			res.Health = HealthMissing
+		case err != nil:
+			return nil, fmt.Errorf("read %s %s/%s of %s: %w", r.Kind, r.Namespace, r.Name, app.Name, err)
+		default:
+			hs, err := gitopshealth.GetResourceHealth(obj, nil)
+			if err != nil {
+				res.Health, res.Message = HealthUnknown, err.Error()
+			} else if hs != nil {
+				res.Health, res.Message = string(hs.Status), firstLine(hs.Message)
+			}
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// dynamicClients builds, once, a REST mapper (from discovery) and a dynamic client.
+func (s *KubeSource) dynamicClients() (meta.RESTMapper, dynamic.Interface, error) {
+	s.dynOnce.Do(func() {
+		dc, err := discovery.NewDiscoveryClientForConfig(s.cfg)
+		if err != nil {
+			s.dynErr = err
+			return
+		}
+		s.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+		s.dyn, s.dynErr = dynamic.NewForConfig(s.cfg)
+	})
+	return s.mapper, s.dyn, s.dynErr
 }

@@ -14,6 +14,7 @@ import (
 	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	argoclient "github.com/argoproj/argo-cd/v3/pkg/client/clientset/versioned"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -294,4 +295,76 @@ func playController(c argoclient.Interface, ns, name string, done func()) error 
 		}
 	}
 	return nil
+}
+
+// TestKubeSourceExplains: with Argo CD v3's default, resource health is not in the Application;
+// the Kubernetes source reads the live objects of an in-cluster destination and assesses them
+// with Argo CD's own checks.
+func TestKubeSourceExplains(t *testing.T) {
+	cfg, c, ns := kube(t)
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	ctx := context.Background()
+	one := int32(1)
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "trino-worker", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "w"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "w"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "trino"}}},
+			},
+		},
+	}
+	dep, err := cs.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep.Status = appsv1.DeploymentStatus{
+		ObservedGeneration: dep.Generation, Replicas: 1, UnavailableReplicas: 1,
+		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"}},
+	}
+	if _, err := cs.AppsV1().Deployments(ns).UpdateStatus(ctx, dep, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "trino", Namespace: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a := app("dev-trino", "HEAD", synced(shaNew, shaNew), healthIs(gitopshealth.HealthStatusDegraded, "Caused by apps/Deployment:"+ns+"/trino-worker"),
+		func(a *argov1.Application) {
+			a.Spec.Destination = argov1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: ns}
+			a.Status.ResourceHealthSource = argov1.ResourceHealthLocationAppTree
+			a.Status.Resources = []argov1.ResourceStatus{
+				{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: ns, Name: "trino-worker", Status: argov1.SyncStatusCodeSynced},
+				{Version: "v1", Kind: "Service", Namespace: ns, Name: "trino", Status: argov1.SyncStatusCodeOutOfSync},
+				{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: "trino", Status: argov1.SyncStatusCodeSynced},
+			}
+		})
+	create(t, c, ns, a)
+	src, err := NewKubeSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, apps, err := Check(ctx, src, Selector{Namespaces: []string{ns}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := Explain(ctx, src, r, apps); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	h := r.Applications[0]
+	var got []string
+	for _, res := range h.Resources {
+		got = append(got, res.Ref()+" "+res.Sync+" "+res.Health+" "+res.Message)
+	}
+	want := []string{
+		"Deployment.apps " + ns + `/trino-worker Synced Degraded Deployment "trino-worker" exceeded its progress deadline`,
+		"Service " + ns + "/trino OutOfSync Missing ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("resources:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if h.State != StateDegraded || !strings.Contains(h.Reason, `Degraded (Deployment.apps `+ns+`/trino-worker: Deployment "trino-worker" exceeded its progress deadline)`) {
+		t.Errorf("state %s, reason %q", h.State, h.Reason)
+	}
 }

@@ -104,17 +104,35 @@ func Wait(ctx context.Context, src Source, sel Selector, plan *Plan, o WaitOptio
 	timedOut := func() bool {
 		return !deadline.IsZero() && (!o.Now().Before(deadline) || (ctx.Err() != nil && parent.Err() == nil))
 	}
-	w := &waiter{src: src, o: o, lastRefresh: map[string]time.Time{}, badSince: map[string]badMark{}, warned: map[string]bool{}}
+	w := &waiter{src: src, o: o, lastRefresh: map[string]time.Time{}, badSince: map[string]badMark{}, over: map[string]time.Duration{}, warned: map[string]bool{}}
 	defer w.wg.Wait()
 	var last *Report
+	var lastApps []argov1.Application
 	failures := 0
+	// finish explains the resources of what is not Ready before the report is returned.
+	finish := func(r *Report, outcome Outcome) (*Report, error) {
+		r.Outcome = outcome
+		if outcome != OutcomeHealthy {
+			ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			for _, err := range Explain(ectx, src, r, lastApps) {
+				w.warn(err.Error())
+			}
+			cancel()
+		}
+		for i := range r.Applications {
+			a := &r.Applications[i]
+			if d, ok := w.over[a.Namespace+"/"+a.Name]; ok && a.State.Bad() {
+				a.Reason = fmt.Sprintf("%s for %s (grace %s)", a.Reason, d.Round(time.Second), w.o.DegradedGrace)
+			}
+		}
+		return r, nil
+	}
 	for {
 		r, apps, err := Check(ctx, src, sel, plan)
 		now := o.Now()
 		switch {
 		case err != nil && last != nil && timedOut():
-			last.Outcome = OutcomeTimedOut
-			return last, nil
+			return finish(last, OutcomeTimedOut)
 		case err != nil && (last == nil || errors.As(err, new(*NoApplicationsError))):
 			return nil, err
 		case err != nil:
@@ -125,7 +143,7 @@ func Wait(ctx context.Context, src Source, sel Selector, plan *Plan, o WaitOptio
 			w.warn(err.Error())
 		default:
 			failures = 0
-			last = r
+			last, lastApps = r, apps
 			if o.Progress != nil {
 				o.Progress(r, now.Sub(start))
 			}
@@ -133,18 +151,15 @@ func Wait(ctx context.Context, src Source, sel Selector, plan *Plan, o WaitOptio
 				return r, nil
 			}
 			if w.degraded(r, now) {
-				r.Outcome = OutcomeDegraded
-				return r, nil
+				return finish(r, OutcomeDegraded)
 			}
 			if !deadline.IsZero() && !now.Before(deadline) {
-				r.Outcome = OutcomeTimedOut
-				return r, nil
+				return finish(r, OutcomeTimedOut)
 			}
 			w.refresh(ctx, r, apps, now)
 		}
 		if !deadline.IsZero() && !now.Before(deadline) {
-			last.Outcome = OutcomeTimedOut
-			return last, nil
+			return finish(last, OutcomeTimedOut)
 		}
 		sleep := o.Interval
 		if !deadline.IsZero() && deadline.Sub(now) < sleep {
@@ -152,8 +167,7 @@ func Wait(ctx context.Context, src Source, sel Selector, plan *Plan, o WaitOptio
 		}
 		if err := o.Sleep(ctx, sleep); err != nil {
 			if last != nil && timedOut() {
-				last.Outcome = OutcomeTimedOut
-				return last, nil
+				return finish(last, OutcomeTimedOut)
 			}
 			return last, err
 		}
@@ -170,6 +184,7 @@ type waiter struct {
 	o           WaitOptions
 	lastRefresh map[string]time.Time
 	badSince    map[string]badMark
+	over        map[string]time.Duration // bad past the grace, and for how long
 	mu          sync.Mutex
 	warned      map[string]bool
 	wg          sync.WaitGroup
@@ -203,7 +218,7 @@ func (w *waiter) degraded(r *Report, now time.Time) bool {
 		}
 		if d := now.Sub(m.since); d >= w.o.DegradedGrace {
 			over = true
-			a.Reason = fmt.Sprintf("%s for %s (grace %s)", a.Reason, d.Round(time.Second), w.o.DegradedGrace)
+			w.over[key] = d
 		}
 	}
 	return over
