@@ -88,6 +88,8 @@ func TestDiffGolden(t *testing.T) {
 		{name: "diff-env", args: "diff --from-env dev --to-env prod --salt golden", wantCode: 1},
 		{name: "diff-env-app-json", args: "diff --from-env dev --to-env prod --app web --salt golden -o json", wantCode: 1},
 		{name: "diff-env-app-markdown", args: "diff --from-env dev --to-env prod --app web --salt golden -o markdown", wantCode: 1},
+		{name: "diff-env-app-yaml", args: "diff --from-env prod --to-env dev --app db --salt golden -o yaml", wantCode: 1},
+		{name: "diff-color", args: "diff --base c3-secret --head c4-values --color always", wantCode: 1},
 		{name: "diff-env-at-revision", args: "diff --from-env dev --to-env prod --app db --revision c5-chart --salt golden", wantCode: 1},
 		// Errors.
 		{name: "diff-bad-base", args: "diff --base no-such-branch", wantCode: 2},

@@ -13,7 +13,7 @@ type Palette struct {
 }
 
 func (p *Palette) paint(f func(*Palette) func(string) string, s string) string {
-	if p == nil {
+	if p == nil || s == "" {
 		return s
 	}
 	if fn := f(p); fn != nil {
