@@ -14,6 +14,7 @@ import (
 	"github.com/lakeport/lakeport/jobs/internal/migrate"
 	"github.com/lakeport/lakeport/jobs/internal/publish"
 	"github.com/lakeport/lakeport/jobs/internal/source"
+	"github.com/lakeport/lakeport/jobs/internal/tracing"
 	"github.com/lakeport/lakeport/jobs/internal/trino"
 	"github.com/lakeport/lakeport/jobs/internal/validate"
 )
@@ -130,6 +131,15 @@ func (o *publishOptions) validate() error {
 
 func (o *publishOptions) run(ctx context.Context) (err error) {
 	cfg := o.cfg
+	shutdown, err := tracing.Setup(ctx, cfg.Tracing, Version)
+	if err != nil {
+		return usageError{fmt.Errorf("tracing: %w", err)}
+	}
+	defer func() {
+		if serr := shutdown(context.WithoutCancel(ctx)); serr != nil {
+			o.log.Warn("flushing traces failed", "error", serr.Error())
+		}
+	}()
 	l, err := lake.Open(ctx, cfg.Iceberg)
 	if err != nil {
 		return fmt.Errorf("open iceberg catalog: %w", err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lakeport/lakeport/jobs/internal/lake"
 	"github.com/lakeport/lakeport/jobs/internal/objstore"
+	"github.com/lakeport/lakeport/jobs/internal/tracing"
 )
 
 // Input is where the Spark output is.
@@ -74,6 +75,8 @@ type Config struct {
 	Database Database    `json:"database"`
 	Trino    Trino       `json:"trino,omitempty"`
 	Metrics  Metrics     `json:"metrics,omitempty"`
+	// Tracing exports OpenTelemetry spans (OTLP/HTTP).
+	Tracing tracing.Config `json:"tracing,omitempty"`
 	// WorkDir receives downloaded input (default: a temporary folder).
 	WorkDir string `json:"workDir,omitempty"`
 	// BatchRows is the Arrow batch size while streaming (default 65536).

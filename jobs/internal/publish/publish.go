@@ -20,11 +20,14 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 	"github.com/lakeport/lakeport/jobs/internal/lake"
 	"github.com/lakeport/lakeport/jobs/internal/metrics"
 	"github.com/lakeport/lakeport/jobs/internal/relational"
 	"github.com/lakeport/lakeport/jobs/internal/source"
+	"github.com/lakeport/lakeport/jobs/internal/tracing"
 	"github.com/lakeport/lakeport/jobs/internal/validate"
 )
 
@@ -141,6 +144,17 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 	log := p.log().With("dataset", c.Name, "cob_date", cob.Format(source.DateLayout), "run_id", runID)
 	res = &Result{Dataset: c.Name, CobDate: cob, RunID: runID}
 	m := p.Metrics
+	ctx, root := tracing.Start(ctx, "publish "+c.Name,
+		tracing.Dataset.String(c.Name), tracing.CobDate.String(cob.Format(source.DateLayout)), tracing.RunID.String(runID))
+	defer func() {
+		if res.Commit.SnapshotID != 0 {
+			root.SetAttributes(tracing.SnapshotID.Int64(res.Commit.SnapshotID))
+		}
+		if res.TrinoQueryID != "" {
+			root.SetAttributes(tracing.TrinoQueryID.String(res.TrinoQueryID))
+		}
+		tracing.End(root, err)
+	}()
 	defer func() {
 		res.Duration = time.Since(start)
 		if m != nil {
@@ -155,7 +169,9 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 
 	// 1. input
 	t0 := time.Now()
-	in, err := source.Open(ctx, p.Input, c.Name, cob)
+	sctx, span := tracing.Start(ctx, "input")
+	in, err := source.Open(sctx, p.Input, c.Name, cob)
+	tracing.End(span, err)
 	if err != nil {
 		return res, inputErr(err)
 	}
@@ -178,7 +194,12 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 	if err != nil {
 		return res, err
 	}
-	rep, err := validate.Validate(ctx, c, in, validate.Options{PreviousRows: res.PreviousRows, BatchRows: p.BatchRows})
+	sctx, span = tracing.Start(ctx, "validate")
+	rep, err := validate.Validate(sctx, c, in, validate.Options{PreviousRows: res.PreviousRows, BatchRows: p.BatchRows})
+	if err == nil {
+		span.SetAttributes(tracing.Rows.Int64(rep.Rows), attribute.Int("lakeport.violations", len(rep.Violations)))
+	}
+	tracing.End(span, err)
 	if err != nil {
 		return res, fmt.Errorf("validate: %w", err)
 	}
@@ -205,9 +226,14 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 		lake.SummaryContract:        fmt.Sprintf("%s/v%d", c.Name, c.Version),
 		lake.SummaryRows:            fmt.Sprint(rep.Rows),
 	}
-	rdr := in.Records(ctx, c, p.BatchRows)
-	_, commit, err := p.Lake.Overwrite(ctx, tbl, c, cob, rdr, summary)
+	sctx, span = tracing.Start(ctx, "iceberg.overwrite", attribute.String("iceberg.table", p.Lake.Namespace()+"."+c.Table))
+	rdr := in.Records(sctx, c, p.BatchRows)
+	_, commit, err := p.Lake.Overwrite(sctx, tbl, c, cob, rdr, summary)
 	rdr.Release()
+	if err == nil {
+		span.SetAttributes(tracing.SnapshotID.Int64(commit.SnapshotID), tracing.Rows.Int64(commit.AddedRows))
+	}
+	tracing.End(span, err)
 	if err != nil {
 		return res, err
 	}
@@ -231,12 +257,17 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 
 	// 4. relational
 	if p.DB != nil {
-		rdr := in.Records(ctx, c, p.BatchRows)
-		load, err := p.DB.Load(ctx, c, relational.Publication{
+		sctx, span := tracing.Start(ctx, "relational.load", tracing.SnapshotID.Int64(commit.SnapshotID))
+		rdr := in.Records(sctx, c, p.BatchRows)
+		load, err := p.DB.Load(sctx, c, relational.Publication{
 			Dataset: c.Name, CobDate: cob, RunID: runID, SnapshotID: commit.SnapshotID,
 			InputSHA256: res.InputSHA256, ContentChecksum: rep.Checksum, Rows: rep.Rows,
 		}, rdr)
 		rdr.Release()
+		if err == nil {
+			span.SetAttributes(tracing.Rows.Int64(load.Rows))
+		}
+		tracing.End(span, err)
 		if err != nil {
 			return res, fmt.Errorf("relational load: %w", err)
 		}
@@ -254,16 +285,22 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 	// 5. Trino
 	if p.Verifier != nil {
 		t0 = time.Now()
-		qid, err := p.Verifier.Verify(ctx, c, cob, rep.Rows)
+		sctx, span := tracing.Start(ctx, "trino.verify", tracing.SnapshotID.Int64(commit.SnapshotID))
+		qid, err := p.Verifier.Verify(sctx, c, cob, rep.Rows)
 		res.TrinoQueryID = qid
+		span.SetAttributes(tracing.TrinoQueryID.String(qid))
+		tracing.End(span, err)
 		if err != nil {
 			return res, &VerificationError{Err: err}
 		}
 		log.Info("trino verified", "trino_query_id", qid, "rows", rep.Rows, "duration", time.Since(t0))
 		t0 = time.Now()
-		if err := p.Verifier.Maintain(ctx, c, cob); err != nil {
+		sctx, span = tracing.Start(ctx, "trino.maintain")
+		merr := p.Verifier.Maintain(sctx, c, cob)
+		tracing.End(span, merr)
+		if merr != nil {
 			// Maintenance failing does not undo a correct publication: warn, do not fail.
-			log.Warn("trino maintenance failed", "error", err.Error())
+			log.Warn("trino maintenance failed", "error", merr.Error())
 		} else {
 			log.Info("trino maintenance done", "duration", time.Since(t0))
 		}
