@@ -104,6 +104,7 @@ func Load(snap source.Snapshot, dir string) (*Engine, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	var errs []error
 	for _, file := range names {
 		m := c.Modules[file]
 		if m.Package.Path.String() != "data."+Namespace {
@@ -113,6 +114,12 @@ func Load(snap source.Snapshot, dir string) (*Engine, error) {
 			name := r.Head.Name.String()
 			if name == "" && len(r.Head.Reference) > 0 {
 				name = r.Head.Reference[0].String()
+			}
+			if name == "exception" {
+				// conftest's in-Rego exceptions have no reason and no expiry: the kit waives
+				// findings only in exception files, so that every waiver says why and until when.
+				errs = append(errs, &kit.FieldError{File: file, Line: r.Location.Row, Msg: fmt.Sprintf("rule %q: declare exceptions in %s/exceptions/*.yaml, with a reason and an expiry date, not as Rego exception rules", name, dir)})
+				continue
 			}
 			var sev Severity
 			switch {
@@ -138,6 +145,9 @@ func Load(snap source.Snapshot, dir string) (*Engine, error) {
 				}
 			}
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	sort.Slice(e.Rules, func(i, j int) bool { return e.Rules[i].Name < e.Rules[j].Name })
 	// One query evaluates every rule: r<i> := [x | some x in data.main.<rule>]. The comprehension

@@ -114,6 +114,11 @@ func TestLoadErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "policies/b.rego:4: rego_type_error: undefined function undefined_fn") {
 		t.Fatalf("compile error: %v", err)
 	}
+	snap.fs["policies/b.rego"] = &fstest.MapFile{Data: []byte("package main\n\nexception contains rules if {\n\tinput.kind == \"Pod\"\n\trules := [\"named\"]\n}\n")}
+	_, err = Load(snap, Dir)
+	if err == nil || !strings.Contains(err.Error(), `policies/b.rego:3: rule "exception": declare exceptions in policies/exceptions/*.yaml`) {
+		t.Fatalf("conftest exception rule: %v", err)
+	}
 	e, err := Load(fsSnapshot{fstest.MapFS{}}, Dir)
 	if err != nil || len(e.Rules) != 0 {
 		t.Fatalf("no policies folder: %v, %v", e, err)
