@@ -364,7 +364,7 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 	rep := &Report{APIVersion: "lakeport.dev/v1alpha1", Kind: "CheckReport", Rules: c.Rules()}
 	var jobs []job
 	checkedEnvs := map[string]bool{}
-	for ti, t := range targets {
+	for _, t := range targets {
 		env := t.Environment
 		checkedEnvs[env.Name] = true
 		kube, err := deprecation.ParseVersion(env.KubeVersion)
@@ -402,7 +402,6 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 			}
 			rep.Applications = append(rep.Applications, app)
 		}
-		_ = ti
 	}
 
 	results := make([][]*Finding, len(jobs))

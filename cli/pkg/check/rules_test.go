@@ -2,7 +2,6 @@ package check_test
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -313,5 +312,4 @@ func TestRules(t *testing.T) {
 			t.Errorf("schema finding on a rule fixture: %s %s", fd.Object, fd.Message)
 		}
 	}
-	_ = fmt.Sprint
 }
