@@ -53,7 +53,10 @@ type DiffOptions struct {
 	hasher           *diff.Hasher
 	mode             diff.Mode
 	rerun            string
-	summaryExtra     *diff.SummaryExtra
+	// summaryExtra is where the policy findings a pull request introduces will join the Markdown
+	// summary once `lakeport check` can compute them (a column per application and a section
+	// after the table); nil until then.
+	summaryExtra *diff.SummaryExtra
 }
 
 func newDiffCmd(f *Factory, runF func(*DiffOptions) error) *cobra.Command {
