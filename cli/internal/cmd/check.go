@@ -71,7 +71,7 @@ With --base REV (PR mode) the kit at REV (its charts, values and policies) is ch
 findings are reported as new, fixed or unchanged; only new findings fail, unless
 --fail-on-existing.
 
-Output: -o table (default), json (a versioned report), markdown (a pull-request comment, new
+Output: -o table (default), json or yaml (a versioned report), markdown (a pull-request comment, new
 findings first, the rest collapsed), junit, sarif (SARIF 2.1.0 for code scanning) or github
 (workflow-command annotations).
 
@@ -95,7 +95,7 @@ Exit codes: 0 no failing finding, 1 failing findings (warnings too with --fail-o
 		},
 	}
 	addSelectionFlags(cmd, &o.Envs, &o.Apps)
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table, json, markdown, junit, sarif or github")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table, json, yaml, markdown, junit, sarif or github")
 	cmd.Flags().BoolVar(&o.FailOnWarn, "fail-on-warn", false, "exit 1 on warnings too")
 	cmd.Flags().StringVar(&o.Base, "base", "", "PR mode: compare with the kit at this git revision and fail only on new findings")
 	cmd.Flags().BoolVar(&o.FailOnExisting, "fail-on-existing", false, "in PR mode, fail on unchanged findings too")
@@ -106,7 +106,7 @@ Exit codes: 0 no failing finding, 1 failing findings (warnings too with --fail-o
 // Complete validates the flags.
 func (o *CheckOptions) Complete() error {
 	var err error
-	if o.format, err = output.Parse(o.Output, output.Table, output.JSON, output.Markdown, formatJUnit, formatSARIF, formatGitHub); err != nil {
+	if o.format, err = output.Parse(o.Output, output.Table, output.JSON, output.YAML, output.Markdown, formatJUnit, formatSARIF, formatGitHub); err != nil {
 		return &ExitError{Code: CodeError, Err: err}
 	}
 	if o.FailOnExisting && o.Base == "" {
@@ -261,6 +261,8 @@ func (o *CheckOptions) write(rep *check.Report) error {
 	switch o.format {
 	case output.JSON:
 		return output.WriteJSON(out, rep)
+	case output.YAML:
+		return output.WriteYAML(out, rep)
 	case formatJUnit:
 		return report.JUnit(out, rep, ro)
 	case formatSARIF:
