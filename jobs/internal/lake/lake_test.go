@@ -2,7 +2,10 @@ package lake
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +123,28 @@ func TestReadBackWithAnotherParquetLibrary(t *testing.T) {
 			t.Errorf("%s: read back %s, input %s", name, dg, rep.Checksum)
 		}
 		_ = l.Close()
+	}
+}
+
+// No REST catalog server runs here: this checks the wiring — the configured endpoint is asked for
+// its /v1/config with the configured credential, and a failure names the endpoint.
+func TestRESTCatalogWiring(t *testing.T) {
+	var gotPath, gotAuth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gotPath == "" {
+			gotPath, gotAuth = r.URL.Path, r.Header.Get("Authorization")
+		}
+		http.Error(w, `{"error":{"message":"catalog unavailable","type":"ServiceUnavailableException","code":503}}`, http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	_, err := Open(context.Background(), Config{
+		Catalog:   CatalogConfig{Type: "rest", URI: srv.URL, Properties: map[string]string{"token": "s3cr3t"}},
+		Warehouse: "s3://lakehouse/warehouse",
+	})
+	if err == nil || !strings.Contains(err.Error(), "rest catalog "+srv.URL) {
+		t.Fatalf("err = %v", err)
+	}
+	if gotPath != "/v1/config" || gotAuth != "Bearer s3cr3t" {
+		t.Errorf("first request %s with Authorization %q", gotPath, gotAuth)
 	}
 }
