@@ -155,6 +155,8 @@ func (o *common) complete() error {
 	default:
 		return usageError{fmt.Errorf("--log-format %q: want json or text", o.logFormat)}
 	}
+	// Libraries (iceberg-go) log through the default logger: same format, same stream.
+	slog.SetDefault(o.log)
 	if o.configPath == "" {
 		o.cfg, o.embedded = config.Default(o.dataDir), true
 		return nil
