@@ -62,7 +62,7 @@ type Trino struct {
 
 // Metrics says where the run's metrics go.
 type Metrics struct {
-	// Pushgateway URL; the job pushes under job="lakeport_distribution" and grouping dataset.
+	// Pushgateway URL; the job pushes under job="lakeport_distribution", group publication=<dataset>.
 	Pushgateway string `json:"pushgateway,omitempty"`
 	// Textfile is a path for node-exporter's textfile collector.
 	Textfile string `json:"textfile,omitempty"`

@@ -60,11 +60,13 @@ func New() *Metrics {
 	return m
 }
 
-// Push sends the metrics to a Pushgateway, grouped by dataset.
+// Push sends the metrics to a Pushgateway under job="lakeport_distribution", one group per
+// dataset (grouping label "publication": the metrics carry "dataset" themselves, and a grouping
+// label may not repeat a metric label), so that each dataset's CronJob replaces only its own group.
 func (m *Metrics) Push(ctx context.Context, url, dataset string) error {
 	p := push.New(url, "lakeport_distribution").Gatherer(m.Registry)
 	if dataset != "" {
-		p = p.Grouping("dataset", dataset)
+		p = p.Grouping("publication", dataset)
 	}
 	if err := p.AddContext(ctx); err != nil {
 		return fmt.Errorf("push metrics to %s: %w", url, err)
