@@ -40,6 +40,7 @@ const (
 	SummaryCobDate         = "lakeport.cob-date"
 	SummaryInputChecksum   = "lakeport.input-sha256"
 	SummaryInputFiles      = "lakeport.input-files"
+	SummaryInputChecksums  = "lakeport.input-file-sha256" // name=sha256 per file, ';'-separated (omitted past 16 KiB)
 	SummaryContentChecksum = "lakeport.content-checksum"
 	SummaryContract        = "lakeport.contract"
 	SummaryRows            = "lakeport.rows"
@@ -191,7 +192,9 @@ func (l *Lake) openSQL(props iceberg.Properties) error {
 	case "sqlite":
 		db, err = sql.Open(sqliteshim.ShimName, SQLiteDSN(c.URI))
 		d = sqlcat.SQLite
-		db.SetMaxOpenConns(1)
+		if err == nil {
+			db.SetMaxOpenConns(1)
+		}
 	default:
 		return fmt.Errorf("catalog dialect %q: want postgres or sqlite", dialect)
 	}

@@ -268,6 +268,9 @@ func TestPublishLifecycle(t *testing.T) {
 				t.Errorf("snapshot summary %s = %q, want %q", k, sum[k], v)
 			}
 		}
+		if files := strings.Split(sum[lake.SummaryInputChecksums], ";"); len(files) != 3 || !strings.HasPrefix(files[0], "part-00000-") || len(strings.SplitN(files[0], "=", 2)[1]) != 64 {
+			t.Errorf("per-file checksums in the summary: %q", sum[lake.SummaryInputChecksums])
+		}
 	})
 
 	t.Run("re-publish the same date", func(t *testing.T) {

@@ -222,6 +222,7 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 		lake.SummaryCobDate:         cob.Format(source.DateLayout),
 		lake.SummaryInputChecksum:   res.InputSHA256,
 		lake.SummaryInputFiles:      fmt.Sprint(len(in.Files)),
+		lake.SummaryInputChecksums:  in.FileChecksums(16 << 10),
 		lake.SummaryContentChecksum: rep.Checksum,
 		lake.SummaryContract:        fmt.Sprintf("%s/v%d", c.Name, c.Version),
 		lake.SummaryRows:            fmt.Sprint(rep.Rows),

@@ -84,6 +84,21 @@ func (in *Input) Checksum() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// FileChecksums lists "name=sha256" per file, ';'-separated, or "" when that would exceed max bytes.
+func (in *Input) FileChecksums(max int) string {
+	var b strings.Builder
+	for i, f := range in.Files {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(f.Name + "=" + f.SHA256)
+		if b.Len() > max {
+			return ""
+		}
+	}
+	return b.String()
+}
+
 // Close removes downloaded copies.
 func (in *Input) Close() error {
 	if in.cleanup != nil {
