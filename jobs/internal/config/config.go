@@ -44,6 +44,8 @@ type Maintenance struct {
 	Optimize bool `json:"optimize,omitempty"`
 	// OptimizeFileSizeThreshold: files below it are compacted (default 128MB).
 	OptimizeFileSizeThreshold string `json:"optimizeFileSizeThreshold,omitempty"`
+	// OptimizeManifests rewrites the manifests (Trino 471+), which nightly overwrites multiply.
+	OptimizeManifests bool `json:"optimizeManifests,omitempty"`
 	// ExpireSnapshotsRetention, e.g. "7d"; empty skips expire_snapshots.
 	ExpireSnapshotsRetention string `json:"expireSnapshotsRetention,omitempty"`
 	// RemoveOrphanFilesRetention, e.g. "7d"; empty skips remove_orphan_files.

@@ -158,6 +158,9 @@ func (c *Client) MaintenanceStatements(ct *contract.Contract, cob time.Time) []s
 		out = append(out, fmt.Sprintf(`ALTER TABLE %s EXECUTE optimize(file_size_threshold => '%s') WHERE %s = DATE '%s'`,
 			tbl, th, quote(ct.PartitionBy), cob.Format(time.DateOnly)))
 	}
+	if c.maint.OptimizeManifests {
+		out = append(out, fmt.Sprintf(`ALTER TABLE %s EXECUTE optimize_manifests`, tbl))
+	}
 	if r := c.maint.ExpireSnapshotsRetention; r != "" {
 		out = append(out, fmt.Sprintf(`ALTER TABLE %s EXECUTE expire_snapshots(retention_threshold => '%s')`, tbl, r))
 	}

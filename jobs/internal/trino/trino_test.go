@@ -210,13 +210,14 @@ func TestMaintain(t *testing.T) {
 		}
 		return 200, finished(nil, nil)
 	})
-	cl := co.client(t, config.Maintenance{Optimize: true, ExpireSnapshotsRetention: "7d", RemoveOrphanFilesRetention: "7d"})
+	cl := co.client(t, config.Maintenance{Optimize: true, OptimizeManifests: true, ExpireSnapshotsRetention: "7d", RemoveOrphanFilesRetention: "7d"})
 	err := cl.Maintain(context.Background(), varES(t), cob)
 	if err == nil || !strings.Contains(err.Error(), "remove_orphan_files is disabled") {
 		t.Fatalf("err = %v", err)
 	}
 	want := []string{
 		`ALTER TABLE "iceberg"."risk"."var_es" EXECUTE optimize(file_size_threshold => '128MB') WHERE "cob_date" = DATE '2026-03-02'`,
+		`ALTER TABLE "iceberg"."risk"."var_es" EXECUTE optimize_manifests`,
 		`ALTER TABLE "iceberg"."risk"."var_es" EXECUTE expire_snapshots(retention_threshold => '7d')`,
 		`ALTER TABLE "iceberg"."risk"."var_es" EXECUTE remove_orphan_files(retention_threshold => '7d')`,
 	}
