@@ -2,12 +2,15 @@ package lake
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 	"github.com/lakeport/lakeport/jobs/internal/generate"
@@ -146,5 +149,73 @@ func TestRESTCatalogWiring(t *testing.T) {
 	}
 	if gotPath != "/v1/config" || gotAuth != "Bearer s3cr3t" {
 		t.Errorf("first request %s with Authorization %q", gotPath, gotAuth)
+	}
+}
+
+// failingReader stops with an error after n batches, as a crash or a lost input would.
+type failingReader struct {
+	array.RecordReader
+	n int
+}
+
+func (f *failingReader) Next() bool {
+	if f.n == 0 {
+		return false
+	}
+	f.n--
+	return f.RecordReader.Next()
+}
+
+func (f *failingReader) Err() error {
+	if f.n == 0 {
+		return errors.New("input lost mid-write")
+	}
+	return f.RecordReader.Err()
+}
+
+func TestFailedWriteLeavesThePreviousSnapshot(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, _ := contract.Load("drc")
+	d := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	in := filepath.Join(dir, "in")
+	if _, err := generate.WriteDate(ctx, in, generate.Options{Contract: c, CobDate: d, Rows: 5000, Files: 2, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(ctx, Config{Catalog: CatalogConfig{URI: filepath.Join(dir, "catalog.db")}, Warehouse: filepath.Join(dir, "wh")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	tbl, err := l.Table(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.Open(ctx, source.Options{URI: in}, c.Name, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr := src.Records(ctx, c, 500)
+	tbl, first, err := l.Overwrite(ctx, tbl, c, d, rdr, nil)
+	rdr.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &failingReader{RecordReader: src.Records(ctx, c, 500), n: 3}
+	_, _, err = l.Overwrite(ctx, tbl, c, d, bad, nil)
+	bad.Release()
+	if err == nil || !strings.Contains(err.Error(), "input lost mid-write") {
+		t.Fatalf("err = %v", err)
+	}
+	after, err := l.Reload(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.CurrentSnapshot().SnapshotID != first.SnapshotID || len(after.Metadata().Snapshots()) != 1 {
+		t.Fatalf("the failed write changed the table: snapshot %d, %d snapshots", after.CurrentSnapshot().SnapshotID, len(after.Metadata().Snapshots()))
+	}
+	stats, err := l.Partitions(ctx, after, c, nil)
+	if err != nil || len(stats) != 1 || stats[0].Rows != 5000 {
+		t.Fatalf("partitions %+v %v", stats, err)
 	}
 }
