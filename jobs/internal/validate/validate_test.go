@@ -3,6 +3,7 @@ package validate
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +133,29 @@ func TestRowCountAgainstPreviousDate(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "FAILED") || !strings.Contains(b.String(), "row_count") {
 		t.Errorf("text report:\n%s", b.String())
+	}
+}
+
+func TestRowsOfAnotherDate(t *testing.T) {
+	c, _ := contract.Load("drc")
+	dir := t.TempDir()
+	other := cob.AddDate(0, 0, -1)
+	if _, err := generate.WriteDate(context.Background(), dir, generate.Options{Contract: c, CobDate: other, Rows: 100, Seed: 1, IncludePartitionColumn: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Yesterday's files copied into today's folder.
+	if err := os.Rename(generate.DateDir(dir, c.Name, other), generate.DateDir(dir, c.Name, cob)); err != nil {
+		t.Fatal(err)
+	}
+	in, err := source.Open(context.Background(), source.Options{URI: dir}, c.Name, cob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Validate(context.Background(), c, in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Passed() || rep.Violations[0].Rule != RulePartition || rep.Violations[0].Count != 100 || rep.Violations[0].Examples[0].Value != "2026-03-01" {
+		t.Fatalf("violations %+v", rep.Violations)
 	}
 }
