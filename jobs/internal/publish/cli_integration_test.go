@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lakeport/lakeport/jobs/internal/app"
+	"github.com/lakeport/lakeport/jobs/internal/relational"
 )
 
 // TestCommandLineOnRealServers runs the binary's entry point the way the chart does: migrate (the
@@ -69,5 +70,23 @@ workDir: %[6]s
 		if !strings.Contains(out, fmt.Sprintf("%-18s  2026-03-02  4000", name)) {
 			t.Errorf("inspect lacks %s:\n%s", name, out)
 		}
+	}
+}
+
+func TestPublishBeforeMigrateSaysSo(t *testing.T) {
+	servers(t)
+	e := newEnv(t, nil)
+	c := mustContract(t, "drc")
+	e.upload(c, day1, 100, 1)
+	fresh := newDatabase(t) // no migrations
+	db, err := relational.OpenPostgres(e.ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e.pub.DB = db
+	_, err = e.pub.Publish(e.ctx, c, day1)
+	if err == nil || !strings.Contains(err.Error(), "run `distribution migrate` first") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 )
@@ -82,6 +83,10 @@ func (p *Postgres) Load(ctx context.Context, c *contract.Contract, pub Publicati
 	}
 	for _, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") { // undefined_table, invalid_schema_name
+				return res, fmt.Errorf("table %s.%s does not exist: run `distribution migrate` first: %w", PostgresSchema, c.Table, err)
+			}
 			return res, fmt.Errorf("prepare staging table %s: %w", stage, err)
 		}
 	}
