@@ -463,6 +463,13 @@ func (l *Lake) Overwrite(ctx context.Context, tbl *table.Table, c *contract.Cont
 	return out, cm, nil
 }
 
+// IsCommitConflict reports whether a failed Overwrite lost a race with another writer before
+// anything was committed (the catalog refused the commit): reloading the table and writing again
+// is safe. An unknown commit state is not a conflict.
+func IsCommitConflict(err error) bool {
+	return errors.Is(err, table.ErrCommitFailed) || strings.Contains(err.Error(), "requirement failed")
+}
+
 // Reload reads the table's current metadata again.
 func (l *Lake) Reload(ctx context.Context, c *contract.Contract) (*table.Table, error) {
 	return l.cat.LoadTable(l.ctx(ctx), l.Ident(c))

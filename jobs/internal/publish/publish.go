@@ -59,6 +59,9 @@ type Verifier interface {
 	Maintain(ctx context.Context, c *contract.Contract, cob time.Time) error
 }
 
+// commitAttempts bounds the Iceberg writes of one publication when other writers win the commit.
+const commitAttempts = 4
+
 // Publisher holds the adapters of a run.
 type Publisher struct {
 	Lake     *lake.Lake
@@ -228,9 +231,20 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 		lake.SummaryRows:            fmt.Sprint(rep.Rows),
 	}
 	sctx, span = tracing.Start(ctx, "iceberg.overwrite", attribute.String("iceberg.table", p.Lake.Namespace()+"."+c.Table))
-	rdr := in.Records(sctx, c, p.BatchRows)
-	_, commit, err := p.Lake.Overwrite(sctx, tbl, c, cob, rdr, summary)
-	rdr.Release()
+	var commit lake.Commit
+	for attempt := 1; ; attempt++ {
+		rdr := in.Records(sctx, c, p.BatchRows)
+		_, commit, err = p.Lake.Overwrite(sctx, tbl, c, cob, rdr, summary)
+		rdr.Release()
+		if err == nil || attempt == commitAttempts || !lake.IsCommitConflict(err) {
+			break
+		}
+		// Another writer (a backfill of another date) committed first: write again on top of it.
+		log.Warn("iceberg commit conflict, writing again", "attempt", attempt, "error", err.Error())
+		if tbl, err = p.Lake.Reload(sctx, c); err != nil {
+			break
+		}
+	}
 	if err == nil {
 		span.SetAttributes(tracing.SnapshotID.Int64(commit.SnapshotID), tracing.Rows.Int64(commit.AddedRows))
 	}
