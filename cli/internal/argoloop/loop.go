@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,8 +75,10 @@ type Loop struct {
 	// Namespace is where the Applications live (the ApplicationSet's namespace).
 	Namespace string
 
-	dir string
-	log io.Writer
+	dir       string
+	log       io.Writer
+	stopLease context.CancelFunc
+	leaseDone chan struct{}
 }
 
 // Start starts the loop: the control plane with kwok, Argo CD (and its server when asked), the
@@ -155,6 +158,9 @@ func Start(o Options) (l *Loop, err error) {
 	}
 	l.Config = RestConfig(l.Argo.Kube)
 	l.Kubeconfig = l.Argo.Kube.KubeconfigPath
+	if err := l.keepNodeAlive(); err != nil {
+		return nil, err
+	}
 	l.logf("control plane, kwok and Argo CD up in %s", time.Since(start).Round(time.Millisecond))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -206,12 +212,77 @@ func (l *Loop) Stop() {
 	if l == nil {
 		return
 	}
+	if l.stopLease != nil {
+		l.stopLease()
+		<-l.leaseDone
+	}
 	l.Argo.Stop()
 	if os.Getenv(testenv.EnvKeep) == "1" {
 		fmt.Fprintf(os.Stderr, "argoloop: kept %s (%s=1)\n", l.dir, testenv.EnvKeep)
 		return
 	}
 	_ = os.RemoveAll(l.dir)
+}
+
+// keepNodeAlive renews the simulated node's Lease every few seconds. kwok, as testenv starts it,
+// updates the node's status only about once a minute and keeps no Lease, so the node lifecycle
+// controller (node-monitor-grace-period 50 s) sees the node NotReady between two heartbeats and
+// marks every pod on it NotReady; kwok never makes them Ready again, and every workload of the
+// loop turns Progressing for good about a minute after the start. A fresh Lease is what a real
+// kubelet provides and what the node lifecycle controller reads first.
+func (l *Loop) keepNodeAlive() error {
+	node := l.Argo.Kube.NodeName
+	if node == "" {
+		return nil
+	}
+	cs, err := kubernetes.NewForConfig(l.Config)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.stopLease, l.leaseDone = cancel, make(chan struct{})
+	renew := func() error {
+		leases := cs.CoordinationV1().Leases("kube-node-lease")
+		now := metav1.NewMicroTime(time.Now())
+		lease, err := leases.Get(ctx, node, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			dur := int32(40)
+			n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			_, err = leases.Create(ctx, &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: node, OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node, UID: n.UID}}},
+				Spec:       coordinationv1.LeaseSpec{HolderIdentity: &node, LeaseDurationSeconds: &dur, RenewTime: &now},
+			}, metav1.CreateOptions{})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		lease.Spec.RenewTime = &now
+		_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
+		return err
+	}
+	if err := renew(); err != nil {
+		cancel()
+		close(l.leaseDone)
+		return fmt.Errorf("node lease for %s: %w", node, err)
+	}
+	go func() {
+		defer close(l.leaseDone)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = renew() // a conflict or a slow API: the next tick tries again
+			}
+		}
+	}()
+	return nil
 }
 
 func (l *Loop) logf(format string, args ...any) {

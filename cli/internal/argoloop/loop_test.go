@@ -16,6 +16,7 @@ import (
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	argoclient "github.com/argoproj/argo-cd/v3/pkg/client/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/lakeport/lakeport/cli/internal/argoloop"
 	"github.com/lakeport/lakeport/cli/internal/cmd"
@@ -85,6 +86,7 @@ func devReady(t *testing.T) {
 		_, _, devCode = lakeport(t, nil, "health", "--env", "dev", "--wait", "--timeout", "10m", "--revision", loop.Head)
 	})
 	if devCode != 0 {
+		dumpCluster(t)
 		t.Fatalf("dev never became Synced and Healthy at %s (exit %d)\n--- application controller\n%s", loop.Head, devCode, loop.Logs("argocd-application-controller", 40))
 	}
 }
@@ -93,6 +95,7 @@ func devReady(t *testing.T) {
 func settle(t *testing.T) {
 	t.Helper()
 	if _, _, code := lakeport(t, nil, "health", "--env", "dev", "--wait", "--timeout", "5m", "--revision", loop.Head); code != 0 {
+		dumpCluster(t)
 		t.Fatalf("dev did not settle at %s (exit %d)", loop.Head, code)
 	}
 }
@@ -206,6 +209,7 @@ func TestRevisionWaitRace(t *testing.T) {
 	// The revision-aware wait.
 	out, _, code = lakeport(t, nil, "health", "--env", "dev", "--wait", "--revision", sha, "--timeout", "5m", "-o", "json")
 	if code != 0 {
+		dumpCluster(t)
 		t.Fatalf("health --wait --revision %s: exit %d", sha, code)
 	}
 	// When it returned, Argo CD had synced the new commit and reconciled since.
@@ -269,6 +273,14 @@ func TestDegradedAfterGrace(t *testing.T) {
 		if !strings.Contains(out, s) || !strings.Contains(errOut, s) {
 			t.Errorf("the report (stdout and stderr) should name %q", s)
 		}
+	}
+	// The Argo CD API server (resource tree) and the Kubernetes API (live objects assessed with
+	// Argo CD's checks) explain it the same way.
+	env := map[string]string{"ARGOCD_SERVER": l.ServerAddr(), "ARGOCD_AUTH_TOKEN": l.Token}
+	kube, _, _ := lakeport(t, nil, "health", "--env", "dev", "--app", "trino")
+	api, _, _ := lakeport(t, env, "health", "--env", "dev", "--app", "trino", "--plaintext")
+	if kube != api {
+		t.Errorf("the sources explain the Degraded Application differently\n--- Kubernetes API\n%s--- Argo CD API\n%s", kube, api)
 	}
 }
 
@@ -389,4 +401,61 @@ func kubectlGet(t *testing.T, apiVersion, resource, ns, name string, out any) {
 	if err := json.Unmarshal(buf.Bytes(), out); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// dumpCluster logs what a failing wait needs: the nodes (conditions, taints) and the pods of the
+// environments' namespaces.
+func dumpCluster(t *testing.T) {
+	t.Helper()
+	cs := kubernetes.NewForConfigOrDie(loop.Config)
+	ctx := context.Background()
+	var b strings.Builder
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Logf("list nodes: %v", err)
+		return
+	}
+	for _, n := range nodes.Items {
+		fmt.Fprintf(&b, "node %s taints=%v\n", n.Name, n.Spec.Taints)
+		for _, c := range n.Status.Conditions {
+			fmt.Fprintf(&b, "  %s=%s %s (heartbeat %s, transition %s)\n", c.Type, c.Status, c.Reason, c.LastHeartbeatTime.Format(time.RFC3339), c.LastTransitionTime.Format(time.RFC3339))
+		}
+	}
+	pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err == nil {
+		for _, p := range pods.Items {
+			ready := "?"
+			for _, c := range p.Status.Conditions {
+				if c.Type == "Ready" {
+					ready = string(c.Status) + " " + c.Reason
+				}
+			}
+			fmt.Fprintf(&b, "pod %s/%s phase=%s ready=%s node=%s ip=%s deleting=%v\n", p.Namespace, p.Name, p.Status.Phase, ready, p.Spec.NodeName, p.Status.PodIP, p.DeletionTimestamp != nil)
+		}
+	}
+	deps, err := cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
+	if err == nil {
+		for _, d := range deps.Items {
+			fmt.Fprintf(&b, "deployment %s/%s gen=%d observed=%d replicas=%d updated=%d ready=%d available=%d\n", d.Namespace, d.Name, d.Generation, d.Status.ObservedGeneration, d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas)
+		}
+	}
+	sts, err := cs.AppsV1().StatefulSets("").List(ctx, metav1.ListOptions{})
+	if err == nil {
+		for _, d := range sts.Items {
+			fmt.Fprintf(&b, "statefulset %s/%s gen=%d observed=%d replicas=%d updated=%d ready=%d current=%s update=%s\n", d.Namespace, d.Name, d.Generation, d.Status.ObservedGeneration, d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.CurrentRevision, d.Status.UpdateRevision)
+		}
+	}
+	t.Logf("cluster state:\n%s--- kwok log\n%s", b.String(), tailFile(loop.Argo.Kube.Dir+"/kwok.log", 30))
+}
+
+func tailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
