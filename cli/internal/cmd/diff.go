@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -228,23 +227,9 @@ func (o *DiffOptions) rerunCommand() string {
 	return strings.Join(args, " ")
 }
 
-// gcMemoryLimit is the heap size up to which a diff runs without garbage collection.
-const gcMemoryLimit = 512 << 20
-
 // Run computes the diff and writes it.
 func (o *DiffOptions) Run(ctx context.Context) error {
 	start := time.Now()
-	// A diff is one short burst of allocation (the kit rendered twice): collecting garbage during
-	// it costs a third of the CPU time. Let the heap grow to a soft limit instead, unless the user
-	// tunes the collector (GOGC, GOMEMLIMIT).
-	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
-		prevPercent := debug.SetGCPercent(-1)
-		prevLimit := debug.SetMemoryLimit(gcMemoryLimit)
-		defer func() {
-			debug.SetGCPercent(prevPercent)
-			debug.SetMemoryLimit(prevLimit)
-		}()
-	}
 	dir := o.f.RepoDir
 	if dir == "" {
 		var err error

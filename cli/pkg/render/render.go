@@ -105,8 +105,9 @@ type Renderer struct {
 	// Concurrency bounds the releases rendered at once (default: 2 × GOMAXPROCS).
 	Concurrency int
 
-	mu     sync.Mutex
-	charts map[string]*chartFiles
+	mu      sync.Mutex
+	charts  map[string]*chartFiles
+	schemas schemaCache
 }
 
 type chartFiles struct {
@@ -276,6 +277,19 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 		return nil, errors.New("helm fileParameters are not supported by lakeport render")
 	}
 
+	// Helm validates the coalesced values against values.schema.json, compiling the schema again
+	// for every release; for charts without subcharts (whose enabled set Helm works out first),
+	// validate here with each schema compiled once.
+	ownValidation := !helm.SkipSchemaValidation && len(ch.Dependencies()) == 0 && len(ch.Metadata.Dependencies) == 0
+	if ownValidation {
+		coalesced, err := chartutil.CoalesceValues(ch, vals)
+		if err != nil {
+			return nil, fmt.Errorf("chart %s at %s with %s: %w", rel.Chart.Path, revLabel(snap), strings.Join(rel.ValueFiles, ", "), err)
+		}
+		if err := r.schemas.validateValues(ch, coalesced); err != nil {
+			return nil, fmt.Errorf("chart %s at %s with %s: %w", rel.Chart.Path, revLabel(snap), strings.Join(rel.ValueFiles, ", "), err)
+		}
+	}
 	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
 	inst.DryRun = true
 	inst.DryRunOption = "client"
@@ -284,7 +298,7 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 	inst.ReleaseName = rel.ReleaseName
 	inst.Namespace = rel.Namespace
 	inst.IncludeCRDs = !helm.SkipCrds
-	inst.SkipSchemaValidation = helm.SkipSchemaValidation
+	inst.SkipSchemaValidation = helm.SkipSchemaValidation || ownValidation
 	inst.APIVersions = chartutil.VersionSet(helm.APIVersions)
 	if helm.KubeVersion != "" {
 		kv, err := chartutil.ParseKubeVersion(helm.KubeVersion)
