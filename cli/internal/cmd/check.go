@@ -149,13 +149,25 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("--base: %w", err)
 		}
 	}
+	// In PR mode the base is checked at the same time as the head: they share nothing.
+	var base *check.Report
+	var baseErr error
+	baseDone := make(chan struct{})
+	if o.Base != "" {
+		go func() {
+			defer close(baseDone)
+			base, baseErr = o.checkBase(ctx)
+		}()
+	} else {
+		close(baseDone)
+	}
 	rep, err := o.checkWorkspace(ctx, w, apps, false)
+	<-baseDone
 	if err != nil {
 		return err
 	}
 	if o.Base != "" {
-		base, err := o.checkBase(ctx)
-		if err != nil {
+		if err := baseErr; err != nil {
 			fmt.Fprintf(f.IO.ErrOut, "warning: base %s could not be checked, so every finding counts as new: %v\n", o.Base, err)
 			base = &check.Report{}
 		}
