@@ -64,6 +64,10 @@ func newCheckCmd(f *Factory, runF func(*CheckOptions) error) *cobra.Command {
      input and the environment as data (data.lakeport.environment, and every object the
      environment renders as data.lakeport.objects).
 
+With --app, the other applications of the selected environments are rendered too (rules about
+NetworkPolicies, PodDisruptionBudgets and autoscalers see the whole environment), but only the
+selected ones are reported.
+
 Exceptions in policies/exceptions/*.yaml waive rules for one object, with a reason and an expiry
 date; an expired exception is itself a failure.
 
