@@ -35,7 +35,7 @@ import (
 type ViolationError struct{ Report *validate.Report }
 
 func (e *ViolationError) Error() string {
-	return fmt.Sprintf("contract %s v%d violated for %s: %d rules broken, %d violations; nothing published",
+	return fmt.Sprintf("contract %s v%d violated for %s: %d rules broken by %d rows; nothing published",
 		e.Report.Dataset, e.Report.ContractVersion, e.Report.CobDate, len(e.Report.Violations), e.Report.ViolatedRows())
 }
 
