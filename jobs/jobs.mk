@@ -34,7 +34,10 @@ jobs-demo: jobs-build
 	@echo "== what a consumer sees"
 	$(BIN)/distribution inspect --data-dir $(JOBS_DEMO_DIR) --log-format text
 
-jobs-bench: jobs-build tools
+# 1M rows: Iceberg publish vs PostgreSQL COPY vs row-by-row INSERT vs arrow-go alone (PostgreSQL
+# from hack/apt.sh, started and stopped by the bench itself). A few minutes on 2 cores.
+jobs-bench: jobs-build
+	bash hack/apt.sh
 	$(BIN)/bench $(JOBS_BENCH_FLAGS)
 
 jobs-test: ## The jobs' tests (real PostgreSQL and versitygw included)
