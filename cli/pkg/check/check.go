@@ -382,16 +382,16 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 		var crds []map[string]any
 		for _, r := range ctxRels {
 			for _, o := range r.Objects {
-				if o.Kind == "CustomResourceDefinition" && o.Group() == "apiextensions.k8s.io" {
+				if o.Kind == "CustomResourceDefinition" && o.APIVersion == "apiextensions.k8s.io/v1" {
 					crds = append(crds, o.Content)
 				}
 			}
 		}
 		val := c.schema
 		if len(crds) > 0 {
-			if val, err = c.schema.With(fmt.Sprintf("rendered in %s", env.Name), crds); err != nil {
-				return nil, err
-			}
+			// A rendered CRD that cannot serve as a schema is reported by its own validation
+			// (it is a built-in kind); the others still serve theirs.
+			val, _ = c.schema.With(fmt.Sprintf("rendered in %s", env.Name), crds)
 		}
 		for _, r := range t.Releases {
 			app := &AppResult{Environment: env.Name, App: r.App, Component: r.Component, Chart: r.Chart.Path}
