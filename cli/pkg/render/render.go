@@ -462,7 +462,8 @@ func SplitManifest(manifest string) ([]*Object, error) {
 		}
 		body := strings.Trim(doc, "\n")
 		var content map[string]any
-		if err := sigsyaml.Unmarshal([]byte(body), &content); err != nil {
+		// body+"\n": a block scalar ending the document keeps its final newline, as in o.YAML.
+		if err := sigsyaml.Unmarshal([]byte(body+"\n"), &content); err != nil {
 			return nil, fmt.Errorf("template %s does not render valid YAML: %w", src, err)
 		}
 		if len(content) == 0 {
