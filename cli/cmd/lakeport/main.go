@@ -3,21 +3,16 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/lakeport/lakeport/cli/internal/cmd"
 	"github.com/lakeport/lakeport/cli/internal/iostreams"
 )
 
 func main() {
-	// Argo CD's packages log through logrus' global logger; lakeport reports through its own output.
-	logrus.SetOutput(io.Discard)
 	// lakeport allocates in one short burst (the kit rendered once or twice): collecting garbage
 	// during it costs a third of the CPU time. Let the heap grow to a soft limit instead, unless
 	// the user tunes the collector.

@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goio "io"
 	"os"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
 	"github.com/lakeport/lakeport/cli/internal/iostreams"
@@ -115,6 +117,9 @@ func Main(ctx context.Context, io *iostreams.IOStreams, args []string) int {
 
 // Run is Main with a prepared Factory (tests inject clocks, gates and failures).
 func Run(ctx context.Context, f *Factory, args []string) int {
+	// Argo CD's generator code logs through logrus' process-wide logger; lakeport reports
+	// through its own streams.
+	logrus.SetOutput(goio.Discard)
 	io := f.IO
 	root := NewRootCmd(f)
 	root.SetArgs(args)
