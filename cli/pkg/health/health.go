@@ -282,25 +282,19 @@ func judge(a *argov1.Application, h *AppHealth, exp *Expectation) (State, string
 			}
 		}
 	}
-	if want := wantOf(exp); want != nil && !revisionsMatch(h.Revisions, want) {
-		h.Stale = true
-		if len(h.Revisions) == 0 {
-			return StateWaiting, "Argo CD has not compared it yet"
-		}
-		return StateWaiting, fmt.Sprintf("Argo CD compared %s, waiting for %s", short(h.Revisions), short(want))
-	}
-	if a.Status.ReconciledAt == nil {
-		h.Stale = true
-		return StateWaiting, "Argo CD has not reconciled it yet"
-	}
-	if op != nil && op.FinishedAt != nil && !a.Status.ReconciledAt.Time.After(op.FinishedAt.Time) {
-		h.Stale = true
-		return StateWaiting, fmt.Sprintf("not reconciled since the sync finished at %s", op.FinishedAt.UTC().Format(time.RFC3339))
-	}
+	// An error condition (invalid spec, comparison error) says more than "not compared yet": it
+	// is reported first, and counts against the grace period; the status is still refreshed
+	// when stale, since the condition may belong to the previous commit.
+	stale, staleWhy := staleness(a, h, exp)
 	for _, c := range a.Status.Conditions {
 		if errorConditions[c.Type] {
+			h.Stale = stale
 			return StateFailed, c.Type + ": " + firstLine(c.Message)
 		}
+	}
+	if stale {
+		h.Stale = true
+		return StateWaiting, staleWhy
 	}
 	sync, health := string(a.Status.Sync.Status), string(a.Status.Health.Status)
 	if op != nil && (op.Phase == PhaseFailed || op.Phase == PhaseError) && sync != SyncSynced &&
@@ -323,6 +317,24 @@ func judge(a *argov1.Application, h *AppHealth, exp *Expectation) (State, string
 		return StateWaiting, health + withMessage(a.Status.Health.Message, a)
 	}
 	return StateReady, ""
+}
+
+// staleness says whether Argo CD's status predates what is asked: not compared at the expected
+// revisions, never reconciled, or not reconciled since the last operation finished.
+func staleness(a *argov1.Application, h *AppHealth, exp *Expectation) (bool, string) {
+	if want := wantOf(exp); want != nil && !revisionsMatch(h.Revisions, want) {
+		if len(h.Revisions) == 0 {
+			return true, "Argo CD has not compared it yet"
+		}
+		return true, fmt.Sprintf("Argo CD compared %s, waiting for %s", short(h.Revisions), short(want))
+	}
+	if a.Status.ReconciledAt == nil {
+		return true, "Argo CD has not reconciled it yet"
+	}
+	if op := a.Status.OperationState; op != nil && op.FinishedAt != nil && !a.Status.ReconciledAt.Time.After(op.FinishedAt.Time) {
+		return true, fmt.Sprintf("not reconciled since the sync finished at %s", op.FinishedAt.UTC().Format(time.RFC3339))
+	}
+	return false, ""
 }
 
 // withMessage is ": message" from the Application's health message, or from its first resource

@@ -207,6 +207,15 @@ func TestAssess(t *testing.T) {
 			state: StateFailed, reason: "ComparisonError: cluster not found …",
 		},
 		{
+			name: "a comparison error before any comparison at the revision: Failed, and stale",
+			app: app("staging-trino", shaPin, func(a *argov1.Application) {
+				a.Status.Sync.Status = argov1.SyncStatusCodeUnknown
+				a.Status.ReconciledAt = at(time.Minute)
+				a.Status.Conditions = []argov1.ApplicationCondition{{Type: argov1.ApplicationConditionComparisonError, Message: "cannot reference a different revision of the same repository"}}
+			}),
+			exp: &Expectation{Revisions: []string{shaPin, shaNew}}, state: StateFailed, reason: "ComparisonError: cannot reference", stale: true,
+		},
+		{
 			name: "single-source Application",
 			app: app("dev-web", "HEAD", func(a *argov1.Application) {
 				a.Spec.Source, a.Spec.Sources = &a.Spec.Sources[0], nil
