@@ -87,7 +87,9 @@ func TestPromoteGateOnTheLoop(t *testing.T) {
 	gitOut(t, l.Work, "push", "--quiet", "origin", "HEAD")
 	l.Head = promoted
 
-	if _, _, code := lakeport(t, nil, "health", "--env", "staging", "--app", "distribution", "--wait", "--revision", promoted, "--timeout", "5m"); code != 0 {
+	if _, _, code := lakeport(t, nil, "health", "--env", "staging", "--app", "distribution", "--wait", "--revision", promoted, "--timeout", "4m"); code != 0 {
+		lakeport(t, nil, "health", "--env", "staging", "--app", "distribution", "-o", "yaml")
+		t.Logf("--- application controller\n%s", l.Logs("argocd-application-controller", 60))
 		dumpCluster(t)
 		t.Fatalf("staging-distribution never became Synced and Healthy at %s", short(promoted))
 	}
