@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -62,7 +63,9 @@ that environments/lakeport.yaml declares) from a source environment to a target,
   4. write: only the pins change, comments, key order and formatting kept, all files atomically or
      none; refuses when those files have uncommitted changes or HEAD moved (--expect-head);
   5. commit on a new branch promote/<env>/<components>-<pin>, and --push it.
---dry-run stops after the preview. A rollback is a promotion of older pins: --pin REV takes the
+--dry-run stops after the preview. --plan shows the release dashboard instead: for every
+component, the pins each environment runs, and which promotions would change something, with the
+source's gate verdict (unless --skip-gate). A rollback is a promotion of older pins: --pin REV takes the
 pins as they were at REV (of the target itself unless --from is given).
 
 Exit codes: 0 promoted (or nothing to promote, or a dry run), 1 refused by the gate,
@@ -71,9 +74,16 @@ Exit codes: 0 promoted (or nothing to promote, or a dry run), 1 refused by the g
   lakeport promote trino spark --to staging --dry-run
   lakeport promote --all --to prod --soak 2h --push
   lakeport promote trino --to prod --pin HEAD~3     # roll prod's trino back to its pins of HEAD~3
-  lakeport promote trino --to prod --from dev --force --skip-gate`,
+  lakeport promote trino --to prod --from dev --force --skip-gate
+  lakeport promote --plan                           # the release dashboard`,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Components = args
+			if o.Plan {
+				if err := o.Complete(); err != nil {
+					return err
+				}
+				return o.RunPlan(c.Context())
+			}
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -95,7 +105,8 @@ Exit codes: 0 promoted (or nothing to promote, or a dry run), 1 refused by the g
 	fl.StringVar(&o.ExpectHead, "expect-head", "", "refuse unless HEAD is this commit (for scripts that previewed first)")
 	fl.BoolVar(&o.Push, "push", false, "push the promotion branch")
 	fl.StringVar(&o.Remote, "remote", "origin", "the remote --push pushes to")
-	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json (with --plan: table or json)")
+	fl.BoolVar(&o.Plan, "plan", false, "show the release dashboard: the pins every environment runs and what is promotable now")
 	fl.StringVar(&o.Gate.Kubeconfig, "kubeconfig", "", "gate: kubeconfig file (default: KUBECONFIG, then ~/.kube/config)")
 	fl.StringVar(&o.Gate.Context, "context", "", "gate: kubeconfig context")
 	fl.StringVarP(&o.Gate.Namespace, "namespace", "n", "argocd", "gate: the namespace of the Application resources")
@@ -110,7 +121,14 @@ Exit codes: 0 promoted (or nothing to promote, or a dry run), 1 refused by the g
 // Complete validates the flags.
 func (o *PromoteOptions) Complete() error {
 	var err error
-	if o.format, err = output.Parse(o.Output, output.Text, output.JSON); err != nil {
+	if o.Plan && o.Output == "text" {
+		o.Output = "table"
+	}
+	allowed := []output.Format{output.Text, output.JSON}
+	if o.Plan {
+		allowed = []output.Format{output.Table, output.JSON}
+	}
+	if o.format, err = output.Parse(o.Output, allowed...); err != nil {
 		return &ExitError{Code: CodeError, Err: err}
 	}
 	return nil
@@ -287,4 +305,121 @@ func (o *PromoteOptions) gate(ctx context.Context, w *workspace.Workspace, p *pr
 		}
 	}
 	return g.Check(ctx, p.From, apps, p.SourceRevision, o.Soak)
+}
+
+// ReleasePlan is the JSON shape of `lakeport promote --plan`.
+type ReleasePlan struct {
+	APIVersion   string        `json:"apiVersion"`
+	Kind         string        `json:"kind"`
+	Head         string        `json:"head"`
+	Environments []string      `json:"environments"`
+	Components   []promote.Row `json:"components"`
+}
+
+// RunPlan prints the release dashboard.
+func (o *PromoteOptions) RunPlan(ctx context.Context) error {
+	f := o.f
+	w, err := f.OpenWorkspace("")
+	if err != nil {
+		return err
+	}
+	rows, err := promote.Dashboard(w)
+	if err != nil {
+		return err
+	}
+	head, err := w.Repo.Resolve("HEAD")
+	if err != nil {
+		return err
+	}
+	if !o.SkipGate {
+		var g promote.Gate
+		newGate := f.NewGate
+		if newGate == nil {
+			newGate = newHealthGate
+		}
+		g, err = newGate(o)
+		var gateErr error
+		for i := range rows {
+			for j := range rows[i].Candidates {
+				c := &rows[i].Candidates[j]
+				res := promote.GateResult{Summary: "not checked"}
+				if err == nil {
+					var apps []string
+					for _, a := range w.Apps {
+						if workspace.Environment(&a) == c.From && workspace.Component(&a) == rows[i].Component {
+							apps = append(apps, a.Name)
+						}
+					}
+					r, gerr := g.Check(ctx, c.From, apps, head.String(), o.Soak)
+					if gerr != nil {
+						gateErr = gerr
+						res.Summary = "gate not checked"
+					} else {
+						res = r
+					}
+				}
+				c.Gate = &res
+			}
+		}
+		if err == nil {
+			err = gateErr
+		}
+		if err != nil {
+			fmt.Fprintf(f.IO.ErrOut, "warning: the gate was not checked: %s (--skip-gate to list pins only)\n", firstLineOf(err.Error()))
+		}
+	}
+	if o.format == output.JSON {
+		return output.WriteJSON(f.IO.Out, ReleasePlan{APIVersion: output.APIVersion, Kind: "ReleasePlan", Head: head.String(), Environments: w.Kit.Promotion, Components: rows})
+	}
+	header := append([]string{"COMPONENT"}, w.Kit.Promotion...)
+	header = append(header, "PROMOTABLE")
+	t := output.NewTable(f.IO.IsStdoutTTY(), f.Styles(), header...)
+	for _, r := range rows {
+		cells := []string{r.Component}
+		for _, e := range w.Kit.Promotion {
+			p := r.Pins[e]
+			if p == nil {
+				cells = append(cells, "-")
+				continue
+			}
+			cell := shortRev(p.Chart)
+			if p.Chart == "HEAD" {
+				cell = "HEAD@" + p.Resolved[:8]
+			}
+			keys := make([]string, 0, len(p.Images))
+			for k := range p.Images {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				cell += " " + p.Images[k]
+			}
+			cells = append(cells, cell)
+		}
+		var prom []string
+		for _, c := range r.Candidates {
+			s := c.From + "→" + c.To
+			switch {
+			case c.Gate == nil:
+			case c.Gate.OK:
+				s += " (ready)"
+			default:
+				s += " (" + c.Gate.Summary + ")"
+			}
+			prom = append(prom, s)
+		}
+		if len(prom) == 0 {
+			prom = []string{"-"}
+		}
+		cells = append(cells, strings.Join(prom, "; "))
+		t.Row(cells...)
+	}
+	return t.Render(f.IO.Out)
+}
+
+func firstLineOf(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -220,3 +220,20 @@ func snapshotKit(t *testing.T, f *testkit.Fixture) string {
 	}
 	return b.String()
 }
+
+func TestPromotePlanGolden(t *testing.T) {
+	for _, tc := range []struct{ name, args string }{
+		{"promote-plan", "promote --plan --skip-gate"},
+		{"promote-plan-json", "promote --plan -o json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := testkit.NewFixture(t)
+			addStaging(f)
+			out, errOut, code := runPromote(t, f, &fakeGate{ok: true}, tc.args)
+			goldenPromote(t, tc.name, f, tc.args, out, errOut, code)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+		})
+	}
+}
