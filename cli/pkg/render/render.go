@@ -381,7 +381,7 @@ func readChart(snap source.Snapshot, dir string) ([]*loader.BufferedFile, error)
 	var files []*loader.BufferedFile
 	for _, name := range names {
 		rel := strings.TrimPrefix(name, dir+"/")
-		if ignored(rules, rel) {
+		if HelmIgnored(rules, rel) {
 			continue
 		}
 		data, err := snap.ReadFile(name)
@@ -393,7 +393,9 @@ func readChart(snap source.Snapshot, dir string) ([]*loader.BufferedFile, error)
 	return files, nil
 }
 
-func ignored(rules *ignore.Rules, rel string) bool {
+// HelmIgnored applies .helmignore rules to a chart-relative path, folders first, as Helm's
+// directory loader does.
+func HelmIgnored(rules *ignore.Rules, rel string) bool {
 	parts := strings.Split(rel, "/")
 	for i := 1; i < len(parts); i++ {
 		if rules.Ignore(strings.Join(parts[:i], "/"), fileInfo{name: parts[i-1], dir: true}) {

@@ -7,10 +7,10 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"time"
 
 	"helm.sh/helm/v3/pkg/ignore"
 
+	"github.com/lakeport/lakeport/cli/pkg/render"
 	"github.com/lakeport/lakeport/cli/pkg/source"
 )
 
@@ -67,7 +67,7 @@ func mayRender(rel string, uses []*filesUse) bool {
 		return true
 	}
 	for _, u := range uses {
-		if u == nil || ignored(u.rules, rel) {
+		if u == nil || render.HelmIgnored(u.rules, rel) {
 			continue
 		}
 		if u.dynamic {
@@ -130,31 +130,3 @@ func (c *comparer) filesUse(s source.Snapshot, dir string) (*filesUse, error) {
 	c.uses[key] = u
 	return u, nil
 }
-
-// ignored applies .helmignore rules to a chart-relative path, folders first, as Helm's loader.
-func ignored(rules *ignore.Rules, rel string) bool {
-	parts := strings.Split(rel, "/")
-	for i := 1; i < len(parts); i++ {
-		if rules.Ignore(strings.Join(parts[:i], "/"), fileInfo{name: parts[i-1], dir: true}) {
-			return true
-		}
-	}
-	return rules.Ignore(rel, fileInfo{name: parts[len(parts)-1]})
-}
-
-type fileInfo struct {
-	name string
-	dir  bool
-}
-
-func (f fileInfo) Name() string { return f.name }
-func (f fileInfo) Size() int64  { return 0 }
-func (f fileInfo) Mode() fs.FileMode {
-	if f.dir {
-		return fs.ModeDir | 0o755
-	}
-	return 0o644
-}
-func (f fileInfo) ModTime() time.Time { return time.Time{} }
-func (f fileInfo) IsDir() bool        { return f.dir }
-func (f fileInfo) Sys() any           { return nil }
