@@ -48,7 +48,7 @@ func newNetNS() (*netNS, error) {
 			ready <- fmt.Errorf("create network namespace (needs root): %w", err)
 			return
 		}
-		if err := loopbackUp(); err != nil {
+		if err := LoopbackUp(); err != nil {
 			ready <- fmt.Errorf("bring up lo in the network namespace: %w", err)
 			return
 		}
@@ -99,9 +99,9 @@ func (ns *netNS) DialContext(ctx context.Context, network, addr string) (net.Con
 	return c, err
 }
 
-// loopbackUp sets IFF_UP on "lo" (what `ip link set lo up` does), on the
+// LoopbackUp sets IFF_UP on "lo" (what `ip link set lo up` does), on the
 // calling thread's namespace.
-func loopbackUp() error {
+func LoopbackUp() error {
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("socket: %w", err)

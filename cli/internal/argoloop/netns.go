@@ -1,12 +1,12 @@
 package argoloop
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
-	"unsafe"
+
+	"github.com/lakeport/lakeport/hack/testenv"
 )
 
 // envInNetNS marks a test binary that already runs in its own network namespace.
@@ -25,7 +25,7 @@ const envInNetNS = "LAKEPORT_ARGOLOOP_NETNS"
 // returns false and the caller runs on the host's loopback.
 func InOwnNetNS() (bool, error) {
 	if os.Getenv(envInNetNS) == "1" {
-		if err := loopbackUp(); err != nil {
+		if err := testenv.LoopbackUp(); err != nil {
 			return false, fmt.Errorf("bring up lo in the network namespace: %w", err)
 		}
 		return true, nil
@@ -47,32 +47,4 @@ func InOwnNetNS() (bool, error) {
 		return false, fmt.Errorf("re-exec in a network namespace: %w", err)
 	}
 	return false, nil // not reached
-}
-
-// loopbackUp sets IFF_UP on lo (what `ip link set lo up` does), without needing iproute2.
-func loopbackUp() error {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("socket: %w", err)
-	}
-	defer syscall.Close(fd)
-	var ifr [40]byte // struct ifreq: 16 bytes of name, then the flags
-	copy(ifr[:], "lo")
-	if err := ioctl(fd, syscall.SIOCGIFFLAGS, &ifr); err != nil {
-		return fmt.Errorf("get flags: %w", err)
-	}
-	flags := binary.NativeEndian.Uint16(ifr[16:]) | syscall.IFF_UP | syscall.IFF_RUNNING
-	binary.NativeEndian.PutUint16(ifr[16:], flags)
-	if err := ioctl(fd, syscall.SIOCSIFFLAGS, &ifr); err != nil {
-		return fmt.Errorf("set flags: %w", err)
-	}
-	return nil
-}
-
-func ioctl(fd int, req uintptr, ifr *[40]byte) error {
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), req, uintptr(unsafe.Pointer(ifr)))
-	if errno != 0 {
-		return errno
-	}
-	return nil
 }

@@ -12,9 +12,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"time"
 
+	"github.com/lakeport/lakeport/cli/internal/benchmarks/stats"
 	"github.com/lakeport/lakeport/cli/internal/helmpeer"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
@@ -84,10 +84,10 @@ func run() error {
 		}
 		ht = append(ht, d)
 	}
-	lm, hm := median(lt), median(ht)
+	lm, hm := stats.Median(lt), stats.Median(ht)
 	fmt.Printf("render: %d applications, %d environments, median of %d runs\n", len(rels), len(w.Kit.Environments), *runs)
-	fmt.Printf("  lakeport render (one process)      %8s   (min %s, max %s)\n", lm.Round(time.Millisecond), minD(lt).Round(time.Millisecond), maxD(lt).Round(time.Millisecond))
-	fmt.Printf("  helm template × %-2d (one per app)   %8s   (min %s, max %s)\n", len(invs), hm.Round(time.Millisecond), minD(ht).Round(time.Millisecond), maxD(ht).Round(time.Millisecond))
+	fmt.Printf("  lakeport render (one process)      %8s   (min %s, max %s)\n", lm.Round(time.Millisecond), stats.Min(lt).Round(time.Millisecond), stats.Max(lt).Round(time.Millisecond))
+	fmt.Printf("  helm template × %-2d (one per app)   %8s   (min %s, max %s)\n", len(invs), hm.Round(time.Millisecond), stats.Min(ht).Round(time.Millisecond), stats.Max(ht).Round(time.Millisecond))
 	fmt.Printf("  ratio helm/lakeport                %8.1fx  (target ≥ 10x; lakeport target < 300ms)\n", float64(hm)/float64(lm))
 	return nil
 }
@@ -96,26 +96,4 @@ func timeIt(f func() error) (time.Duration, error) {
 	start := time.Now()
 	err := f()
 	return time.Since(start), err
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func minD(ds []time.Duration) time.Duration {
-	m := ds[0]
-	for _, d := range ds {
-		m = min(m, d)
-	}
-	return m
-}
-
-func maxD(ds []time.Duration) time.Duration {
-	m := ds[0]
-	for _, d := range ds {
-		m = max(m, d)
-	}
-	return m
 }

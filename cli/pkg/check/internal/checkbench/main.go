@@ -24,6 +24,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lakeport/lakeport/cli/internal/benchmarks/stats"
 	"github.com/lakeport/lakeport/cli/pkg/check"
 	"github.com/lakeport/lakeport/cli/pkg/check/policy"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
@@ -144,7 +145,7 @@ func run() error {
 	}
 	res := Result{
 		Runs: *n, Applications: len(rels), Objects: objects, Environments: len(runs),
-		LakeportMedianMS: ms(median(lp)), ConftestMedianMS: ms(median(cf)),
+		LakeportMedianMS: ms(stats.Median(lp)), ConftestMedianMS: ms(stats.Median(cf)),
 		LakeportMinMS: ms(slices.Min(lp)), ConftestMinMS: ms(slices.Min(cf)),
 	}
 	res.Speedup = res.ConftestMedianMS / res.LakeportMedianMS
@@ -190,15 +191,6 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		l.b = append(l.b, p...)
 	}
 	return len(p), nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -38,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lakeport/lakeport/cli/internal/benchmarks/stats"
 	"github.com/lakeport/lakeport/cli/internal/helmpeer"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
@@ -239,12 +240,12 @@ func measure(o options, name string, floatPins bool, apply func(dir string) erro
 	if err != nil {
 		return result{}, err
 	}
-	lm, pm := median(lt), median(pt)
+	lm, pm := stats.Median(lt), stats.Median(pt)
 	fmt.Printf("\npull request: %s (%d applications)\n", name, nRels)
-	fmt.Printf("  lakeport diff (one process)            %8s   (min %s, max %s; markdown %d bytes)\n", lm.Round(time.Millisecond), minD(lt).Round(time.Millisecond), maxD(lt).Round(time.Millisecond), len(lakeportOut))
-	fmt.Printf("  helm template ×%d + dyff between ×%d   %8s   (min %s, max %s)\n", 2*len(jobs), len(jobs), pm.Round(time.Millisecond), minD(pt).Round(time.Millisecond), maxD(pt).Round(time.Millisecond))
+	fmt.Printf("  lakeport diff (one process)            %8s   (min %s, max %s; markdown %d bytes)\n", lm.Round(time.Millisecond), stats.Min(lt).Round(time.Millisecond), stats.Max(lt).Round(time.Millisecond), len(lakeportOut))
+	fmt.Printf("  helm template ×%d + dyff between ×%d   %8s   (min %s, max %s)\n", 2*len(jobs), len(jobs), pm.Round(time.Millisecond), stats.Min(pt).Round(time.Millisecond), stats.Max(pt).Round(time.Millisecond))
 	fmt.Printf("  ratio script/lakeport                  %8.1fx   (CPU time: lakeport %s, script %s, %.1fx)\n", float64(pm)/float64(lm),
-		median(lc).Round(time.Millisecond), median(pc).Round(time.Millisecond), float64(median(pc))/float64(median(lc)))
+		stats.Median(lc).Round(time.Millisecond), stats.Median(pc).Round(time.Millisecond), float64(stats.Median(pc))/float64(stats.Median(lc)))
 	fmt.Printf("  changed resources: lakeport %d, dyff %d (same ignores)\n", ours, peerChanged)
 	if ours != peerChanged {
 		return result{}, fmt.Errorf("lakeport and dyff disagree on the changed resources (%d vs %d)", ours, peerChanged)
@@ -397,26 +398,4 @@ func childCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func minD(ds []time.Duration) time.Duration {
-	m := ds[0]
-	for _, d := range ds {
-		m = min(m, d)
-	}
-	return m
-}
-
-func maxD(ds []time.Duration) time.Duration {
-	m := ds[0]
-	for _, d := range ds {
-		m = max(m, d)
-	}
-	return m
 }
