@@ -281,7 +281,7 @@ func (o *HealthOptions) plan() (*health.Plan, health.Selector, error) {
 	}
 	if w != nil {
 		plan.EnvOrder = w.Kit.Promotion
-		plan.Pins = health.RepoPins{Repo: w.Repo.Git()}
+		plan.Pins = health.RepoPins{Repo: w.Repo}
 		if _, err := w.Select(o.Envs, o.Apps); err != nil {
 			return nil, sel, &ExitError{Code: CodeError, Err: err}
 		}

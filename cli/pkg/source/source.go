@@ -61,7 +61,12 @@ type Repo struct {
 	root string
 	git  *git.Repository
 
-	mu    sync.Mutex
+	// gitMu serialises every use of the go-git repository: its storage is not safe for concurrent
+	// use (the pack index is loaded lazily into a shared map, so a concurrent first lookup sees
+	// an empty index and reports a present commit as missing).
+	gitMu sync.Mutex
+
+	mu    sync.Mutex // guards snaps
 	snaps map[plumbing.Hash]*commitSnapshot
 }
 
@@ -90,14 +95,28 @@ func Open(dir string) (*Repo, error) {
 // Root is the absolute path of the working tree.
 func (r *Repo) Root() string { return r.root }
 
-// Git exposes the underlying go-git repository for packages that write commits.
+// Git exposes the underlying go-git repository for packages that write commits. The caller must
+// not use it while snapshots of the repository are being read concurrently; WithGit does that.
 func (r *Repo) Git() *git.Repository { return r.git }
+
+// WithGit runs fn with the go-git repository while no snapshot of it is being read.
+func (r *Repo) WithGit(fn func(*git.Repository) error) error {
+	r.gitMu.Lock()
+	defer r.gitMu.Unlock()
+	return fn(r.git)
+}
 
 // Worktree returns a snapshot of the working tree as it is on disk.
 func (r *Repo) Worktree() Snapshot { return &dirSnapshot{root: r.root} }
 
 // Resolve turns a revision (SHA, short SHA, branch, tag, HEAD~1...) into a commit hash.
 func (r *Repo) Resolve(rev string) (plumbing.Hash, error) {
+	r.gitMu.Lock()
+	defer r.gitMu.Unlock()
+	return r.resolve(rev)
+}
+
+func (r *Repo) resolve(rev string) (plumbing.Hash, error) {
 	h, err := r.git.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		return plumbing.ZeroHash, &RevisionError{Revision: rev, Shallow: r.shallow(), Err: err}
@@ -115,12 +134,14 @@ func (r *Repo) shallow() bool {
 
 // At returns the snapshot of a commit. Snapshots are cached: the same commit is read once.
 func (r *Repo) At(rev string) (Snapshot, error) {
-	h, err := r.Resolve(rev)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gitMu.Lock()
+	defer r.gitMu.Unlock()
+	h, err := r.resolve(rev)
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if s, ok := r.snaps[h]; ok {
 		return s, nil
 	}
@@ -132,7 +153,7 @@ func (r *Repo) At(rev string) (Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read tree of %s: %w", h, err)
 	}
-	s := &commitSnapshot{hash: h, tree: t}
+	s := &commitSnapshot{hash: h, tree: t, mu: &r.gitMu}
 	r.snaps[h] = s
 	return s, nil
 }
@@ -185,7 +206,7 @@ type commitSnapshot struct {
 	hash plumbing.Hash
 	tree *object.Tree
 
-	mu sync.Mutex // go-git trees are not safe for concurrent use
+	mu *sync.Mutex // the repository's gitMu: go-git storage is not safe for concurrent use
 }
 
 func (c *commitSnapshot) Revision() string { return c.hash.String() }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lakeport/lakeport/cli/internal/testkit"
@@ -106,5 +108,50 @@ func TestRevisionErrors(t *testing.T) {
 	}
 	if want := "git fetch --unshallow"; !strings.Contains(err.Error(), want) {
 		t.Errorf("%v does not say %q", err, want)
+	}
+}
+
+// TestConcurrentReadsOfAPackedRepository reads two commits of a freshly cloned (packed)
+// repository from many goroutines at once, as the renderer does. go-git loads the pack index
+// lazily into a shared map: unguarded, a concurrent first lookup saw an empty index and reported
+// a pinned commit as "does not resolve" (CI, on a fresh clone); the race detector sees it too.
+func TestConcurrentReadsOfAPackedRepository(t *testing.T) {
+	f := testkit.NewFixture(t)
+	if out, err := exec.Command("git", "-C", f.Dir, "repack", "-adq").CombinedOutput(); err != nil {
+		t.Fatalf("git repack: %v\n%s", err, out)
+	}
+	for round := 0; round < 5; round++ {
+		repo, err := source.Open(f.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for i := 0; i < 16; i++ {
+			rev := []string{f.V1, f.V2}[i%2]
+			wg.Go(func() {
+				if _, err := repo.Resolve(rev); err != nil {
+					errs <- err
+					return
+				}
+				s, err := repo.At(rev)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if _, err := s.ReadFile("environments/dev/web.yaml"); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := s.Files("charts"); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("round %d: %v", round, err)
+		}
 	}
 }

@@ -20,27 +20,33 @@ import (
 // the IDs its trees already hold (no blob is read or inflated; an unchanged folder is one tree ID
 // comparison), the working tree's by hashing each file as git does ("blob <size>\0<content>").
 type hashes struct {
-	git   *git.Repository
+	repo  *source.Repo
 	trees map[string]*object.Tree             // commit → root tree
 	dirs  map[string]map[string]plumbing.Hash // revision + dir → file → ID
 }
 
 func newHashes(repo *source.Repo) *hashes {
-	h := &hashes{trees: map[string]*object.Tree{}, dirs: map[string]map[string]plumbing.Hash{}}
-	if repo != nil {
-		h.git = repo.Git()
-	}
-	return h
+	return &hashes{repo: repo, trees: map[string]*object.Tree{}, dirs: map[string]map[string]plumbing.Hash{}}
 }
 
-func (h *hashes) tree(rev string) (*object.Tree, error) {
+// withGit runs fn while it may read git objects: go-git's storage is shared with the snapshots
+// that render concurrently, and is not safe for concurrent use.
+func (h *hashes) withGit(fn func(g *git.Repository) error) error {
+	if h.repo == nil {
+		return fn(nil)
+	}
+	return h.repo.WithGit(fn)
+}
+
+// tree returns a commit's root tree; g is the repository, held through withGit.
+func (h *hashes) tree(g *git.Repository, rev string) (*object.Tree, error) {
 	if t, ok := h.trees[rev]; ok {
 		return t, nil
 	}
-	if h.git == nil || !plumbing.IsHash(rev) {
+	if g == nil || !plumbing.IsHash(rev) {
 		return nil, fmt.Errorf("revision %q is not a commit of the repository", rev)
 	}
-	c, err := h.git.CommitObject(plumbing.NewHash(rev))
+	c, err := g.CommitObject(plumbing.NewHash(rev))
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", rev, err)
 	}
@@ -53,22 +59,25 @@ func (h *hashes) tree(rev string) (*object.Tree, error) {
 }
 
 // treeID is the ID of a folder in a commit (zero when the folder does not exist).
-func (h *hashes) treeID(rev, dir string) (plumbing.Hash, error) {
-	t, err := h.tree(rev)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	e, err := t.FindEntry(dir)
-	if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
-		return plumbing.ZeroHash, nil
-	}
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if e.Mode != filemode.Dir {
-		return plumbing.ZeroHash, nil
-	}
-	return e.Hash, nil
+func (h *hashes) treeID(rev, dir string) (id plumbing.Hash, err error) {
+	err = h.withGit(func(g *git.Repository) error {
+		t, err := h.tree(g, rev)
+		if err != nil {
+			return err
+		}
+		e, err := t.FindEntry(dir)
+		if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if e.Mode == filemode.Dir {
+			id = e.Hash
+		}
+		return nil
+	})
+	return id, err
 }
 
 // dir returns the files below dir (paths from the repository root) with their IDs.
@@ -90,35 +99,40 @@ func (h *hashes) dir(s source.Snapshot, dir string) (map[string]plumbing.Hash, e
 			}
 			m[n] = plumbing.ComputeHash(plumbing.BlobObject, b)
 		}
-	} else {
-		t, err := h.tree(s.Revision())
-		if err != nil {
-			return nil, err
-		}
-		sub := t
-		if dir != "" && dir != "." {
-			if sub, err = t.Tree(dir); err != nil {
-				h.dirs[key] = m // no such folder at this revision
-				return m, nil
-			}
-		}
-		w := object.NewTreeWalker(sub, true, nil)
-		defer w.Close()
-		for {
-			name, e, err := w.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("walk %s at %s: %w", dir, s.Revision()[:12], err)
-			}
-			if e.Mode.IsFile() {
-				m[path.Join(dir, name)] = e.Hash
-			}
-		}
+	} else if err := h.withGit(func(g *git.Repository) error { return h.walk(g, s.Revision(), dir, m) }); err != nil {
+		return nil, err
 	}
 	h.dirs[key] = m
 	return m, nil
+}
+
+// walk adds the files below dir at a commit, with their IDs, to m (nothing when dir does not
+// exist there).
+func (h *hashes) walk(g *git.Repository, rev, dir string, m map[string]plumbing.Hash) error {
+	t, err := h.tree(g, rev)
+	if err != nil {
+		return err
+	}
+	sub := t
+	if dir != "" && dir != "." {
+		if sub, err = t.Tree(dir); err != nil {
+			return nil // no such folder at this revision
+		}
+	}
+	w := object.NewTreeWalker(sub, true, nil)
+	defer w.Close()
+	for {
+		name, e, err := w.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("walk %s at %s: %w", dir, rev[:12], err)
+		}
+		if e.Mode.IsFile() {
+			m[path.Join(dir, name)] = e.Hash
+		}
+	}
 }
 
 // file returns one file's ID (ok false when it does not exist).
@@ -133,15 +147,19 @@ func (h *hashes) file(s source.Snapshot, name string) (plumbing.Hash, bool, erro
 		}
 		return plumbing.ComputeHash(plumbing.BlobObject, b), true, nil
 	}
-	t, err := h.tree(s.Revision())
-	if err != nil {
-		return plumbing.ZeroHash, false, err
-	}
-	e, err := t.FindEntry(strings.Trim(path.Clean(name), "/"))
-	if err != nil {
-		return plumbing.ZeroHash, false, nil
-	}
-	return e.Hash, e.Mode.IsFile(), nil
+	var id plumbing.Hash
+	var ok bool
+	err := h.withGit(func(g *git.Repository) error {
+		t, err := h.tree(g, s.Revision())
+		if err != nil {
+			return err
+		}
+		if e, err := t.FindEntry(strings.Trim(path.Clean(name), "/")); err == nil {
+			id, ok = e.Hash, e.Mode.IsFile()
+		}
+		return nil
+	})
+	return id, ok, err
 }
 
 // diffDir lists the files below dir that differ between two snapshots, sorted.
