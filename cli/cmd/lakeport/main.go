@@ -5,21 +5,16 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+
+	// First: no garbage collection below a soft limit, from package initialisation on.
+	_ "github.com/lakeport/lakeport/cli/internal/burstgc"
 
 	"github.com/lakeport/lakeport/cli/internal/cmd"
 	"github.com/lakeport/lakeport/cli/internal/iostreams"
 )
 
 func main() {
-	// lakeport allocates in one short burst (the kit rendered once or twice): collecting garbage
-	// during it costs a third of the CPU time. Let the heap grow to a soft limit instead, unless
-	// the user tunes the collector.
-	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetGCPercent(-1)
-		debug.SetMemoryLimit(512 << 20)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cmd.Main(ctx, iostreams.System(), os.Args[1:])
 	stop()

@@ -40,6 +40,10 @@ var templateErrRE = regexp.MustCompile(`template: [^:]+:\d+:\d+: .*$`)
 
 // Expand returns the Applications the ApplicationSet generates, sorted by name.
 func Expand(as *argov1.ApplicationSet, r Resolver) ([]argov1.Application, error) {
+	return expand(as, r, &templateRenderer{})
+}
+
+func expand(as *argov1.ApplicationSet, r Resolver, renderer utils.Renderer) ([]argov1.Application, error) {
 	if err := checkSupported(as.Spec.Generators); err != nil {
 		return nil, fmt.Errorf("ApplicationSet %s: %w", as.Name, err)
 	}
@@ -62,7 +66,7 @@ func Expand(as *argov1.ApplicationSet, r Resolver) ([]argov1.Application, error)
 	}
 	logger := logrus.New()
 	logger.SetOutput(io.Discard)
-	apps, _, err := template.GenerateApplications(logrus.NewEntry(logger), *as, top, &utils.Render{}, nil)
+	apps, _, err := template.GenerateApplications(logrus.NewEntry(logger), *as, top, renderer, nil)
 	if err != nil {
 		if repos.err != nil {
 			err = repos.err
