@@ -224,8 +224,15 @@ func measure(o options, name string, floatPins bool, apply func(dir string) erro
 	if err := peer(true); err != nil {
 		return result{}, err
 	}
-	var lt, pt, lc, pc []time.Duration
+	// The floor of any lakeport command: process start and package initialisation, no work.
+	startOnly := func() error { return exec.CommandContext(ctx, o.lakeport, "version").Run() }
+	var lt, pt, lc, pc, st []time.Duration
 	for i := 0; i < o.runs; i++ {
+		d, _, err := timeIt(startOnly)
+		if err != nil {
+			return result{}, err
+		}
+		st = append(st, d)
 		d, c, err := timeIt(lakeport)
 		if err != nil {
 			return result{}, err
@@ -246,6 +253,7 @@ func measure(o options, name string, floatPins bool, apply func(dir string) erro
 	fmt.Printf("  helm template ×%d + dyff between ×%d   %8s   (min %s, max %s)\n", 2*len(jobs), len(jobs), pm.Round(time.Millisecond), stats.Min(pt).Round(time.Millisecond), stats.Max(pt).Round(time.Millisecond))
 	fmt.Printf("  ratio script/lakeport                  %8.1fx   (CPU time: lakeport %s, script %s, %.1fx)\n", float64(pm)/float64(lm),
 		stats.Median(lc).Round(time.Millisecond), stats.Median(pc).Round(time.Millisecond), float64(stats.Median(pc))/float64(stats.Median(lc)))
+	fmt.Printf("  lakeport version (start, no work)      %8s   ceiling script/start %.1fx\n", stats.Median(st).Round(time.Millisecond), float64(pm)/float64(stats.Median(st)))
 	fmt.Printf("  changed resources: lakeport %d, dyff %d (same ignores)\n", ours, peerChanged)
 	if ours != peerChanged {
 		return result{}, fmt.Errorf("lakeport and dyff disagree on the changed resources (%d vs %d)", ours, peerChanged)
