@@ -25,7 +25,6 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/ignore"
-	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/strvals"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -290,30 +289,23 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 			return nil, fmt.Errorf("chart %s at %s with %s: %w", rel.Chart.Path, revLabel(snap), strings.Join(rel.ValueFiles, ", "), err)
 		}
 	}
-	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	inst.DryRun = true
-	inst.DryRunOption = "client"
-	inst.ClientOnly = true
-	inst.Replace = true
-	inst.ReleaseName = rel.ReleaseName
-	inst.Namespace = rel.Namespace
-	inst.IncludeCRDs = !helm.SkipCrds
-	inst.SkipSchemaValidation = helm.SkipSchemaValidation || ownValidation
-	inst.APIVersions = chartutil.VersionSet(helm.APIVersions)
+	topts := templateOptions{
+		ReleaseName:          rel.ReleaseName,
+		Namespace:            rel.Namespace,
+		IncludeCRDs:          !helm.SkipCrds,
+		SkipSchemaValidation: helm.SkipSchemaValidation || ownValidation,
+		SkipTests:            helm.SkipTests,
+		APIVersions:          helm.APIVersions,
+	}
 	if helm.KubeVersion != "" {
 		kv, err := chartutil.ParseKubeVersion(helm.KubeVersion)
 		if err != nil {
 			return nil, fmt.Errorf("kubeVersion %q: %w", helm.KubeVersion, err)
 		}
-		inst.KubeVersion = kv
+		topts.KubeVersion = kv
 	}
-	hr, err := inst.RunWithContext(ctx, ch, vals)
-	if err != nil {
+	if rel.Manifest, rel.Objects, err = helmTemplate(ch, vals, topts); err != nil {
 		return nil, fmt.Errorf("chart %s at %s with %s: %w", rel.Chart.Path, revLabel(snap), strings.Join(rel.ValueFiles, ", "), err)
-	}
-	rel.Manifest = templateOutput(hr, helm.SkipTests)
-	if rel.Objects, err = SplitManifest(rel.Manifest); err != nil {
-		return nil, fmt.Errorf("chart %s at %s: %w", rel.Chart.Path, revLabel(snap), err)
 	}
 	return rel, nil
 }
@@ -424,29 +416,6 @@ func (f fileInfo) Sys() any           { return nil }
 
 var _ os.FileInfo = fileInfo{}
 
-// templateOutput reproduces `helm template`'s stdout: the manifest, then every hook.
-func templateOutput(rel *release.Release, skipTests bool) string {
-	var b strings.Builder
-	b.WriteString(strings.TrimSpace(rel.Manifest))
-	b.WriteByte('\n')
-	for _, h := range rel.Hooks {
-		if skipTests && isTestHook(h) {
-			continue
-		}
-		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
-	}
-	return b.String()
-}
-
-func isTestHook(h *release.Hook) bool {
-	for _, e := range h.Events {
-		if e == release.HookTest {
-			return true
-		}
-	}
-	return false
-}
-
 var (
 	docSep     = regexp.MustCompile(`(?m)^---[ \t]*$`)
 	sourceLine = regexp.MustCompile(`(?m)^# Source: (.*)$`)
@@ -471,21 +440,30 @@ func SplitManifest(manifest string) ([]*Object, error) {
 		if len(content) == 0 {
 			continue
 		}
-		o := &Object{Source: src, YAML: body + "\n", Content: content}
-		o.APIVersion, _ = content["apiVersion"].(string)
-		o.Kind, _ = content["kind"].(string)
-		meta, _ := content["metadata"].(map[string]any)
-		o.Name, _ = meta["name"].(string)
-		o.Namespace, _ = meta["namespace"].(string)
-		if ann, ok := meta["annotations"].(map[string]any); ok {
-			o.Hook, _ = ann["helm.sh/hook"].(string)
-		}
-		if o.Kind == "" || o.APIVersion == "" {
-			return nil, fmt.Errorf("template %s renders a document without apiVersion and kind", src)
+		o, err := newObject(src, body, content)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// newObject is a parsed, non-empty document of a template.
+func newObject(src, body string, content map[string]any) (*Object, error) {
+	o := &Object{Source: src, YAML: body + "\n", Content: content}
+	o.APIVersion, _ = content["apiVersion"].(string)
+	o.Kind, _ = content["kind"].(string)
+	meta, _ := content["metadata"].(map[string]any)
+	o.Name, _ = meta["name"].(string)
+	o.Namespace, _ = meta["namespace"].(string)
+	if ann, ok := meta["annotations"].(map[string]any); ok {
+		o.Hook, _ = ann["helm.sh/hook"].(string)
+	}
+	if o.Kind == "" || o.APIVersion == "" {
+		return nil, fmt.Errorf("template %s renders a document without apiVersion and kind", src)
+	}
+	return o, nil
 }
 
 // mergeMaps is Helm's value-file merge: nested maps merge, anything else is replaced.

@@ -1,0 +1,3 @@
+{{- define "edge.labels" -}}
+app: {{ .Values.name }}
+{{- end -}}
