@@ -2,13 +2,17 @@ package render
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/releaseutil"
 
 	"github.com/lakeport/lakeport/hack/testenv"
 )
@@ -94,6 +98,34 @@ func TestHelmTemplateErrors(t *testing.T) {
 	} {
 		if _, _, err := sortManifests(map[string]string{"t.yaml": tc.doc}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestSplitManifestsMatchesHelm: splitManifests returns what releaseutil.SplitManifests does, on
+// chosen cases and on random texts made of separators, whitespace and letters.
+func TestSplitManifestsMatchesHelm(t *testing.T) {
+	cases := []string{
+		"", "---", "---\n---\n", "a", "a\n---\nb", "---\na\n---\nb\n---", "a\n---b", "a\n----\nb",
+		"a \t\r\n \n---  \n\n b", "a---b", "a\n --- \nb", "\n\n---\r\na\f\n---", "a\n---\n---\n---\nb",
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	alphabet := []string{"-", "--", "---", "\n", " ", "\t", "\r", "\f", "a", "b: c", "\n---\n"}
+	for range 20000 {
+		var b strings.Builder
+		for range rnd.IntN(24) {
+			b.WriteString(alphabet[rnd.IntN(len(alphabet))])
+		}
+		cases = append(cases, b.String())
+	}
+	for _, c := range cases {
+		m := releaseutil.SplitManifests(c)
+		want := make([]string, len(m))
+		for i := range want {
+			want[i] = m[fmt.Sprintf("manifest-%d", i)]
+		}
+		if got := splitManifests(c); !slices.Equal(got, want) {
+			t.Fatalf("splitManifests(%q) = %q, Helm: %q", c, got, want)
 		}
 	}
 }
