@@ -19,7 +19,9 @@ import (
 
 	"github.com/lakeport/lakeport/cli/internal/output"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
+	"github.com/lakeport/lakeport/cli/pkg/diff/live"
 	"github.com/lakeport/lakeport/cli/pkg/diff/scope"
+	"github.com/lakeport/lakeport/cli/pkg/health"
 	"github.com/lakeport/lakeport/cli/pkg/kit"
 	"github.com/lakeport/lakeport/cli/pkg/render"
 	"github.com/lakeport/lakeport/cli/pkg/source"
@@ -34,6 +36,9 @@ type DiffOptions struct {
 	Base, Head string
 	// Environments mode.
 	FromEnv, ToEnv, Revision string
+	// Live mode.
+	Live                    bool
+	Kubeconfig, KubeContext string
 
 	Envs, Apps       []string
 	Output           string
@@ -78,6 +83,15 @@ Environments (what promotion would change): --from-env staging --to-env prod [--
 both environments at one revision (--revision, default the working tree) and pairs their
 applications by component.
 
+Live (what a sync would change): --live --env dev [--head REV] compares the objects the cluster
+of your kubeconfig context (--kubeconfig, --kube-context) holds with what applying the rendered
+Applications makes of them, as the API server predicts it in a dry run (the three-way patch of
+kubectl apply for objects Argo CD applied client-side, a server-side apply as Argo CD's field
+manager otherwise): defaults filled in by the server are not differences. Objects missing from the
+cluster show as added; objects the cluster holds for an Application (its Argo CD tracking
+annotation or instance label) that no longer render show as removed. Helm hooks are not compared.
+Nothing is written to the cluster.
+
 Noise is ignored by default: the helm.sh/chart and app.kubernetes.io/version labels, checksum/*
 annotations, metadata.managedFields and status. --ignore adds rules, a path such as
 'spec.replicas', 'spec.template.spec.containers[*].image', '..annotations["example.com/*"]', or
@@ -107,6 +121,9 @@ not resolve, e.g. in a shallow clone, a render failure, bad flags).`,
   # Between two commits, one application, more context
   lakeport diff --base v1.4.0 --head HEAD --app trino --context 10
 
+  # What would a sync of dev change in the cluster?
+  lakeport diff --live --env dev --kube-context dev-cluster
+
   # What would promoting staging to prod change?
   lakeport diff --from-env staging --to-env prod --app trino
 
@@ -130,6 +147,9 @@ not resolve, e.g. in a shallow clone, a render failure, bad flags).`,
 	fl.StringVar(&o.FromEnv, "from-env", "", "compare this environment...")
 	fl.StringVar(&o.ToEnv, "to-env", "", "...with this one, pairing applications by component")
 	fl.StringVar(&o.Revision, "revision", "", "with --from-env/--to-env: read the kit at this revision (default: the working tree)")
+	fl.BoolVar(&o.Live, "live", false, "compare the cluster's objects with what applying the rendered Applications makes of them")
+	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "with --live: kubeconfig file (default: KUBECONFIG, then ~/.kube/config)")
+	fl.StringVar(&o.KubeContext, "kube-context", "", "with --live: kubeconfig context (default: the current context)")
 	addSelectionFlags(cmd, &o.Envs, &o.Apps)
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text, json, yaml or markdown")
 	fl.IntVarP(&o.Context, "context", "U", 3, "lines of context around each change in diffs")
@@ -153,6 +173,10 @@ func (o *DiffOptions) Complete() error {
 	}
 	envMode := o.FromEnv != "" || o.ToEnv != ""
 	switch {
+	case o.Live && (envMode || o.baseSet || o.Revision != ""):
+		errs = append(errs, errors.New("--live compares the cluster with --head (default the working tree): --base, --from-env, --to-env and --revision do not apply"))
+	case !o.Live && (o.Kubeconfig != "" || o.KubeContext != ""):
+		errs = append(errs, errors.New("--kubeconfig and --kube-context go with --live"))
 	case envMode && (o.baseSet || o.headSet):
 		errs = append(errs, errors.New("--base/--head compare revisions and --from-env/--to-env compare environments: use one pair"))
 	case envMode && (o.FromEnv == "" || o.ToEnv == ""):
@@ -166,9 +190,12 @@ func (o *DiffOptions) Complete() error {
 	case o.baseSet && o.Base == "":
 		errs = append(errs, errors.New("--base needs a revision"))
 	}
-	if envMode {
+	switch {
+	case o.Live:
+		o.mode = diff.Live
+	case envMode:
 		o.mode = diff.Environments
-	} else {
+	default:
 		o.mode = diff.Revisions
 		if !o.baseSet {
 			o.Base = "HEAD"
@@ -207,12 +234,21 @@ func (o *DiffOptions) Complete() error {
 // rerunCommand is the command a reader runs to see everything locally.
 func (o *DiffOptions) rerunCommand() string {
 	args := []string{"lakeport", "diff"}
-	if o.mode == diff.Environments {
+	switch o.mode {
+	case diff.Live:
+		args = append(args, "--live")
+		if o.Head != "" {
+			args = append(args, "--head", o.Head)
+		}
+		if o.KubeContext != "" {
+			args = append(args, "--kube-context", o.KubeContext)
+		}
+	case diff.Environments:
 		args = append(args, "--from-env", o.FromEnv, "--to-env", o.ToEnv)
 		if o.Revision != "" {
 			args = append(args, "--revision", o.Revision)
 		}
-	} else {
+	default:
 		args = append(args, "--base", o.Base)
 		if o.Head != "" {
 			args = append(args, "--head", o.Head)
@@ -243,9 +279,12 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	}
 	var rep *diff.Report
 	var progress string
-	if o.mode == diff.Environments {
+	switch o.mode {
+	case diff.Live:
+		rep, progress, err = o.runLive(ctx, repo)
+	case diff.Environments:
 		rep, progress, err = o.runEnvironments(ctx, repo)
-	} else {
+	default:
 		rep, progress, err = o.runRevisions(ctx, repo)
 	}
 	if err != nil {
@@ -301,6 +340,57 @@ func (o *DiffOptions) runRevisions(ctx context.Context, repo *source.Repo) (*dif
 	considered := len(unionNames(baseApps, headApps))
 	progress := fmt.Sprintf("diff %s → %s: %d applications, rendered %d at base and %d at head (%d unchanged inputs not rendered)",
 		o.Base, o.headLabel(), considered, len(plan.Base), len(plan.Head), considered-len(rep.Apps))
+	return rep, progress, nil
+}
+
+// runLive compares the cluster with the rendered Applications of the chosen environments.
+func (o *DiffOptions) runLive(ctx context.Context, repo *source.Repo) (*diff.Report, string, error) {
+	w, err := workspace.OpenRepo(repo, o.Head)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(o.Envs) == 0 && len(w.Kit.Environments) > 1 {
+		return nil, "", &ExitError{Code: CodeError, Err: errors.New("--live compares with the cluster of your kubeconfig context: choose the environments that run there with --env")}
+	}
+	apps, err := w.Select(o.Envs, o.Apps)
+	if err != nil {
+		return nil, "", err
+	}
+	rels, err := w.Render(ctx, apps)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg, err := health.LoadKubeConfig(o.Kubeconfig, o.KubeContext, o.f.IO.Getenv)
+	if err != nil {
+		return nil, "", err
+	}
+	cluster, err := live.New(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	results, err := cluster.Compare(ctx, rels)
+	if err != nil {
+		return nil, "", err
+	}
+	var lives, predicted []*render.Release
+	objects := 0
+	for _, r := range results {
+		lives, predicted = append(lives, r.Live), append(predicted, r.Predicted)
+		objects += len(r.Live.Objects)
+		for _, n := range r.Notes {
+			fmt.Fprintf(o.f.IO.ErrOut, "note: %s\n", n)
+		}
+	}
+	rep, err := diff.Compare(
+		diff.Side{Label: "live " + cluster.Host, Releases: lives},
+		diff.Side{Label: o.headLabel(), Revision: w.Head.Revision(), Releases: predicted},
+		diff.Options{Mode: diff.Live, Rules: o.rules, Context: o.Context, Hasher: o.hasher},
+	)
+	if err != nil {
+		return nil, "", err
+	}
+	progress := fmt.Sprintf("diff live %s → %s: %d applications, %d objects read from the cluster (dry-run predictions, nothing written)",
+		cluster.Host, o.headLabel(), len(rels), objects)
 	return rep, progress, nil
 }
 

@@ -43,6 +43,8 @@ const (
 	Revisions Mode = "revisions"
 	// Environments compares two environments' Applications, paired by component.
 	Environments Mode = "environments"
+	// Live compares what a cluster holds with what applying the rendered Applications makes of it.
+	Live Mode = "live"
 )
 
 // Side is one side of a comparison: its releases and how to call it.

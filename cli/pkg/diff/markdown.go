@@ -82,7 +82,11 @@ func mdHeader(r *Report, o *MarkdownOptions) string {
 	}
 	t := r.Totals()
 	if !r.Changed() {
-		b.WriteString("**No changes** in the rendered manifests.")
+		if r.Mode == Live {
+			b.WriteString("**No changes**: a sync would leave the cluster as it is.")
+		} else {
+			b.WriteString("**No changes** in the rendered manifests.")
+		}
 	} else {
 		changed := 0
 		for i := range r.Apps {

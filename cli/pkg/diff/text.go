@@ -62,7 +62,11 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		}
 	}
 	if shown == 0 {
-		fmt.Fprintln(bw, "\nNo changes in the rendered manifests.")
+		if r.Mode == Live {
+			fmt.Fprintln(bw, "\nNo changes: a sync would leave the cluster as it is.")
+		} else {
+			fmt.Fprintln(bw, "\nNo changes in the rendered manifests.")
+		}
 	}
 	fmt.Fprintf(bw, "\n%s\n", summaryLine(r))
 	return bw.Flush()
