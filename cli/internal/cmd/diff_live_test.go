@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -104,6 +105,14 @@ func TestDiffLive(t *testing.T) {
 	run("-n", ns, "delete", "service", "web")
 	run("-n", ns, "create", "configmap", "web-old", "--from-literal", "k=v")
 	run("-n", ns, "annotate", "configmap", "web-old", live.TrackingAnnotation+"=dev-web:/ConfigMap:"+ns+"/web-old")
+	// A leftover Secret applied client-side: its last-applied annotation holds the value in clear.
+	const planted = "s3cr3t-live-value"
+	secret := filepath.Join(dir, "secret.yaml")
+	if err := os.WriteFile(secret, []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-creds\n  annotations:\n    "+
+		live.TrackingAnnotation+": dev-web:/Secret:"+ns+"/web-creds\nstringData:\n  password: "+planted+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("apply", "-n", ns, "-f", secret)
 
 	out, errOut, code := runWith(t, &Factory{}, f.Dir, "diff --live --env dev -o json", env)
 	if code != CodeNegative {
@@ -125,7 +134,19 @@ func TestDiffLive(t *testing.T) {
 			paths[k] = r.Paths
 		}
 	}
+	for _, format := range []string{"text", "yaml", "markdown"} {
+		o, e, _ := runWith(t, &Factory{}, f.Dir, "diff --live --env dev -o "+format, env)
+		for _, leak := range []string{planted, base64.StdEncoding.EncodeToString([]byte(planted))} {
+			if strings.Contains(o+e, leak) {
+				t.Errorf("-o %s prints the Secret's value", format)
+			}
+		}
+	}
+	if strings.Contains(out, planted) || strings.Contains(out, base64.StdEncoding.EncodeToString([]byte(planted))) {
+		t.Error("-o json prints the Secret's value")
+	}
 	want := map[string]string{
+		"dev-web Secret/web-creds":  "removed",
 		"dev-web Deployment/web":    "changed",
 		"dev-web Service/web":       "added",
 		"dev-web ConfigMap/web-old": "removed",
@@ -155,6 +176,7 @@ func TestDiffLive(t *testing.T) {
 		}
 	}
 	run("-n", ns, "delete", "configmap", "web-old")
+	run("-n", ns, "delete", "secret", "web-creds")
 	out, errOut, code = runWith(t, &Factory{}, f.Dir, "diff --live --env dev --app web", env)
 	if code != CodeOK || !strings.Contains(out, "No changes") {
 		t.Errorf("after the sync: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)

@@ -304,6 +304,9 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 		}
 		topts.KubeVersion = kv
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if rel.Manifest, rel.Objects, err = helmTemplate(ch, vals, topts); err != nil {
 		return nil, fmt.Errorf("chart %s at %s with %s: %w", rel.Chart.Path, revLabel(snap), strings.Join(rel.ValueFiles, ", "), err)
 	}

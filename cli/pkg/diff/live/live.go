@@ -308,25 +308,23 @@ func trackLike(desired, live map[string]any) {
 	lu := &unstructured.Unstructured{Object: live}
 	du := &unstructured.Unstructured{Object: desired}
 	if v, ok := lu.GetAnnotations()[TrackingAnnotation]; ok {
-		ann := du.GetAnnotations()
-		if _, set := ann[TrackingAnnotation]; !set {
-			if ann == nil {
-				ann = map[string]string{}
-			}
-			ann[TrackingAnnotation] = v
-			du.SetAnnotations(ann)
-		}
+		du.SetAnnotations(withDefault(du.GetAnnotations(), TrackingAnnotation, v))
 	}
 	if v, ok := lu.GetLabels()[InstanceLabel]; ok {
-		l := du.GetLabels()
-		if _, set := l[InstanceLabel]; !set {
-			if l == nil {
-				l = map[string]string{}
-			}
-			l[InstanceLabel] = v
-			du.SetLabels(l)
-		}
+		du.SetLabels(withDefault(du.GetLabels(), InstanceLabel, v))
 	}
+}
+
+// withDefault sets m[k] = v unless k is set, allocating m if needed.
+func withDefault(m map[string]string, k, v string) map[string]string {
+	if _, set := m[k]; set {
+		return m
+	}
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
 }
 
 // skipResources are never listed when looking for objects that no longer render.
