@@ -1,7 +1,7 @@
 # lakeport health: the real GitOps loop's tools and the health benchmark (included by the root
 # Makefile). The loop (cli/internal/argoloop) needs the whole stack; the health package's own
 # tests and benchmark need only etcd and kube-apiserver.
-TEST_TOOLS    += etcd kube-apiserver kube-controller-manager kube-scheduler kwok helm argocd
+TEST_TOOLS    += etcd kube-apiserver kube-controller-manager kube-scheduler kwok helm argocd argocd-v2-crds
 BENCH_TARGETS += bench-health
 
 .PHONY: bench-health

@@ -238,6 +238,12 @@ build_conftest() {
 		"-X github.com/open-policy-agent/conftest/internal/version.Version=${CONFTEST_VERSION#v}"
 }
 
+# The CRDs of the oldest Argo CD servers the CLI supports, from the module's source (nothing is
+# built): tests check the kit's objects and the health source against them.
+build_argocd-v2-crds() {
+	argocd_crds "github.com/argoproj/argo-cd/v2@${ARGOCD_V2_VERSION}" "$1"
+}
+
 build_dyff() {
 	lp_go_install "$1" "github.com/homeport/dyff/cmd/dyff@${DYFF_VERSION}" \
 		"-X github.com/homeport/dyff/internal/cmd.version=${DYFF_VERSION#v}"
@@ -256,6 +262,21 @@ extras() {
 # and deletable (kwok's own "fast" defaults); kwok needs them passed with -c.
 KWOK_STAGES=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
 	pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
+
+# argocd_crds MODULE@VERSION OUT: the Application, ApplicationSet and AppProject CRDs of an Argo
+# CD module's source, one document each.
+argocd_crds() {
+	local mod f
+	mod=$(lp_moddir "$1")
+	[[ -d $mod/manifests/crds ]] || lp_die "no manifests/crds in $1"
+	: >"$2"
+	for f in application-crd.yaml applicationset-crd.yaml appproject-crd.yaml; do
+		{
+			printf -- '---\n# from %s/manifests/crds/%s\n' "$1" "$f"
+			sed '/^---[[:space:]]*$/d' "$mod/manifests/crds/$f"
+		} >>"$2"
+	done
+}
 
 build_extra() { # build_extra FILE OUT
 	case $1 in
@@ -278,16 +299,7 @@ build_extra() { # build_extra FILE OUT
 		chmod 0755 "$2"
 		;;
 	argocd-crds.yaml)
-		# Application, ApplicationSet and AppProject CRDs, one document each.
-		local mod f
-		mod=$(lp_moddir "github.com/argoproj/argo-cd/v3@${ARGOCD_VERSION}")
-		: >"$2"
-		for f in application-crd.yaml applicationset-crd.yaml appproject-crd.yaml; do
-			{
-				printf -- '---\n# from github.com/argoproj/argo-cd/v3@%s/manifests/crds/%s\n' "$ARGOCD_VERSION" "$f"
-				sed '/^---[[:space:]]*$/d' "$mod/manifests/crds/$f"
-			} >>"$2"
-		done
+		argocd_crds "github.com/argoproj/argo-cd/v3@${ARGOCD_VERSION}" "$2"
 		;;
 	*) lp_die "unknown extra file $1" ;;
 	esac

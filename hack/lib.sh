@@ -15,6 +15,7 @@ KUBE_VERSION=v1.37.2 # kube-apiserver, kube-controller-manager, kube-scheduler, 
 ETCD_VERSION=v3.7.3
 KWOK_VERSION=v0.8.0
 ARGOCD_VERSION=v3.6.1
+ARGOCD_V2_VERSION=v2.14.21 # the oldest servers the CLI supports: only their CRDs are used (source, no build)
 VERSITYGW_VERSION=v1.8.0
 CONFTEST_VERSION=v0.71.1
 DYFF_VERSION=v1.12.0
@@ -32,7 +33,7 @@ LAKEPORT_TOOLS=${LAKEPORT_TOOLS:-${LAKEPORT_ROOT}/.tools/bin}
 # Every tool this kit knows, in the order `ensure.sh all` builds them
 # (cheapest and most wanted first).
 LAKEPORT_ALL_TOOLS=(helm etcd kube-apiserver versitygw conftest dyff kwok
-	kube-controller-manager kube-scheduler kubectl argocd)
+	kube-controller-manager kube-scheduler kubectl argocd argocd-v2-crds)
 
 # lp_log MSG...: progress goes to stderr so stdout stays clean for callers.
 lp_log() { printf 'lakeport: %s\n' "$*" >&2; }
@@ -51,6 +52,7 @@ lp_version() {
 	kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) echo "$KUBE_VERSION" ;;
 	kwok) echo "$KWOK_VERSION" ;;
 	argocd) echo "$ARGOCD_VERSION" ;;
+	argocd-v2-crds) echo "$ARGOCD_V2_VERSION" ;;
 	versitygw) echo "$VERSITYGW_VERSION" ;;
 	conftest) echo "$CONFTEST_VERSION" ;;
 	dyff) echo "$DYFF_VERSION" ;;

@@ -152,6 +152,11 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
+	return InstallCRDsFrom(ctx, cfg, raw)
+}
+
+// InstallCRDsFrom server-side-applies the CRDs of a YAML stream and waits until they are served.
+func InstallCRDsFrom(ctx context.Context, cfg *rest.Config, raw []byte) error {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
