@@ -7,8 +7,10 @@ import (
 	"os/signal"
 	"syscall"
 
-	// First: no garbage collection below a soft limit, from package initialisation on.
+	// First: no garbage collection below a soft limit, from package initialisation on, and no
+	// kubectl message catalogue.
 	_ "github.com/lakeport/lakeport/cli/internal/burstgc"
+	_ "github.com/lakeport/lakeport/cli/internal/noi18n"
 
 	"github.com/lakeport/lakeport/cli/internal/cmd"
 	"github.com/lakeport/lakeport/cli/internal/iostreams"
