@@ -97,20 +97,34 @@ func (c *Cluster) Compare(ctx context.Context, rels []*render.Release) ([]Result
 		return nil, fmt.Errorf("cluster %s: %w", c.Host, err)
 	}
 	out := make([]Result, len(rels))
-	g, ctx := errgroup.WithContext(ctx)
+	rendered := make([]map[string]bool, len(rels))
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for i, r := range rels {
 		g.Go(func() error {
-			res, err := c.compareRelease(ctx, r)
+			res, ids, err := c.compareRelease(gctx, r)
 			if err != nil {
 				return fmt.Errorf("application %s: %w", r.App, err)
 			}
-			out[i] = res
+			out[i], rendered[i] = res, ids
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	leftovers, err := c.tracked(ctx, rels, rendered)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		for _, u := range leftovers[i] {
+			content, err := normalize(clean(u).Object)
+			if err != nil {
+				return nil, err
+			}
+			out[i].Live.Objects = append(out[i].Live.Objects, object(content))
+		}
 	}
 	return out, nil
 }
@@ -124,7 +138,9 @@ type pair struct {
 	namespace, kindID string
 }
 
-func (c *Cluster) compareRelease(ctx context.Context, r *render.Release) (Result, error) {
+// compareRelease reads and predicts the objects of one release, and returns the IDs
+// (group/Kind/namespace/name) of those it renders.
+func (c *Cluster) compareRelease(ctx context.Context, r *render.Release) (Result, map[string]bool, error) {
 	res := Result{Live: shell(r), Predicted: shell(r)}
 	var pairs []*pair
 	hooks := 0
@@ -144,7 +160,7 @@ func (c *Cluster) compareRelease(ctx context.Context, r *render.Release) (Result
 		g.Go(func() error { return c.resolve(gctx, r, p) })
 	}
 	if err := g.Wait(); err != nil {
-		return res, err
+		return res, nil, err
 	}
 	rendered := map[string]bool{}
 	for _, p := range pairs {
@@ -157,18 +173,7 @@ func (c *Cluster) compareRelease(ctx context.Context, r *render.Release) (Result
 		}
 		res.Predicted.Objects = append(res.Predicted.Objects, object(p.predicted))
 	}
-	extra, err := c.tracked(ctx, r, rendered)
-	if err != nil {
-		return res, err
-	}
-	for _, u := range extra {
-		content, err := normalize(clean(u).Object)
-		if err != nil {
-			return res, err
-		}
-		res.Live.Objects = append(res.Live.Objects, object(content))
-	}
-	return res, nil
+	return res, rendered, nil
 }
 
 // shell is a release without objects.
@@ -334,24 +339,29 @@ var skipResources = map[string]bool{
 	"componentstatuses": true,
 }
 
-// tracked lists the objects the cluster holds for the release's Application that did not render:
-// those carrying its tracking annotation or instance label, in the release's namespaces and
-// cluster-wide. Objects that others own (pods of a ReplicaSet) are not tracked by Argo CD.
-func (c *Cluster) tracked(ctx context.Context, r *render.Release, rendered map[string]bool) ([]*unstructured.Unstructured, error) {
+// tracked lists, for each release, the objects the cluster holds for its Application that did
+// not render: those carrying its tracking annotation or instance label, in the releases'
+// namespaces and cluster-wide. Every kind is listed once per namespace for all releases. Objects
+// that others own (pods of a ReplicaSet) are not tracked by Argo CD.
+func (c *Cluster) tracked(ctx context.Context, rels []*render.Release, rendered []map[string]bool) ([][]*unstructured.Unstructured, error) {
 	lists, err := c.disco.ServerPreferredResources()
 	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
 		return nil, fmt.Errorf("discover the cluster's resources: %w", err)
 	}
-	namespaces := map[string]bool{r.Namespace: true}
-	for id := range rendered {
-		if parts := strings.Split(id, "/"); len(parts) == 4 && parts[2] != "" {
-			namespaces[parts[2]] = true
+	byApp := map[string]int{}
+	namespaces := map[string]bool{}
+	for i, r := range rels {
+		byApp[r.App] = i
+		namespaces[r.Namespace] = true
+		for id := range rendered[i] {
+			if parts := strings.Split(id, "/"); len(parts) == 4 && parts[2] != "" {
+				namespaces[parts[2]] = true
+			}
 		}
 	}
 	type target struct {
-		gvr        schema.GroupVersionResource
-		kind, ns   string
-		namespaced bool
+		gvr      schema.GroupVersionResource
+		kind, ns string
 	}
 	var targets []target
 	for _, l := range lists {
@@ -374,13 +384,13 @@ func (c *Cluster) tracked(ctx context.Context, r *render.Release, rendered map[s
 			}
 			for ns := range namespaces {
 				if ns != "" {
-					targets = append(targets, target{gvr: gvr, kind: res.Kind, ns: ns, namespaced: true})
+					targets = append(targets, target{gvr: gvr, kind: res.Kind, ns: ns})
 				}
 			}
 		}
 	}
 	var mu sync.Mutex
-	var out []*unstructured.Unstructured
+	out := make([][]*unstructured.Unstructured, len(rels))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for _, t := range targets {
@@ -392,16 +402,14 @@ func (c *Cluster) tracked(ctx context.Context, r *render.Release, rendered map[s
 				}
 				return fmt.Errorf("list %s: %w", t.gvr.String(), err)
 			}
-			for i := range list.Items {
-				u := &list.Items[i]
-				if !trackedBy(u, r.App) || len(u.GetOwnerReferences()) > 0 {
-					continue
-				}
-				if rendered[t.gvr.Group+"/"+t.kind+"/"+u.GetNamespace()+"/"+u.GetName()] {
+			for j := range list.Items {
+				u := &list.Items[j]
+				i, ok := byApp[trackingApp(u)]
+				if !ok || len(u.GetOwnerReferences()) > 0 || rendered[i][t.gvr.Group+"/"+t.kind+"/"+u.GetNamespace()+"/"+u.GetName()] {
 					continue
 				}
 				mu.Lock()
-				out = append(out, u)
+				out[i] = append(out[i], u)
 				mu.Unlock()
 			}
 			return nil
@@ -410,24 +418,27 @@ func (c *Cluster) tracked(ctx context.Context, r *render.Release, rendered map[s
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		return a.GetKind()+"/"+a.GetNamespace()+"/"+a.GetName() < b.GetKind()+"/"+b.GetNamespace()+"/"+b.GetName()
-	})
+	for _, objs := range out {
+		sort.Slice(objs, func(i, j int) bool {
+			a, b := objs[i], objs[j]
+			return a.GetKind()+"/"+a.GetNamespace()+"/"+a.GetName() < b.GetKind()+"/"+b.GetNamespace()+"/"+b.GetName()
+		})
+	}
 	return out, nil
 }
 
-// trackedBy says whether Argo CD tracks u for the Application app: annotation
-// "<app>:<group>/<kind>:<namespace>/<name>" (optionally "<namespace>_<app>"), or the instance label.
-func trackedBy(u *unstructured.Unstructured, app string) bool {
+// trackingApp is the Application Argo CD tracks u for: from the annotation
+// "<app>:<group>/<kind>:<namespace>/<name>" (the app optionally "<namespace>_<app>"), else the
+// instance label; "" when neither is set.
+func trackingApp(u *unstructured.Unstructured) string {
 	if id, ok := u.GetAnnotations()[TrackingAnnotation]; ok {
 		owner, _, _ := strings.Cut(id, ":")
 		if i := strings.LastIndex(owner, "_"); i >= 0 {
 			owner = owner[i+1:]
 		}
-		return owner == app
+		return owner
 	}
-	return u.GetLabels()[InstanceLabel] == app
+	return u.GetLabels()[InstanceLabel]
 }
 
 func hasVerb(verbs []string, v string) bool {
