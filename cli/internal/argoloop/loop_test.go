@@ -118,6 +118,30 @@ func TestDevSyncedHealthy(t *testing.T) {
 	lakeport(t, nil, "health", "--env", "staging", "--env", "prod")
 }
 
+// TestDiffLiveAfterSync: once Argo CD has synced dev, `lakeport diff --live --env dev` predicts
+// that a sync changes nothing: its dry-run prediction of Argo CD's apply (client-side three-way
+// patch, tracking annotation) matches what the application controller actually applied.
+func TestDiffLiveAfterSync(t *testing.T) {
+	devReady(t)
+	settle(t)
+	out, errOut, code := lakeport(t, nil, "diff", "--live", "--env", "dev", "-o", "json")
+	if code != 0 {
+		text, _, _ := lakeport(t, nil, "diff", "--live", "--env", "dev")
+		t.Fatalf("diff --live after a sync: exit %d, want 0 (no changes)\n%s\n%s", code, errOut, text)
+	}
+	var doc struct {
+		Mode    string
+		Summary struct{ Changed bool }
+		Apps    []struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Mode != "live" || doc.Summary.Changed || len(doc.Apps) != 4 {
+		t.Errorf("mode %q, changed %v, %d apps; want live, false, 4 dev apps", doc.Mode, doc.Summary.Changed, len(doc.Apps))
+	}
+}
+
 // TestApplicationSetParity: the Applications the real applicationset-controller generated from
 // the kit's ApplicationSet are the ones `lakeport apps` expands in-process (repository URL aside).
 func TestApplicationSetParity(t *testing.T) {

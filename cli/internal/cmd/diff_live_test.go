@@ -113,6 +113,14 @@ func TestDiffLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("apply", "-n", ns, "-f", secret)
+	// The migrate hook Job's ConfigMap as a sync leaves it (a hook with its tracking annotation):
+	// hooks are never pruned, so it is no leftover.
+	hook := filepath.Join(dir, "hook.yaml")
+	if err := os.WriteFile(hook, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-hook-data\n  annotations:\n    helm.sh/hook: pre-install\n    "+
+		live.TrackingAnnotation+": dev-web:/ConfigMap:"+ns+"/web-hook-data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("apply", "-n", ns, "-f", hook)
 
 	out, errOut, code := runWith(t, &Factory{}, f.Dir, "diff --live --env dev -o json", env)
 	if code != CodeNegative {

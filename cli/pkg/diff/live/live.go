@@ -11,7 +11,8 @@
 // (added); an object the cluster holds for the Application (its tracking annotation or instance
 // label) that no longer renders is shown as removed, as a sync with prune would delete it.
 //
-// Helm hooks are not compared: Argo CD runs them during a sync and does not keep them in sync.
+// Hooks are not compared, rendered or live: Argo CD runs them during a sync, deletes them by
+// their own policies and never prunes them.
 package live
 
 import (
@@ -405,7 +406,7 @@ func (c *Cluster) tracked(ctx context.Context, rels []*render.Release, rendered 
 			for j := range list.Items {
 				u := &list.Items[j]
 				i, ok := byApp[trackingApp(u)]
-				if !ok || len(u.GetOwnerReferences()) > 0 || rendered[i][t.gvr.Group+"/"+t.kind+"/"+u.GetNamespace()+"/"+u.GetName()] {
+				if !ok || len(u.GetOwnerReferences()) > 0 || isHook(u) || rendered[i][t.gvr.Group+"/"+t.kind+"/"+u.GetNamespace()+"/"+u.GetName()] {
 					continue
 				}
 				mu.Lock()
@@ -439,6 +440,15 @@ func trackingApp(u *unstructured.Unstructured) string {
 		return owner
 	}
 	return u.GetLabels()[InstanceLabel]
+}
+
+// isHook says whether u is a hook (Helm's or Argo CD's): a sync creates and deletes hooks by
+// their own policies and never prunes them, so one left in the cluster is not a leftover.
+func isHook(u *unstructured.Unstructured) bool {
+	ann := u.GetAnnotations()
+	_, helm := ann["helm.sh/hook"]
+	_, argo := ann["argocd.argoproj.io/hook"]
+	return helm || argo
 }
 
 func hasVerb(verbs []string, v string) bool {
