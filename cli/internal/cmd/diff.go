@@ -89,8 +89,8 @@ Applications makes of them, as the API server predicts it in a dry run (the thre
 kubectl apply for objects Argo CD applied client-side, a server-side apply as Argo CD's field
 manager otherwise): defaults filled in by the server are not differences. Objects missing from the
 cluster show as added; objects the cluster holds for an Application (its Argo CD tracking
-annotation or instance label) that no longer render show as removed. Helm hooks are not compared.
-Nothing is written to the cluster.
+annotation or instance label) that no longer render show as removed. Hooks (Helm's or Argo CD's)
+are not compared. Nothing is written to the cluster.
 
 Noise is ignored by default: the helm.sh/chart and app.kubernetes.io/version labels, checksum/*
 annotations, metadata.managedFields and status. --ignore adds rules, a path such as

@@ -173,7 +173,7 @@ func TestDiffLive(t *testing.T) {
 	if p := paths["dev-web Deployment/web"]; !slices.Contains(p, "spec.replicas") || !slices.Contains(p, "metadata.labels.tier") || len(p) != 2 {
 		t.Errorf("Deployment paths %v, want spec.replicas (scaled) and metadata.labels.tier (dropped by the chart)", p)
 	}
-	if !strings.Contains(errOut, "does not serve monitoring.coreos.com/v1") || !strings.Contains(errOut, "1 Helm hook(s) not compared") {
+	if !strings.Contains(errOut, "does not serve monitoring.coreos.com/v1") || !strings.Contains(errOut, "1 hook(s) not compared") {
 		t.Errorf("stderr does not note the missing CRD and the hook:\n%s", errOut)
 	}
 

@@ -146,14 +146,14 @@ func (c *Cluster) compareRelease(ctx context.Context, r *render.Release) (Result
 	var pairs []*pair
 	hooks := 0
 	for _, o := range r.Objects {
-		if o.Hook != "" {
+		if isHook(&unstructured.Unstructured{Object: o.Content}) {
 			hooks++
 			continue
 		}
 		pairs = append(pairs, &pair{desired: o})
 	}
 	if hooks > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d Helm hook(s) not compared (Argo CD runs them during a sync)", r.App, hooks))
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d hook(s) not compared (Argo CD runs them during a sync)", r.App, hooks))
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
