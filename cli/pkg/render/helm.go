@@ -98,7 +98,7 @@ func helmTemplate(ch *chart.Chart, vals map[string]any, o templateOptions) (stri
 	}
 	for _, list := range [][]*document{manifests, hooks} {
 		for _, d := range list {
-			if d.hook && o.SkipTests && d.test {
+			if o.SkipTests && d.test {
 				continue
 			}
 			obj, err := d.object()
@@ -118,7 +118,7 @@ type document struct {
 	path, content string
 	parsed        map[string]any
 	kind          string
-	hook, test    bool
+	test          bool // a hook that runs on `helm test`
 }
 
 // object is the document as SplitManifest would return it from the printed stream (nil when the
@@ -170,7 +170,6 @@ func sortManifests(files map[string]string) (manifests, hooks []*document, err e
 				d.test = d.test || e == release.HookTest
 			}
 			if known {
-				d.hook = true
 				hooks = append(hooks, d)
 			}
 		}
