@@ -42,7 +42,7 @@ type DiffOptions struct {
 
 	Envs, Apps       []string
 	Output           string
-	Context          int
+	Unified          int
 	Ignore           []string
 	NoDefaultIgnores bool
 	ShowIgnored      bool
@@ -84,7 +84,7 @@ both environments at one revision (--revision, default the working tree) and pai
 applications by component.
 
 Live (what a sync would change): --live --env dev [--head REV] compares the objects the cluster
-of your kubeconfig context (--kubeconfig, --kube-context) holds with what applying the rendered
+of your kubeconfig context (--kubeconfig, --context) holds with what applying the rendered
 Applications makes of them, as the API server predicts it in a dry run (the three-way patch of
 kubectl apply for objects Argo CD applied client-side, a server-side apply as Argo CD's field
 manager otherwise): defaults filled in by the server are not differences. Objects missing from the
@@ -119,10 +119,10 @@ not resolve, e.g. in a shallow clone, a render failure, bad flags).`,
   lakeport diff --base origin/main -o markdown --split-dir out/diff
 
   # Between two commits, one application, more context
-  lakeport diff --base v1.4.0 --head HEAD --app trino --context 10
+  lakeport diff --base v1.4.0 --head HEAD --app trino -U 10
 
   # What would a sync of dev change in the cluster?
-  lakeport diff --live --env dev --kube-context dev-cluster
+  lakeport diff --live --env dev --context dev-cluster
 
   # What would promoting staging to prod change?
   lakeport diff --from-env staging --to-env prod --app trino
@@ -149,10 +149,10 @@ not resolve, e.g. in a shallow clone, a render failure, bad flags).`,
 	fl.StringVar(&o.Revision, "revision", "", "with --from-env/--to-env: read the kit at this revision (default: the working tree)")
 	fl.BoolVar(&o.Live, "live", false, "compare the cluster's objects with what applying the rendered Applications makes of them")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "with --live: kubeconfig file (default: KUBECONFIG, then ~/.kube/config)")
-	fl.StringVar(&o.KubeContext, "kube-context", "", "with --live: kubeconfig context (default: the current context)")
+	fl.StringVar(&o.KubeContext, "context", "", "with --live: kubeconfig context (default: the current context)")
 	addSelectionFlags(cmd, &o.Envs, &o.Apps)
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text, json, yaml or markdown")
-	fl.IntVarP(&o.Context, "context", "U", 3, "lines of context around each change in diffs")
+	fl.IntVarP(&o.Unified, "unified", "U", 3, "lines of context around each change in diffs (as git diff -U)")
 	fl.StringArrayVar(&o.Ignore, "ignore", nil, "also ignore this path or /regexp/ (repeatable; see above)")
 	fl.BoolVar(&o.NoDefaultIgnores, "no-default-ignores", false, "do not ignore chart labels, checksum annotations, managed fields and status")
 	fl.BoolVar(&o.ShowIgnored, "show-ignored", false, "list the ignored differences of every resource")
@@ -176,7 +176,7 @@ func (o *DiffOptions) Complete() error {
 	case o.Live && (envMode || o.baseSet || o.Revision != ""):
 		errs = append(errs, errors.New("--live compares the cluster with --head (default the working tree): --base, --from-env, --to-env and --revision do not apply"))
 	case !o.Live && (o.Kubeconfig != "" || o.KubeContext != ""):
-		errs = append(errs, errors.New("--kubeconfig and --kube-context go with --live"))
+		errs = append(errs, errors.New("--kubeconfig and --context go with --live"))
 	case envMode && (o.baseSet || o.headSet):
 		errs = append(errs, errors.New("--base/--head compare revisions and --from-env/--to-env compare environments: use one pair"))
 	case envMode && (o.FromEnv == "" || o.ToEnv == ""):
@@ -201,8 +201,8 @@ func (o *DiffOptions) Complete() error {
 			o.Base = "HEAD"
 		}
 	}
-	if o.Context < 0 {
-		errs = append(errs, fmt.Errorf("--context must be 0 or more, not %d", o.Context))
+	if o.Unified < 0 {
+		errs = append(errs, fmt.Errorf("--unified (-U) must be 0 or more, not %d", o.Unified))
 	}
 	if o.SplitDir != "" && o.format != output.Markdown {
 		errs = append(errs, errors.New("--split-dir goes with -o markdown"))
@@ -241,7 +241,7 @@ func (o *DiffOptions) rerunCommand() string {
 			args = append(args, "--head", o.Head)
 		}
 		if o.KubeContext != "" {
-			args = append(args, "--kube-context", o.KubeContext)
+			args = append(args, "--context", o.KubeContext)
 		}
 	case diff.Environments:
 		args = append(args, "--from-env", o.FromEnv, "--to-env", o.ToEnv)
@@ -332,7 +332,7 @@ func (o *DiffOptions) runRevisions(ctx context.Context, repo *source.Repo) (*dif
 	rep, err := diff.Compare(
 		diff.Side{Label: o.Base, Revision: bw.Head.Revision(), Releases: baseRels},
 		diff.Side{Label: o.headLabel(), Revision: hw.Head.Revision(), Releases: headRels},
-		diff.Options{Mode: diff.Revisions, Rules: o.rules, Context: o.Context, Hasher: o.hasher, Scope: plan.Scope},
+		diff.Options{Mode: diff.Revisions, Rules: o.rules, Context: o.Unified, Hasher: o.hasher, Scope: plan.Scope},
 	)
 	if err != nil {
 		return nil, "", err
@@ -384,7 +384,7 @@ func (o *DiffOptions) runLive(ctx context.Context, repo *source.Repo) (*diff.Rep
 	rep, err := diff.Compare(
 		diff.Side{Label: "live " + cluster.Host, Releases: lives},
 		diff.Side{Label: o.headLabel(), Revision: w.Head.Revision(), Releases: predicted},
-		diff.Options{Mode: diff.Live, Rules: o.rules, Context: o.Context, Hasher: o.hasher},
+		diff.Options{Mode: diff.Live, Rules: o.rules, Context: o.Unified, Hasher: o.hasher},
 	)
 	if err != nil {
 		return nil, "", err
@@ -520,7 +520,7 @@ func (o *DiffOptions) runEnvironments(ctx context.Context, repo *source.Repo) (*
 	rep, err := diff.Compare(
 		diff.Side{Label: o.FromEnv, Revision: rev, Releases: fromRels},
 		diff.Side{Label: o.ToEnv, Revision: rev, Releases: toRels},
-		diff.Options{Mode: diff.Environments, Rules: o.rules, Context: o.Context, Hasher: o.hasher},
+		diff.Options{Mode: diff.Environments, Rules: o.rules, Context: o.Unified, Hasher: o.hasher},
 	)
 	if err != nil {
 		return nil, "", err

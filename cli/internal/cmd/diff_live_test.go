@@ -193,7 +193,7 @@ func TestDiffLive(t *testing.T) {
 	for _, tc := range []struct{ args, want string }{
 		{"diff --live", "choose the environments that run there with --env"},
 		{"diff --live --env dev --base HEAD", "--base, --from-env, --to-env and --revision do not apply"},
-		{"diff --base HEAD --kube-context x", "--kubeconfig and --kube-context go with --live"},
+		{"diff --base HEAD --context x", "--kubeconfig and --context go with --live"},
 	} {
 		_, errOut, code := runWith(t, &Factory{}, f.Dir, tc.args, env)
 		if code != CodeError || !strings.Contains(errOut, tc.want) {

@@ -58,7 +58,7 @@ func TestDiffGolden(t *testing.T) {
 		// Revisions: one kind of change per commit.
 		{name: "diff-values", args: "diff --base c3-secret --head c4-values", wantCode: 1},
 		{name: "diff-chart", args: "diff --base c4-values --head c5-chart", wantCode: 1},
-		{name: "diff-chart-context0", args: "diff --base c4-values --head c5-chart --context 0 --env prod", wantCode: 1},
+		{name: "diff-chart-context0", args: "diff --base c4-values --head c5-chart -U 0 --env prod", wantCode: 1},
 		{name: "diff-pin", args: "diff --base c5-chart --head c6-pin", wantCode: 1},
 		{name: "diff-secret", args: "diff --base c6-pin --head c7-rotate --salt golden", wantCode: 1},
 		{name: "diff-secret-json", args: "diff --base c6-pin --head c7-rotate --salt golden -o json", wantCode: 1},
@@ -97,7 +97,7 @@ func TestDiffGolden(t *testing.T) {
 			s.Replace("environments/prod/env.yaml", s.SHA["c5-chart"], "0123456789abcdef0123456789abcdef01234567")
 		}},
 		{name: "diff-flag-conflict", args: "diff --base c3-secret --from-env dev --to-env prod", wantCode: 2},
-		{name: "diff-bad-flags", args: "diff --from-env dev -o xml --context -1 --ignore spec[x] --split-dir out", wantCode: 2},
+		{name: "diff-bad-flags", args: "diff --from-env dev -o xml --unified -1 --ignore spec[x] --split-dir out", wantCode: 2},
 		{name: "diff-unknown-app", args: "diff --base c3-secret --app spark --env qa", wantCode: 2},
 	})
 }
@@ -163,7 +163,7 @@ func TestDiffSecretsNeverPrinted(t *testing.T) {
 	splits := 0
 	var runs []string
 	for _, rng := range []string{"--base c3-secret", "--base c6-pin --head c7-rotate", "--base c3-secret~1 --head c3-secret", "--from-env dev --to-env prod", "--from-env prod --to-env dev --revision c7-rotate"} {
-		for _, o := range []string{"-o text", "-o json", "-o yaml", "-o markdown", "-o markdown --split-dir " + split + " --markdown-limit 4096", "--show-ignored --no-default-ignores --context 100", "--color always"} {
+		for _, o := range []string{"-o text", "-o json", "-o yaml", "-o markdown", "-o markdown --split-dir " + split + " --markdown-limit 4096", "--show-ignored --no-default-ignores --unified 100", "--color always"} {
 			runs = append(runs, "diff "+rng+" "+o)
 		}
 	}
@@ -542,10 +542,10 @@ func TestDiffOptions(t *testing.T) {
 		want func(o *DiffOptions) string
 	}{
 		{"diff", func(o *DiffOptions) string {
-			return fmt.Sprintf("%s %q %q %v %d", o.mode, o.Base, o.Head, o.ExitCode, o.Context)
+			return fmt.Sprintf("%s %q %q %v %d", o.mode, o.Base, o.Head, o.ExitCode, o.Unified)
 		}},
 		{"diff --base origin/main -o markdown --split-dir out -U 7", func(o *DiffOptions) string {
-			return fmt.Sprintf("%s %q %s %s %d", o.mode, o.Base, o.format, o.SplitDir, o.Context)
+			return fmt.Sprintf("%s %q %s %s %d", o.mode, o.Base, o.format, o.SplitDir, o.Unified)
 		}},
 		{"diff --from-env staging --to-env prod --app trino --exit-code=false", func(o *DiffOptions) string {
 			return fmt.Sprintf("%s %s→%s %v %v", o.mode, o.FromEnv, o.ToEnv, o.Apps, o.ExitCode)
