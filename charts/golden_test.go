@@ -15,37 +15,25 @@ import (
 // TestGolden renders every component of every environment the way Argo CD does and compares
 // the output with testdata/golden/<env>/<component>.yaml (regenerate with -update).
 func TestGolden(t *testing.T) {
-	envs, err := chartrender.Envs(repoRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range envs {
-		env, err := chartrender.LoadEnv(repoRoot, name)
+	forEachComponent(t, func(t *testing.T, env chartrender.Env, component string) {
+		out, err := chartrender.Render(chartrender.ForEnv(repoRoot, env, component))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range env.Components {
-			t.Run(name+"/"+c.Component, func(t *testing.T) {
-				out, err := chartrender.Render(chartrender.ForEnv(repoRoot, env, c.Component))
-				if err != nil {
-					t.Fatal(err)
-				}
-				again, err := chartrender.Render(chartrender.ForEnv(repoRoot, env, c.Component))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if out != again {
-					t.Fatal("two renders differ: the chart is not deterministic")
-				}
-				for i, line := range strings.Split(out, "\n") {
-					if strings.TrimRight(line, " \t") != line {
-						t.Errorf("line %d has trailing whitespace: %q", i+1, line)
-					}
-				}
-				writeOrCompare(t, filepath.Join("testdata", "golden", name, c.Component+".yaml"), []byte(out))
-			})
+		again, err := chartrender.Render(chartrender.ForEnv(repoRoot, env, component))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		if out != again {
+			t.Fatal("two renders differ: the chart is not deterministic")
+		}
+		for i, line := range strings.Split(out, "\n") {
+			if strings.TrimRight(line, " \t") != line {
+				t.Errorf("line %d has trailing whitespace: %q", i+1, line)
+			}
+		}
+		writeOrCompare(t, filepath.Join("testdata", "golden", env.Name, component+".yaml"), []byte(out))
+	})
 }
 
 // TestEnvironmentsCoverAllCharts: every environment has a values file per component it deploys,

@@ -78,8 +78,8 @@ func TestStrictDecoderCatches(t *testing.T) {
 	}
 }
 
-// forEachEnvRender renders every component of every environment and calls fn with the objects.
-func forEachEnvRender(t *testing.T, fn func(t *testing.T, env chartrender.Env, component string, objs []chartrender.Object)) {
+// forEachComponent runs fn as a subtest for every component of every environment.
+func forEachComponent(t *testing.T, fn func(t *testing.T, env chartrender.Env, component string)) {
 	t.Helper()
 	envs, err := chartrender.Envs(repoRoot)
 	if err != nil {
@@ -91,9 +91,15 @@ func forEachEnvRender(t *testing.T, fn func(t *testing.T, env chartrender.Env, c
 			t.Fatal(err)
 		}
 		for _, c := range env.Components {
-			t.Run(name+"/"+c.Component, func(t *testing.T) {
-				fn(t, env, c.Component, mustRender(t, chartrender.ForEnv(repoRoot, env, c.Component)))
-			})
+			t.Run(name+"/"+c.Component, func(t *testing.T) { fn(t, env, c.Component) })
 		}
 	}
+}
+
+// forEachEnvRender renders every component of every environment and calls fn with the objects.
+func forEachEnvRender(t *testing.T, fn func(t *testing.T, env chartrender.Env, component string, objs []chartrender.Object)) {
+	t.Helper()
+	forEachComponent(t, func(t *testing.T, env chartrender.Env, component string) {
+		fn(t, env, component, mustRender(t, chartrender.ForEnv(repoRoot, env, component)))
+	})
 }
