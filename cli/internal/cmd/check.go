@@ -20,6 +20,8 @@ import (
 	"github.com/lakeport/lakeport/cli/pkg/check/policy"
 	"github.com/lakeport/lakeport/cli/pkg/check/report"
 	"github.com/lakeport/lakeport/cli/pkg/crds"
+	"github.com/lakeport/lakeport/cli/pkg/kit"
+	"github.com/lakeport/lakeport/cli/pkg/render"
 	"github.com/lakeport/lakeport/cli/pkg/source"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
@@ -246,23 +248,13 @@ func (o *CheckOptions) checkWorkspace(ctx context.Context, w *workspace.Workspac
 	if err != nil {
 		return nil, err
 	}
-	var targets []check.Target
+	var chosen []*kit.Environment
 	for _, env := range w.Kit.Environments {
-		if !envs[env.Name] {
-			continue
+		if envs[env.Name] {
+			chosen = append(chosen, env)
 		}
-		t := check.Target{Environment: env}
-		for _, r := range rels {
-			if r.Environment != env.Name {
-				continue
-			}
-			t.Context = append(t.Context, r)
-			if selected[r.App] {
-				t.Releases = append(t.Releases, r)
-			}
-		}
-		targets = append(targets, t)
 	}
+	targets := check.Targets(chosen, rels, func(r *render.Release) bool { return selected[r.App] })
 	rep, err := checker.Check(ctx, targets)
 	if err != nil {
 		return nil, err

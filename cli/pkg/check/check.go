@@ -300,6 +300,30 @@ type Target struct {
 	Context []*render.Release
 }
 
+// Targets groups rendered releases into one Target per environment, in the order of envs.
+// report chooses the releases to report on (nil: all of them); the others of their environment
+// are still seen by cross-object rules.
+func Targets(envs []*kit.Environment, rels []*render.Release, report func(*render.Release) bool) []Target {
+	targets := make([]Target, 0, len(envs))
+	for _, env := range envs {
+		t := Target{Environment: env}
+		for _, r := range rels {
+			if r.Environment != env.Name {
+				continue
+			}
+			if report != nil {
+				t.Context = append(t.Context, r)
+				if !report(r) {
+					continue
+				}
+			}
+			t.Releases = append(t.Releases, r)
+		}
+		targets = append(targets, t)
+	}
+	return targets
+}
+
 // EnvironmentData is the environment as policies see it (data.lakeport.environment).
 func EnvironmentData(e *kit.Environment) map[string]any {
 	apis := make([]any, len(e.APIVersions))

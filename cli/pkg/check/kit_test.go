@@ -35,16 +35,7 @@ func TestBundledKitPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var targets []check.Target
-	for _, env := range w.Kit.Environments {
-		tg := check.Target{Environment: env}
-		for _, r := range rels {
-			if r.Environment == env.Name {
-				tg.Releases = append(tg.Releases, r)
-			}
-		}
-		targets = append(targets, tg)
-	}
+	targets := check.Targets(w.Kit.Environments, rels, nil)
 	rep, err := c.Check(context.Background(), targets)
 	if err != nil {
 		t.Fatal(err)
