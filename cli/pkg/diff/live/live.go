@@ -132,11 +132,10 @@ func (c *Cluster) Compare(ctx context.Context, rels []*render.Release) ([]Result
 
 // pair is one rendered object with its live and predicted states.
 type pair struct {
-	desired           *render.Object
-	live, predicted   map[string]any
-	note              string
-	gvr               schema.GroupVersionResource
-	namespace, kindID string
+	desired         *render.Object
+	live, predicted map[string]any
+	note            string
+	kindID          string // group/Kind/namespace/name
 }
 
 // compareRelease reads and predicts the objects of one release, and returns the IDs
@@ -198,6 +197,7 @@ func (c *Cluster) resolve(ctx context.Context, r *render.Release, p *pair) error
 	}
 	gvk := gv.WithKind(o.Kind)
 	p.kindID = gvk.Group + "/" + o.Kind + "/" + o.Namespace + "/" + o.Name
+	ns := ""
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		if meta.IsNoMatchError(err) {
@@ -207,29 +207,28 @@ func (c *Cluster) resolve(ctx context.Context, r *render.Release, p *pair) error
 		}
 		return fmt.Errorf("%s %s: %w", o.Kind, o.Name, err)
 	}
-	p.gvr = m.Resource
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		p.namespace = o.Namespace
-		if p.namespace == "" {
-			p.namespace = r.Namespace
+		ns = o.Namespace
+		if ns == "" {
+			ns = r.Namespace
 		}
-		setNamespace(desired, p.namespace)
+		setNamespace(desired, ns)
 	}
-	p.kindID = gvk.Group + "/" + o.Kind + "/" + p.namespace + "/" + o.Name
-	ri := c.dyn.Resource(p.gvr).Namespace(p.namespace)
+	p.kindID = gvk.Group + "/" + o.Kind + "/" + ns + "/" + o.Name
+	ri := c.dyn.Resource(m.Resource).Namespace(ns)
 	cur, err := ri.Get(ctx, o.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		p.predicted = desired
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read %s %s/%s: %w", o.Kind, p.namespace, o.Name, err)
+		return fmt.Errorf("read %s %s/%s: %w", o.Kind, ns, o.Name, err)
 	}
 	// Argo CD adds its tracking metadata to what it applies: carry the live object's over.
 	trackLike(desired, cur.Object)
 	predicted, err := c.predict(ctx, ri, gvk, desired, cur)
 	if err != nil {
-		p.note = fmt.Sprintf("%s %s/%s: the server refuses the change in a dry run, so a sync would fail too: %v", o.Kind, p.namespace, o.Name, err)
+		p.note = fmt.Sprintf("%s %s/%s: the server refuses the change in a dry run, so a sync would fail too: %v", o.Kind, ns, o.Name, err)
 		predicted = &unstructured.Unstructured{Object: desired}
 	}
 	if p.live, err = normalize(clean(cur).Object); err != nil {
