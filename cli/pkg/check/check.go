@@ -25,6 +25,7 @@ import (
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/lakeport/lakeport/cli/pkg/check/deprecation"
+	"github.com/lakeport/lakeport/cli/pkg/check/envcheck"
 	"github.com/lakeport/lakeport/cli/pkg/check/policy"
 	"github.com/lakeport/lakeport/cli/pkg/check/schema"
 	"github.com/lakeport/lakeport/cli/pkg/kit"
@@ -38,6 +39,9 @@ const (
 	CheckDeprecation = "deprecation"
 	CheckPolicy      = "policy"
 	CheckException   = "exception"
+	// CheckIntent is a whole-environment check (package envcheck): what the kit declares must
+	// hold at runtime, proved on every render.
+	CheckIntent = "intent"
 )
 
 // Rules of the exceptions themselves.
@@ -227,6 +231,13 @@ type Options struct {
 	// PolicyDir and ExceptionsDir default to policies/ and policies/exceptions/.
 	PolicyDir     string
 	ExceptionsDir string
+	// EnvChecks are the whole-environment checks; nil means DefaultEnvChecks.
+	EnvChecks []envcheck.Loader
+}
+
+// DefaultEnvChecks are the whole-environment checks `lakeport check` runs.
+func DefaultEnvChecks() []envcheck.Loader {
+	return []envcheck.Loader{}
 }
 
 // Checker checks releases against the policies and exceptions of one revision of the kit.
@@ -234,6 +245,7 @@ type Checker struct {
 	Engine     *policy.Engine
 	Exceptions []*Exception
 	schema     *schema.Validator
+	envChecks  []envcheck.Check
 	now        time.Time
 	readFile   func(revision, path string) ([]byte, error)
 }
@@ -257,6 +269,17 @@ func New(snap source.Snapshot, opts Options) (*Checker, error) {
 	}
 	c := &Checker{Engine: eng, schema: schema.New(), now: opts.Now, readFile: opts.ReadFile}
 	c.schema.CacheDir = opts.CacheDir
+	loaders := opts.EnvChecks
+	if loaders == nil {
+		loaders = DefaultEnvChecks()
+	}
+	for _, load := range loaders {
+		ec, err := load(snap)
+		if err != nil {
+			return nil, err
+		}
+		c.envChecks = append(c.envChecks, ec)
+	}
 	known := map[string]bool{}
 	var ids []string
 	for _, r := range c.Rules() {
@@ -286,6 +309,11 @@ func (c *Checker) Rules() []RuleInfo {
 			title = r.Name
 		}
 		out = append(out, RuleInfo{ID: r.ID, Check: CheckPolicy, Severity: r.Severity, Title: title, Description: r.Description, File: r.File, Line: r.Line})
+	}
+	for _, ec := range c.envChecks {
+		for _, r := range ec.Rules() {
+			out = append(out, RuleInfo{ID: r.ID, Check: CheckIntent, Severity: r.Severity, Title: r.Title, Description: r.Description, File: r.File, Line: r.Line})
+		}
 	}
 	return out
 }
@@ -387,6 +415,7 @@ type job struct {
 func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) {
 	rep := &Report{APIVersion: "lakeport.dev/v1alpha1", Kind: "CheckReport", Rules: c.Rules()}
 	var jobs []job
+	var envFindings []*Finding
 	checkedEnvs := map[string]bool{}
 	for _, t := range targets {
 		env := t.Environment
@@ -426,6 +455,11 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 			}
 			rep.Applications = append(rep.Applications, app)
 		}
+		fs, err := c.checkEnvironment(ctx, t, ctxRels)
+		if err != nil {
+			return nil, err
+		}
+		envFindings = append(envFindings, fs...)
 	}
 
 	results := make([][]*Finding, len(jobs))
@@ -451,9 +485,51 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 			rep.Findings = append(rep.Findings, f)
 		}
 	}
+	for _, f := range envFindings {
+		f.order = order
+		order++
+		rep.Findings = append(rep.Findings, f)
+	}
 	c.applyExceptions(rep, checkedEnvs)
 	rep.summarize()
 	return rep, nil
+}
+
+// checkEnvironment runs the whole-environment checks on every release of a target (rels) and
+// keeps the findings about the releases it reports on, and those about files of the kit.
+func (c *Checker) checkEnvironment(ctx context.Context, t Target, rels []*render.Release) ([]*Finding, error) {
+	if len(c.envChecks) == 0 {
+		return nil, nil
+	}
+	reported := map[*render.Release]bool{}
+	for _, r := range t.Releases {
+		reported[r] = true
+	}
+	in := envcheck.Input{Environment: t.Environment, Releases: rels}
+	var out []*Finding
+	for _, ec := range c.envChecks {
+		fs, err := ec.Check(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Environment.Name, err)
+		}
+		for _, ef := range fs {
+			if ef.Release != nil && !reported[ef.Release] {
+				continue
+			}
+			f := &Finding{Environment: t.Environment.Name, Check: CheckIntent, Rule: ef.Rule, Severity: ef.Severity, Message: ef.Message, File: ef.File, Line: ef.Line}
+			if r := ef.Release; r != nil {
+				f.App, f.Component = r.App, r.Component
+				if o := ef.Object; o != nil {
+					f.Object = &ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: namespaceOf(o, r), Name: o.Name}
+					if f.File == "" {
+						f.File = TemplateFile(r, o)
+					}
+				}
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }
 
 var kindLineRE = regexp.MustCompile(`(?m)^kind:[ \t]*["']?([A-Za-z0-9]+)["']?[ \t]*$`)
