@@ -112,16 +112,30 @@ fs.native-s3.enabled
 {{- end -}}
 {{- end -}}
 
-{{/* (dict "root" $ "role" "worker") -> YAML with heapMiB, perNodeMiB, headroomMiB. */}}
+{{/* (dict "root" $ "role" "worker") -> YAML with the JVM's memory in MiB: heapMiB, codeCacheMiB,
+     metaspaceMiB, otherMiB (left for thread stacks, GC structures, direct buffers and malloc),
+     perNodeMiB and headroomMiB. The heap is what the container limit leaves once every other JVM
+     pool is bounded: limit - ReservedCodeCacheSize - MaxMetaspaceSize - other, where other is
+     jvm.otherOffHeapPercent of the limit but at least jvm.otherOffHeapMinMiB. */}}
 {{- define "trino.memory" -}}
-{{- $role := index .root.Values .role -}}
+{{- $spec := index .root.Values .role -}}
+{{- $jvm := $spec.jvm -}}
 {{- $m := .root.Values.memory -}}
 {{- if gt (add $m.queryMaxMemoryPerNodePercent $m.heapHeadroomPercent) 90 -}}
 {{- fail (printf "memory: queryMaxMemoryPerNodePercent (%v) + heapHeadroomPercent (%v) must be at most 90" $m.queryMaxMemoryPerNodePercent $m.heapHeadroomPercent) -}}
 {{- end -}}
-{{- $limit := include "trino.toMiB" $role.resources.limits.memory | int64 -}}
-{{- $heap := div (mul $limit $role.jvm.heapPercent) 100 -}}
+{{- $limit := include "trino.toMiB" $spec.resources.limits.memory | int64 -}}
+{{- $code := $jvm.reservedCodeCacheMiB | int64 -}}
+{{- $meta := $jvm.maxMetaspaceMiB | int64 -}}
+{{- $other := max (div (mul $limit $jvm.otherOffHeapPercent) 100) ($jvm.otherOffHeapMinMiB | int64) -}}
+{{- $heap := sub (sub (sub $limit $code) $meta) $other -}}
+{{- if lt $heap 512 -}}
+{{- fail (printf "%s.resources.limits.memory (%s): after %s.jvm.reservedCodeCacheMiB (%d), %s.jvm.maxMetaspaceMiB (%d) and %dMiB of other off-heap memory only %dMiB are left for the heap; at least 512MiB are needed" .role $spec.resources.limits.memory .role $code .role $meta $other $heap) -}}
+{{- end -}}
 heapMiB: {{ $heap }}
+codeCacheMiB: {{ $code }}
+metaspaceMiB: {{ $meta }}
+otherMiB: {{ $other }}
 perNodeMiB: {{ div (mul $heap $m.queryMaxMemoryPerNodePercent) 100 }}
 headroomMiB: {{ div (mul $heap $m.heapHeadroomPercent) 100 }}
 {{- end -}}
@@ -254,5 +268,39 @@ topologySpreadConstraints:
 {{- if and .Values.tls.enabled (not .Values.tls.existingSecret) -}}
 {{- fail "tls.existingSecret: TLS needs the Secret holding the server PEM" -}}
 {{- end -}}
+{{- range $role := list "coordinator" "worker" -}}
+{{- range $opt := (index $.Values $role).jvm.extraOptions -}}
+{{- if regexMatch "^-(Xmx|Xms|XX:MaxRAMPercentage|XX:InitialRAMPercentage|XX:ReservedCodeCacheSize|XX:MaxMetaspaceSize)" $opt -}}
+{{- fail (printf "%s.jvm.extraOptions: %q sizes a memory pool the chart computes from the container limit; set %s.resources.limits.memory, %s.jvm.reservedCodeCacheMiB or %s.jvm.maxMetaspaceMiB instead" $role $opt $role $role $role) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $ca := .Values.trustedCA -}}
+{{- if and $ca.configMapName $ca.secretName -}}
+{{- fail "trustedCA: set configMapName or secretName, not both" -}}
+{{- end -}}
+{{- if and (or $ca.configMapName $ca.secretName) (not $ca.key) -}}
+{{- fail "trustedCA.key: name the key of the CA bundle (PEM) in the ConfigMap or Secret" -}}
+{{- end -}}
+{{- $g := .Values.accessControl.groups -}}
+{{- if and $g.existingSecret $g.members -}}
+{{- fail "accessControl.groups: set existingSecret or members, not both" -}}
+{{- end -}}
+{{- if and (or $g.existingSecret $g.members) (not .Values.accessControl.enabled) -}}
+{{- fail "accessControl.groups: a group provider only matters to file-based access control; set accessControl.enabled" -}}
+{{- end -}}
+{{- $sm := .Values.metrics.serviceMonitor -}}
+{{- if and $sm.enabled (not $sm.basicAuth.existingSecret) -}}
+{{- fail "metrics.serviceMonitor.basicAuth.existingSecret: Trino's /metrics endpoint requires an authenticated user (admin/openmetrics.md); name the Secret with the scrape user's username and password" -}}
+{{- end -}}
 {{- $_ := include "trino.s3EnabledProperty" . -}}
 {{- end -}}
+
+{{/* CA trust ----------------------------------------------------------------- */}}
+{{- define "trino.trustedCA" -}}
+{{- or .Values.trustedCA.configMapName .Values.trustedCA.secretName -}}
+{{- end -}}
+
+{{/* Where the truststore built from trustedCA lands, and its (public) password: a truststore
+     holds certificates only. */}}
+{{- define "trino.truststorePath" -}}/etc/trino-truststore/truststore.p12{{- end -}}

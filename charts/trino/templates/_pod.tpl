@@ -28,7 +28,91 @@
 - name: access-control
   configMap:
     name: {{ default (printf "%s-access-control" (include "trino.fullname" $root)) $root.Values.accessControl.existingConfigMap }}
+{{- $g := $root.Values.accessControl.groups }}
+{{- if $g.existingSecret }}
+- name: groups
+  secret:
+    secretName: {{ $g.existingSecret }}
+{{- else if $g.members }}
+- name: groups
+  configMap:
+    name: {{ include "trino.fullname" $root }}-groups
 {{- end }}
+{{- end }}
+{{- end }}
+{{- if include "trino.trustedCA" $root }}
+{{- $ca := $root.Values.trustedCA }}
+- name: trusted-ca
+  {{- if $ca.configMapName }}
+  configMap:
+    name: {{ $ca.configMapName }}
+  {{- else }}
+  secret:
+    secretName: {{ $ca.secretName }}
+  {{- end }}
+    items:
+      - key: {{ $ca.key }}
+        path: ca.crt
+- name: truststore
+  emptyDir:
+    sizeLimit: 16Mi
+{{- end }}
+{{- end -}}
+
+{{/* The init container that turns trustedCA into the JVM truststore: the image's own JDK
+     cacerts (public CAs keep working) plus every certificate of the PEM bundle, imported with the
+     keytool of the Trino image's JDK. (dict "root" $) */}}
+{{- define "trino.initContainers" -}}
+{{- $root := .root -}}
+{{- if include "trino.trustedCA" $root }}
+initContainers:
+  - name: truststore
+    image: {{ include "trino.image" $root }}
+    imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+    securityContext:
+      {{- include "trino.containerSecurityContext" $root | nindent 6 }}
+    command:
+      - /bin/sh
+      - -c
+      - |
+        set -eu
+        keytool=$(command -v keytool || true)
+        if [ -z "$keytool" ] && [ -n "${JAVA_HOME:-}" ]; then keytool="$JAVA_HOME/bin/keytool"; fi
+        [ -x "$keytool" ] || { echo "truststore: no keytool in the Trino image (PATH, JAVA_HOME)" >&2; exit 1; }
+        jdk=$(dirname "$(dirname "$(readlink -f "$keytool")")")
+        out={{ include "trino.truststorePath" $root }}
+        cp "$jdk/lib/security/cacerts" "$out"
+        chmod u+w "$out"
+        n=0; cur=""
+        while IFS= read -r line || [ -n "$line" ]; do
+          case "$line" in *"-----BEGIN CERTIFICATE-----"*) n=$((n+1)); cur=/etc/trino-truststore/ca-$n.pem; : > "$cur";; esac
+          if [ -n "$cur" ]; then printf '%s\n' "$line" >> "$cur"; fi
+          case "$line" in *"-----END CERTIFICATE-----"*) cur="";; esac
+        done < /etc/trino-ca/ca.crt
+        [ "$n" -gt 0 ] || { echo "truststore: no PEM certificate in trustedCA key {{ $root.Values.trustedCA.key }}" >&2; exit 1; }
+        i=1
+        while [ "$i" -le "$n" ]; do
+          "$keytool" -importcert -noprompt -trustcacerts -storetype PKCS12 -keystore "$out" \
+            -storepass changeit -alias "lakeport-trusted-ca-$i" -file "/etc/trino-truststore/ca-$i.pem"
+          rm -f "/etc/trino-truststore/ca-$i.pem"
+          i=$((i+1))
+        done
+        echo "truststore: $n CA certificate(s) added to the JDK's cacerts in $out"
+    resources:
+      requests:
+        cpu: 100m
+        memory: 256Mi
+      limits:
+        cpu: 500m
+        memory: 256Mi
+    volumeMounts:
+      - name: trusted-ca
+        mountPath: /etc/trino-ca
+        readOnly: true
+      - name: truststore
+        mountPath: /etc/trino-truststore
+      - name: tmp
+        mountPath: /tmp
 {{- end }}
 {{- end -}}
 
@@ -59,7 +143,20 @@
 - name: access-control
   mountPath: /etc/trino/access-control
   readOnly: true
+{{- if or $root.Values.accessControl.groups.existingSecret $root.Values.accessControl.groups.members }}
+- name: groups
+  mountPath: /etc/trino/groups
+  readOnly: true
 {{- end }}
+{{- end }}
+{{- end }}
+{{- if include "trino.trustedCA" $root }}
+- name: trusted-ca
+  mountPath: /etc/trino-ca
+  readOnly: true
+- name: truststore
+  mountPath: /etc/trino-truststore
+  readOnly: true
 {{- end }}
 {{- end -}}
 
