@@ -28,6 +28,7 @@ import (
 	"github.com/lakeport/lakeport/cli/pkg/check/envcheck"
 	"github.com/lakeport/lakeport/cli/pkg/check/policy"
 	"github.com/lakeport/lakeport/cli/pkg/check/schema"
+	"github.com/lakeport/lakeport/cli/pkg/check/trinoaccess"
 	"github.com/lakeport/lakeport/cli/pkg/kit"
 	"github.com/lakeport/lakeport/cli/pkg/render"
 	"github.com/lakeport/lakeport/cli/pkg/source"
@@ -237,7 +238,9 @@ type Options struct {
 
 // DefaultEnvChecks are the whole-environment checks `lakeport check` runs.
 func DefaultEnvChecks() []envcheck.Loader {
-	return []envcheck.Loader{}
+	return []envcheck.Loader{
+		trinoaccess.Load,
+	}
 }
 
 // Checker checks releases against the policies and exceptions of one revision of the kit.
