@@ -137,12 +137,15 @@ func TestTrinoFlags(t *testing.T) {
 			name:   "memory derived from the limits",
 			values: map[string]any{"worker": map[string]any{"replicas": 3, "resources": map[string]any{"limits": map[string]any{"memory": "16Gi"}}}},
 			check: func(t *testing.T, objs []chartrender.Object) {
+				// 16384 - 512 code cache - 512 metaspace - 15% other (2457) = 12903.
 				jvm := configData(t, objs, "trino-worker", "jvm.config")
-				if !strings.Contains(jvm, "-Xmx12288M") {
-					t.Errorf("worker heap: want 75%% of 16Gi, got\n%s", jvm)
+				for _, line := range []string{"-Xmx12903M", "-XX:ReservedCodeCacheSize=512M", "-XX:MaxMetaspaceSize=512M"} {
+					if !strings.Contains(jvm, line+"\n") {
+						t.Errorf("worker jvm.config: want %s, got\n%s", line, jvm)
+					}
 				}
 				cfg := properties(configData(t, objs, "trino-worker", "config.properties"))
-				if cfg["query.max-memory-per-node"] != "6144MB" || cfg["memory.heap-headroom-per-node"] != "3686MB" || cfg["query.max-memory"] != "18432MB" {
+				if cfg["query.max-memory-per-node"] != "6451MB" || cfg["memory.heap-headroom-per-node"] != "3870MB" || cfg["query.max-memory"] != "19353MB" {
 					t.Errorf("memory settings: %v", cfg)
 				}
 			},
@@ -155,6 +158,21 @@ func TestTrinoFlags(t *testing.T) {
 				cmd := fmt.Sprint(field(t, d, "spec", "template", "spec", "containers", "0", "lifecycle", "preStop", "exec", "command"))
 				if !strings.Contains(cmd, "/v1/info/state") || !strings.Contains(cmd, "SHUTTING_DOWN") {
 					t.Errorf("preStop: %s", cmd)
+				}
+				// A refused request must fail the hook, not skip the drain (the old hook was
+				// "curl -f ... && sleep": a 403 ended it with the worker still running tasks).
+				if !strings.Contains(cmd, "exit 1") || strings.Contains(cmd, "&& sleep") {
+					t.Errorf("preStop does not fail loudly: %s", cmd)
+				}
+				// The worker's own access control lets exactly the shutdown user write system
+				// information (security/file-system-access-control.md, System information rules).
+				ac := properties(configData(t, objs, "trino-worker", "access-control.properties"))
+				if ac["access-control.name"] != "file" || ac["security.config-file"] != "/etc/trino/graceful-shutdown-rules.json" {
+					t.Errorf("worker access-control.properties: %v", ac)
+				}
+				rules := configData(t, objs, "trino-worker", "graceful-shutdown-rules.json")
+				if !strings.Contains(rules, `"system_information"`) || !strings.Contains(rules, `"user": "admin"`) || !strings.Contains(rules, `"write"`) {
+					t.Errorf("graceful-shutdown-rules.json:\n%s", rules)
 				}
 				if got := field(t, d, "spec", "template", "spec", "terminationGracePeriodSeconds"); fmt.Sprint(got) != "60" {
 					t.Errorf("terminationGracePeriodSeconds %v", got)
@@ -278,7 +296,7 @@ func TestTrinoFlags(t *testing.T) {
 		},
 		{
 			name: "monitoring, dashboard, JMX",
-			values: map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}, "grafanaDashboard": map[string]any{"enabled": true},
+			values: map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true, "basicAuth": map[string]any{"existingSecret": "scrape"}}, "grafanaDashboard": map[string]any{"enabled": true},
 				"jmx": map[string]any{"enabled": true}}},
 			check: func(t *testing.T, objs []chartrender.Object) {
 				if count(objs, "ServiceMonitor") != 2 || !has(objs, "ConfigMap", "trino-dashboard") {
@@ -300,6 +318,105 @@ func TestTrinoFlags(t *testing.T) {
 				ts := field(t, find(t, objs, "Deployment", "trino-worker"), "spec", "template", "spec", "topologySpreadConstraints")
 				if l, _ := ts.([]any); len(l) != 2 {
 					t.Errorf("topology spread: %v", ts)
+				}
+			},
+		},
+		{
+			name:   "graceful shutdown with a custom user quotes it in the rule",
+			values: map[string]any{"worker": map[string]any{"gracefulShutdown": map[string]any{"user": "ops.bot"}}},
+			check: func(t *testing.T, objs []chartrender.Object) {
+				rules := configData(t, objs, "trino-worker", "graceful-shutdown-rules.json")
+				if !strings.Contains(rules, `"user": "ops\\.bot"`) {
+					t.Errorf("the user must match literally (a Trino rule is a regex):\n%s", rules)
+				}
+			},
+		},
+		{
+			name: "group provider from a Secret",
+			values: map[string]any{"accessControl": map[string]any{"enabled": true, "groups": map[string]any{"existingSecret": "trino-groups", "key": "groups"}}},
+			check: func(t *testing.T, objs []chartrender.Object) {
+				gp := properties(configData(t, objs, "trino-coordinator", "group-provider.properties"))
+				if gp["group-provider.name"] != "file" || gp["file.group-file"] != "/etc/trino/groups/groups" {
+					t.Errorf("group-provider.properties: %v", gp)
+				}
+				d := find(t, objs, "Deployment", "trino-coordinator")
+				vols := fmt.Sprint(field(t, d, "spec", "template", "spec", "volumes"))
+				if !strings.Contains(vols, "secretName:trino-groups") {
+					t.Errorf("no groups volume: %s", vols)
+				}
+				if _, ok := properties(configData(t, objs, "trino-worker", "config.properties"))["group-provider.name"]; ok {
+					t.Error("group provider on workers")
+				}
+			},
+		},
+		{
+			name: "group provider from values",
+			values: map[string]any{"accessControl": map[string]any{"enabled": true, "groups": map[string]any{"members": map[string]any{"risk-readers": []any{"alice", "bob"}}}}},
+			check: func(t *testing.T, objs []chartrender.Object) {
+				if got := configData(t, objs, "trino-groups", "group.txt"); got != "risk-readers:alice,bob\n" {
+					t.Errorf("group.txt %q", got)
+				}
+				if gp := properties(configData(t, objs, "trino-coordinator", "group-provider.properties")); gp["file.group-file"] != "/etc/trino/groups/group.txt" {
+					t.Errorf("group-provider.properties: %v", gp)
+				}
+			},
+		},
+		{
+			name: "ServiceMonitors authenticate, the coordinator over HTTPS",
+			values: map[string]any{
+				"metrics":   map[string]any{"serviceMonitor": map[string]any{"enabled": true, "basicAuth": map[string]any{"existingSecret": "scrape"}}},
+				"tls":       map[string]any{"enabled": true, "existingSecret": "tls"},
+				"trustedCA": map[string]any{"configMapName": "ca-bundle"},
+			},
+			check: func(t *testing.T, objs []chartrender.Object) {
+				c := find(t, objs, "ServiceMonitor", "trino-coordinator")
+				ep := fmt.Sprint(field(t, c, "spec", "endpoints", "0"))
+				for _, want := range []string{"port:https", "scheme:https", "basicAuth:map[password:map[key:password name:scrape] username:map[key:username name:scrape]]",
+					"ca:map[configMap:map[key:ca.crt name:ca-bundle]]", "serverName:trino.lakeport-test.svc"} {
+					if !strings.Contains(ep, want) {
+						t.Errorf("coordinator endpoint lacks %s: %s", want, ep)
+					}
+				}
+				w := fmt.Sprint(field(t, find(t, objs, "ServiceMonitor", "trino-worker"), "spec", "endpoints", "0"))
+				if !strings.Contains(w, "port:http ") || !strings.Contains(w, "basicAuth:") || strings.Contains(w, "tlsConfig") {
+					t.Errorf("worker endpoint: %s", w)
+				}
+			},
+		},
+		{
+			name:   "trusted CA: truststore built by an init container and used by the JVM",
+			values: map[string]any{"trustedCA": map[string]any{"secretName": "bank-ca", "key": "bundle.pem"}},
+			check: func(t *testing.T, objs []chartrender.Object) {
+				for _, role := range []string{"coordinator", "worker"} {
+					d := find(t, objs, "Deployment", "trino-"+role)
+					spec := fmt.Sprint(field(t, d, "spec", "template", "spec"))
+					for _, want := range []string{"initContainers:[map[command:[/bin/sh -c", "keytool", "-importcert",
+						"secret:map[items:[map[key:bundle.pem path:ca.crt]] secretName:bank-ca]", "mountPath:/etc/trino-truststore name:truststore readOnly:true"} {
+						if !strings.Contains(spec, want) {
+							t.Errorf("%s pod lacks %q", role, want)
+						}
+					}
+					jvm := configData(t, objs, "trino-"+role, "jvm.config")
+					for _, want := range []string{"-Djavax.net.ssl.trustStore=/etc/trino-truststore/truststore.p12\n", "-Djavax.net.ssl.trustStoreType=PKCS12\n"} {
+						if !strings.Contains(jvm, want) {
+							t.Errorf("%s jvm.config lacks %s", role, want)
+						}
+					}
+					if strings.Contains(jvm, "trustStorePassword") {
+						t.Errorf("%s jvm.config carries a truststore password: the truststore is password-less", role)
+					}
+				}
+			},
+		},
+		{
+			name:   "no trusted CA: no init container, no truststore option",
+			values: map[string]any{},
+			check: func(t *testing.T, objs []chartrender.Object) {
+				if field(t, find(t, objs, "Deployment", "trino-worker"), "spec", "template", "spec", "initContainers") != nil {
+					t.Error("init container without trustedCA")
+				}
+				if strings.Contains(configData(t, objs, "trino-worker", "jvm.config"), "trustStore") {
+					t.Error("truststore option without trustedCA")
 				}
 			},
 		},
@@ -347,6 +464,12 @@ func TestTrinoFails(t *testing.T) {
 		{"oauth2 without credential", map[string]any{"catalog": map[string]any{"rest": map[string]any{"security": "OAUTH2"}}}, "catalog.rest.oauth2.existingSecret"},
 		{"memory percentages above 90", map[string]any{"memory": map[string]any{"queryMaxMemoryPerNodePercent": 70, "heapHeadroomPercent": 30}}, "must be at most 90"},
 		{"hpa max below min", map[string]any{"worker": map[string]any{"autoscaling": map[string]any{"enabled": true, "minReplicas": 4, "maxReplicas": 2}}}, "maxReplicas must be at least"},
+		{"heap squeezed out by the off-heap pools", map[string]any{"coordinator": map[string]any{"resources": map[string]any{"limits": map[string]any{"memory": "1536Mi"}}}}, "only 256MiB are left for the heap"},
+		{"heap size in extraOptions", map[string]any{"worker": map[string]any{"jvm": map[string]any{"extraOptions": []any{"-Xmx6G"}}}}, `worker.jvm.extraOptions: "-Xmx6G" sizes a memory pool`},
+		{"old heapPercent key (schema)", map[string]any{"worker": map[string]any{"jvm": map[string]any{"heapPercent": 75}}}, "heapPercent"},
+		{"trusted CA from both a ConfigMap and a Secret", map[string]any{"trustedCA": map[string]any{"configMapName": "a", "secretName": "b"}}, "trustedCA: set configMapName or secretName, not both"},
+		{"ServiceMonitor without credentials", map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}}, "metrics.serviceMonitor.basicAuth.existingSecret"},
+		{"groups without access control", map[string]any{"accessControl": map[string]any{"groups": map[string]any{"existingSecret": "g"}}}, "set accessControl.enabled"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

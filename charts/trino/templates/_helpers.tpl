@@ -301,6 +301,5 @@ topologySpreadConstraints:
 {{- or .Values.trustedCA.configMapName .Values.trustedCA.secretName -}}
 {{- end -}}
 
-{{/* Where the truststore built from trustedCA lands, and its (public) password: a truststore
-     holds certificates only. */}}
+{{/* Where the truststore built from trustedCA lands (password-less PKCS12: certificates only). */}}
 {{- define "trino.truststorePath" -}}/etc/trino-truststore/truststore.p12{{- end -}}

@@ -61,7 +61,10 @@
 
 {{/* The init container that turns trustedCA into the JVM truststore: the image's own JDK
      cacerts (public CAs keep working) plus every certificate of the PEM bundle, imported with the
-     keytool of the Trino image's JDK. (dict "root" $) */}}
+     keytool of the Trino image's JDK. The truststore is written as a password-less PKCS12
+     (keystore.pkcs12.certProtectionAlgorithm and macAlgorithm NONE, the format of the JDK's own
+     cacerts since JDK 18, JDK-8275252), so the JVM reads it without a trustStorePassword and no
+     password-looking property lands in jvm.config. (dict "root" $) */}}
 {{- define "trino.initContainers" -}}
 {{- $root := .root -}}
 {{- if include "trino.trustedCA" $root }}
@@ -92,7 +95,8 @@ initContainers:
         [ "$n" -gt 0 ] || { echo "truststore: no PEM certificate in trustedCA key {{ $root.Values.trustedCA.key }}" >&2; exit 1; }
         i=1
         while [ "$i" -le "$n" ]; do
-          "$keytool" -importcert -noprompt -trustcacerts -storetype PKCS12 -keystore "$out" \
+          "$keytool" -J-Dkeystore.pkcs12.certProtectionAlgorithm=NONE -J-Dkeystore.pkcs12.macAlgorithm=NONE \
+            -importcert -noprompt -trustcacerts -storetype PKCS12 -keystore "$out" \
             -storepass changeit -alias "lakeport-trusted-ca-$i" -file "/etc/trino-truststore/ca-$i.pem"
           rm -f "/etc/trino-truststore/ca-$i.pem"
           i=$((i+1))
