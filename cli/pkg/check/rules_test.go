@@ -107,6 +107,20 @@ func trino(o obj, component string) obj {
 	return o
 }
 
+// jvm is a Deployment whose container mounts a ConfigMap with a jvm.config, under a memory limit,
+// and that ConfigMap (the memory policy adds up the JVM's pools against the limit).
+func jvm(name, limit, jvmConfig string) []obj {
+	d := compliant(name, 1)
+	spec := podSpec(d)
+	spec["volumes"] = append(spec["volumes"].([]any), obj{"name": "config", "configMap": obj{"name": name + "-config"}})
+	c := container(d)
+	c["volumeMounts"] = []any{obj{"name": "config", "mountPath": "/etc/trino"}}
+	at(c, "resources.limits")["memory"] = limit
+	at(c, "resources.requests")["memory"] = limit
+	cm := obj{"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj{"name": name + "-config"}, "data": obj{"jvm.config": jvmConfig}}
+	return []obj{d, cm}
+}
+
 func catalog(name, endpoint string) obj {
 	return obj{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": obj{"name": name, "labels": obj{"app.kubernetes.io/name": "trino"}},
@@ -164,6 +178,7 @@ func ruleCases() []ruleCase {
 		{rule: "pdb", env: "prod", bad: []obj{compliant("bad-pdb", 3)}, good: []obj{compliant("good-pdb", 3), pdbFor("good-pdb")}},
 		{rule: "topology_spread", env: "prod", bad: []obj{with("bad-spread", 3, func(o obj) { delete(podSpec(o), "topologySpreadConstraints") }), pdbFor("bad-spread")}, good: []obj{compliant("good-spread", 3), pdbFor("good-spread")}},
 		{rule: "network_policy", bad: []obj{with("bad-netpol", 1, func(o obj) { delete(at(o, "spec.template.metadata.labels"), "lakeport.test/netpol") })}, good: []obj{compliant("good-netpol", 1)}},
+		{rule: "jvm_memory", bad: jvm("bad-jvm", "2Gi", "-Xmx1536M\n-XX:ReservedCodeCacheSize=512M\n"), good: jvm("good-jvm", "3Gi", "-Xmx1843M\n-XX:ReservedCodeCacheSize=256M\n-XX:MaxMetaspaceSize=512M\n")},
 		{rule: "trino_s3_tls", env: "prod", bad: []obj{catalog("bad-s3-tls", "http://minio:9000")}, good: []obj{catalog("good-s3-tls", "https://s3.bank.test")}},
 		{rule: "cronjob_concurrency", bad: []obj{func() obj { c := cronJob("bad-concurrency"); delete(c["spec"].(obj), "concurrencyPolicy"); return c }()}, good: []obj{cronJob("good-concurrency")}},
 		{rule: "cronjob_deadline", bad: []obj{func() obj { c := cronJob("bad-deadline"); delete(c["spec"].(obj), "startingDeadlineSeconds"); return c }()}, good: []obj{cronJob("good-deadline")}},

@@ -383,7 +383,7 @@ func (r *Rules) KillQuery(p Principal, owner string) Decision {
 
 // SystemInformation decides read or write access to system information; write is what
 // triggering graceful shutdown needs.
-func (r *Rules) SystemInformation(p Principal, mode string) Decision {
+func (r *Rules) SystemInfo(p Principal, mode string) Decision {
 	if r.SystemInformation == nil {
 		return deny("no system_information section: all system information access is denied")
 	}

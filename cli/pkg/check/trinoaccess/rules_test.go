@@ -121,19 +121,19 @@ func TestRulesSemantics(t *testing.T) {
 		{
 			"no system_information section denies all system information (\"If no rules are specified, all access to system information is denied\")",
 			`{"catalogs":[{"allow":"all"}]}`,
-			func(r *Rules) Decision { return r.SystemInformation(Principal{User: "admin"}, "write") },
+			func(r *Rules) Decision { return r.SystemInfo(Principal{User: "admin"}, "write") },
 			false,
 		},
 		{
 			"system_information write for the shutdown user (Write access to trigger graceful shutdown)",
 			`{"system_information":[{"user":"admin","allow":["write"]}]}`,
-			func(r *Rules) Decision { return r.SystemInformation(Principal{User: "admin"}, "write") },
+			func(r *Rules) Decision { return r.SystemInfo(Principal{User: "admin"}, "write") },
 			true,
 		},
 		{
 			"system_information rules match users and roles, not groups",
 			`{"system_information":[{"user":"admin","allow":["read"]}]}`,
-			func(r *Rules) Decision { return r.SystemInformation(reader, "read") },
+			func(r *Rules) Decision { return r.SystemInfo(reader, "read") },
 			false,
 		},
 		{

@@ -124,9 +124,9 @@ func describe(env string, n *node, p *IntentPrincipal, e *Expectation, action, o
 	if obj != "" {
 		what += " " + obj
 	}
-	verb, got := "must be allowed to", "denies"
+	verb, got := "must be allowed to", "deny"
 	if e.Expect == "deny" {
-		verb, got = "must be denied", "allows"
+		verb, got = "must be denied", "allow"
 		what = "to " + what
 	}
 	msg := fmt.Sprintf("%s %s %s in %s, but the %s's rules (%s) %s it: %s", who, verb, what, env, e.On, n.source, got, d.Reason)
@@ -206,9 +206,9 @@ func (n *node) decide(p *IntentPrincipal, action, obj string) Decision {
 	case ActionKillQuery:
 		return r.KillQuery(pr, obj)
 	case ActionReadSystemInformation:
-		return r.SystemInformation(pr, "read")
+		return r.SystemInfo(pr, "read")
 	case ActionWriteSystemInformation:
-		return r.SystemInformation(pr, "write")
+		return r.SystemInfo(pr, "write")
 	case ActionImpersonate:
 		return r.Impersonate(pr, obj)
 	}

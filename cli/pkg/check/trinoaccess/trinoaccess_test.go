@@ -89,7 +89,7 @@ func TestOldRulesFail(t *testing.T) {
 			// Workers refuse the shutdown call (Trino's default access control).
 			`admin (user "admin") must be allowed to write-system-information in prod, but the worker's rules (default access control) deny it: no access-control.properties: Trino's default access control denies writing system information (graceful shutdown)`,
 			// Any user could kill the nightly publication.
-			`reader (user "risk-analyst", groups risk-readers) must be denied to kill-query distribution in prod, but the coordinator's rules (ConfigMap trino-access-control, key rules.json) allows it: no queries section`,
+			`reader (user "risk-analyst", groups risk-readers) must be denied to kill-query distribution in prod, but the coordinator's rules (ConfigMap trino-access-control, key rules.json) allow it: no queries section`,
 		},
 		"dev": {
 			`admin (user "admin") must be allowed to write-system-information in dev, but the worker's rules (default access control) deny it`,
