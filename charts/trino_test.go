@@ -332,7 +332,7 @@ func TestTrinoFlags(t *testing.T) {
 			},
 		},
 		{
-			name: "group provider from a Secret",
+			name:   "group provider from a Secret",
 			values: map[string]any{"accessControl": map[string]any{"enabled": true, "groups": map[string]any{"existingSecret": "trino-groups", "key": "groups"}}},
 			check: func(t *testing.T, objs []chartrender.Object) {
 				gp := properties(configData(t, objs, "trino-coordinator", "group-provider.properties"))
@@ -350,7 +350,7 @@ func TestTrinoFlags(t *testing.T) {
 			},
 		},
 		{
-			name: "group provider from values",
+			name:   "group provider from values",
 			values: map[string]any{"accessControl": map[string]any{"enabled": true, "groups": map[string]any{"members": map[string]any{"risk-readers": []any{"alice", "bob"}}}}},
 			check: func(t *testing.T, objs []chartrender.Object) {
 				if got := configData(t, objs, "trino-groups", "group.txt"); got != "risk-readers:alice,bob\n" {
