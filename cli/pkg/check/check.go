@@ -24,9 +24,11 @@ import (
 	"golang.org/x/sync/errgroup"
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/lakeport/lakeport/cli/pkg/check/connectivity"
 	"github.com/lakeport/lakeport/cli/pkg/check/deprecation"
 	"github.com/lakeport/lakeport/cli/pkg/check/envcheck"
 	"github.com/lakeport/lakeport/cli/pkg/check/policy"
+	"github.com/lakeport/lakeport/cli/pkg/check/references"
 	"github.com/lakeport/lakeport/cli/pkg/check/schema"
 	"github.com/lakeport/lakeport/cli/pkg/kit"
 	"github.com/lakeport/lakeport/cli/pkg/render"
@@ -237,7 +239,10 @@ type Options struct {
 
 // DefaultEnvChecks are the whole-environment checks `lakeport check` runs.
 func DefaultEnvChecks() []envcheck.Loader {
-	return []envcheck.Loader{}
+	return []envcheck.Loader{
+		connectivity.Load,
+		references.Load,
+	}
 }
 
 // Checker checks releases against the policies and exceptions of one revision of the kit.
