@@ -44,8 +44,8 @@ type Flow struct {
 	Environments []string `yaml:"environments"`
 
 	// Line is the line of the flow in the file.
-	Line  int    `yaml:"-"`
-	ports []port `yaml:"-"`
+	Line  int `yaml:"-"`
+	ports []port
 }
 
 // Peer is one end of a flow: pods of the kit (component and role), pods outside it (namespace

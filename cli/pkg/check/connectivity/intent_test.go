@@ -24,9 +24,9 @@ func TestParseIntentErrors(t *testing.T) {
 			[]string{
 				"f.yaml:5: flows[0].from: must name exactly one of",
 				"f.yaml:6: flows[0].to: must name exactly one of",
-				`f.yaml:8: flows[1].name: flow "a" is declared twice`,
-				"f.yaml:9: flows[1].from.cidr: flows from addresses outside the cluster are not supported",
-				`f.yaml:10: flows[1].to.cidr: "10.0.0.300/8" is not a CIDR`,
+				`f.yaml:7: flows[1].name: flow "a" is declared twice`,
+				"f.yaml:8: flows[1].from.cidr: flows from addresses outside the cluster are not supported",
+				`f.yaml:9: flows[1].to.cidr: "10.0.0.300/8" is not a CIDR`,
 			}},
 		{"ports", head + "  - name: a\n    from: {component: x}\n    to: {namespace: monitoring}\n" +
 			"  - name: b\n    from: {component: x}\n    to: {component: y}\n    ports: [\"0\", http/ICMP, Not_A_Name, \"53/udp\"]\n",

@@ -68,7 +68,6 @@ var builtins = map[string]map[string]bool{
 // namespaced are the kinds a reference resolves in the workload's namespace.
 var namespaced = map[string]bool{"ConfigMap": true, "Secret": true, "PersistentVolumeClaim": true, "ServiceAccount": true, "Service": true}
 
-
 // Check resolves the references of one environment's workloads.
 func (Check) Check(_ context.Context, in envcheck.Input) ([]envcheck.Finding, error) {
 	env := in.Environment
