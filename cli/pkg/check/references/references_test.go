@@ -2,6 +2,7 @@ package references
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -159,10 +160,25 @@ func copyKit(t *testing.T) *testkit.Repo {
 		t.Fatal(err)
 	}
 	r := testkit.New(t)
+	files := map[string]string{}
 	for _, d := range []string{"charts", "environments", "policies"} {
-		r.CopyDir(filepath.Join(root, d))
+		err := filepath.WalkDir(filepath.Join(root, d), func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() || strings.Contains(p, string(filepath.Separator)+"testdata"+string(filepath.Separator)) {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			files[filepath.ToSlash(rel)] = string(b)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	_ = os.RemoveAll(filepath.Join(r.Dir, "charts", "testdata"))
+	r.Write(files)
 	pin := regexp.MustCompile(`(?m)^(\s+revision:) [0-9a-f]{40}$`)
 	for _, env := range []string{"staging", "prod"} {
 		name := "environments/" + env + "/env.yaml"

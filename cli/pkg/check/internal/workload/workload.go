@@ -6,7 +6,7 @@ package workload
 
 import (
 	"fmt"
-	"path"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -87,7 +87,7 @@ func fromObject(r *render.Release, o *render.Object) (*Workload, error) {
 			return nil, err
 		}
 		w.Labels = stringMap(nested(tmpl, "metadata", "labels"))
-		w.SpecPath = path.Join(append(p, "spec")...)
+		w.SpecPath = strings.Join(p, ".") + ".spec"
 		return w, nil
 	case o.Group() == "argoproj.io" && (o.Kind == "CronWorkflow" || o.Kind == "WorkflowTemplate" || o.Kind == "Workflow"):
 		return fromWorkflow(w, o)
@@ -107,7 +107,7 @@ func fromWorkflow(w *Workload, o *render.Object) (*Workload, error) {
 	if spec == nil {
 		return nil, nil
 	}
-	w.SpecPath = path.Join(specPath...)
+	w.SpecPath = strings.Join(specPath, ".")
 	w.Labels = stringMap(nested(spec, "podMetadata", "labels"))
 	var ps struct {
 		ServiceAccountName string                        `json:"serviceAccountName"`
