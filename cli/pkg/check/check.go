@@ -24,9 +24,11 @@ import (
 	"golang.org/x/sync/errgroup"
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/lakeport/lakeport/cli/pkg/check/connectivity"
 	"github.com/lakeport/lakeport/cli/pkg/check/deprecation"
 	"github.com/lakeport/lakeport/cli/pkg/check/envcheck"
 	"github.com/lakeport/lakeport/cli/pkg/check/policy"
+	"github.com/lakeport/lakeport/cli/pkg/check/references"
 	"github.com/lakeport/lakeport/cli/pkg/check/schema"
 	"github.com/lakeport/lakeport/cli/pkg/check/trinoaccess"
 	"github.com/lakeport/lakeport/cli/pkg/kit"
@@ -240,6 +242,8 @@ type Options struct {
 func DefaultEnvChecks() []envcheck.Loader {
 	return []envcheck.Loader{
 		trinoaccess.Load,
+		connectivity.Load,
+		references.Load,
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"go.yaml.in/yaml/v3"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"k8s.io/apimachinery/pkg/util/validation"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/lakeport/lakeport/cli/pkg/source"
@@ -68,8 +69,59 @@ type Environment struct {
 	APIVersions []string    `yaml:"apiVersions"`
 	Sync        Sync        `yaml:"sync"`
 	Components  []Component `yaml:"components"`
+	// External lists the objects the environment's workloads reference that the kit does not
+	// render: the Secrets the bank provides, claims and classes of the cluster.
+	External External `yaml:"external"`
 
 	node *yaml.Node
+}
+
+// External is the env.yaml `external:` section, one list of object names per kind. Namespaced
+// kinds live in the environment's namespace (destination.namespace).
+type External struct {
+	Secrets                []string `yaml:"secrets"`
+	ConfigMaps             []string `yaml:"configMaps"`
+	PersistentVolumeClaims []string `yaml:"persistentVolumeClaims"`
+	ServiceAccounts        []string `yaml:"serviceAccounts"`
+	PriorityClasses        []string `yaml:"priorityClasses"`
+	Services               []string `yaml:"services"`
+}
+
+// ExternalList is one kind's list of external objects.
+type ExternalList struct {
+	// Kind is the Kubernetes kind; Key the env.yaml key under external.
+	Kind, Key string
+	Names     []string
+}
+
+// externalKinds are the kinds of External, in the order of its keys.
+var externalKinds = [][2]string{
+	{"Secret", "secrets"},
+	{"ConfigMap", "configMaps"},
+	{"PersistentVolumeClaim", "persistentVolumeClaims"},
+	{"ServiceAccount", "serviceAccounts"},
+	{"PriorityClass", "priorityClasses"},
+	{"Service", "services"},
+}
+
+// Lists returns every kind's list, in a fixed order.
+func (x *External) Lists() []ExternalList {
+	names := [][]string{x.Secrets, x.ConfigMaps, x.PersistentVolumeClaims, x.ServiceAccounts, x.PriorityClasses, x.Services}
+	out := make([]ExternalList, len(externalKinds))
+	for i, k := range externalKinds {
+		out[i] = ExternalList{Kind: k[0], Key: k[1], Names: names[i]}
+	}
+	return out
+}
+
+// ExternalKey is the env.yaml key under external for a kind ("" when the kind has none).
+func ExternalKey(kind string) string {
+	for _, k := range externalKinds {
+		if k[0] == kind {
+			return k[1]
+		}
+	}
+	return ""
 }
 
 // Destination is where an environment's Applications deploy.
@@ -318,6 +370,19 @@ func loadEnvironment(snap source.Snapshot, file string) (*Environment, error) {
 	}
 	if len(env.Components) == 0 {
 		fe("components", "must list at least one component")
+	}
+	for _, l := range env.External.Lists() {
+		seen := map[string]bool{}
+		for i, n := range l.Names {
+			key := fmt.Sprintf("external.%s[%d]", l.Key, i)
+			switch {
+			case seen[n]:
+				fe(key, "%s %q is listed twice", l.Kind, n)
+			case len(validation.IsDNS1123Subdomain(n)) > 0:
+				fe(key, "%q is not a %s name: %s", n, l.Kind, strings.Join(validation.IsDNS1123Subdomain(n), "; "))
+			}
+			seen[n] = true
+		}
 	}
 	names := map[string]bool{}
 	for i, c := range env.Components {

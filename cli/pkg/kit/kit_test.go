@@ -68,6 +68,15 @@ func TestLoadErrors(t *testing.T) {
 			`environments/dev/env.yaml:19: components[1].component: "db" is listed twice`,
 			`environments/dev/env.yaml:20: components[1].chart: "../web" must be a chart folder`,
 		}},
+		{"external objects", func(f *testkit.Fixture) {
+			f.Replace("environments/dev/env.yaml", "components:", "external:\n  secrets: [db-password, db-password, Bad_Name]\n  configMaps: [ca-bundle]\ncomponents:")
+		}, []string{
+			`environments/dev/env.yaml:15: external.secrets[1]: Secret "db-password" is listed twice`,
+			`environments/dev/env.yaml:15: external.secrets[2]: "Bad_Name" is not a Secret name`,
+		}},
+		{"external unknown kind", func(f *testkit.Fixture) {
+			f.Replace("environments/dev/env.yaml", "components:", "external:\n  secret: [db-password]\ncomponents:")
+		}, []string{`environments/dev/env.yaml: line 15: unknown key "secret"`}},
 		{"missing values file", func(f *testkit.Fixture) {
 			f.Remove("environments/prod/db.yaml")
 		}, []string{"environments/prod/env.yaml:13: components[0].component: values file environments/prod/db.yaml"}},
