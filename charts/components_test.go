@@ -243,19 +243,6 @@ func TestDistributionFlags(t *testing.T) {
 				t.Errorf("env %s", env)
 			}
 		}},
-		{"migrations as a PreSync hook", nil, func(t *testing.T, objs []chartrender.Object) {
-			job := find(t, objs, "Job", "distribution-migrate")
-			a := annotations(job)
-			if a["argocd.argoproj.io/hook"] != "PreSync" || a["helm.sh/hook"] != "pre-install,pre-upgrade" {
-				t.Errorf("annotations %v", a)
-			}
-			if fmt.Sprint(field(t, job, "spec", "template", "spec", "containers", "0", "args")) != "[migrate --config=/etc/distribution/config.yaml]" {
-				t.Error("migrate args")
-			}
-			if annotations(find(t, objs, "ConfigMap", "distribution-migrate"))["argocd.argoproj.io/hook"] != "PreSync" {
-				t.Error("the migration's config must be a PreSync hook too")
-			}
-		}},
 		{"CronWorkflow instead of CronJobs", map[string]any{"cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, func(t *testing.T, objs []chartrender.Object) {
 			wf := find(t, objs, "CronWorkflow", "distribution-nightly")
 			if field(t, wf, "spec", "concurrencyPolicy") != "Forbid" || count(objs, "CronJob") != 0 {

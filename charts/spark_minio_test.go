@@ -222,7 +222,7 @@ func TestSparkTruststoreScript(t *testing.T) {
 case "$1" in
 -importcert) while [ $# -gt 0 ]; do case "$1" in -alias) a=$2;; -file) f=$2;; -keystore) k=$2;; esac; shift; done
   printf '%s %s\n' "$a" "$(grep -v -- ----- "$f" | tr '\n' ' ')" >> "$k" ;;
--list) sed 's/$/, trustedCertEntry,/' "$4" ;;
+-list) sed "s/\$/, trustedCertEntry,/" "$3" ;;
 esac
 `, 0o755)
 			script := strings.NewReplacer("/opt/spark/truststore", store, "/etc/lakeport/ca", caDir).Replace(args[2].(string))
