@@ -163,7 +163,7 @@ func TestSparkFlags(t *testing.T) {
 				t.Errorf("args %s", args)
 			}
 		}},
-		{"event logs and history server", map[string]any{"historyServer": map[string]any{"enabled": true}}, func(t *testing.T, objs []chartrender.Object) {
+		{"event logs on S3 and history server", map[string]any{"historyServer": map[string]any{"enabled": true}, "eventLog": map[string]any{"dir": "s3a://spark-events/logs", "s3aJarsOnClasspath": true}}, func(t *testing.T, objs []chartrender.Object) {
 			conf := configData(t, objs, "spark-conf", "spark-defaults.conf")
 			for _, want := range []string{"spark.eventLog.enabled                        true", "spark.history.fs.logDirectory                 s3a://spark-events/logs", "spark.hadoop.fs.s3a.path.style.access         true"} {
 				if !strings.Contains(conf, want) {
@@ -195,7 +195,7 @@ func TestSparkFails(t *testing.T) {
 	runFailCases(t, "spark", []failCase{
 		{"two masters without ZooKeeper", map[string]any{"master": map[string]any{"replicas": 2}}, "needs recovery.mode=ZOOKEEPER"},
 		{"ZooKeeper without url", map[string]any{"recovery": map[string]any{"mode": "ZOOKEEPER"}}, "recovery.zookeeper.url"},
-		{"http S3 where TLS is required", map[string]any{"eventLog": map[string]any{"s3": map[string]any{"requireTLS": true}}}, "use an https:// endpoint"},
+		{"http S3 where TLS is required", map[string]any{"eventLog": map[string]any{"dir": "s3a://b/logs", "s3aJarsOnClasspath": true, "s3": map[string]any{"requireTLS": true}}}, "use an https:// endpoint"},
 		{"history server without event logs", map[string]any{"eventLog": map[string]any{"enabled": false}, "historyServer": map[string]any{"enabled": true}}, "enable eventLog too"},
 		{"worker memory too small", map[string]any{"worker": map[string]any{"resources": map[string]any{"limits": map[string]any{"memory": "1Gi"}}}}, "at least 512MiB are needed"},
 		{"credential in sparkConf", map[string]any{"sparkConf": map[string]any{"spark.hadoop.fs.s3a.secret.key": "x"}}, "credentials must come from a Secret"},
@@ -241,19 +241,6 @@ func TestDistributionFlags(t *testing.T) {
 			env := fmt.Sprint(field(t, find(t, objs, "CronJob", "distribution-var-es"), "spec", "jobTemplate", "spec", "template", "spec", "containers", "0", "env"))
 			if !strings.Contains(env, "secretKeyRef:map[key:password name:risk-db]") {
 				t.Errorf("env %s", env)
-			}
-		}},
-		{"migrations as a PreSync hook", nil, func(t *testing.T, objs []chartrender.Object) {
-			job := find(t, objs, "Job", "distribution-migrate")
-			a := annotations(job)
-			if a["argocd.argoproj.io/hook"] != "PreSync" || a["helm.sh/hook"] != "pre-install,pre-upgrade" {
-				t.Errorf("annotations %v", a)
-			}
-			if fmt.Sprint(field(t, job, "spec", "template", "spec", "containers", "0", "args")) != "[migrate --config=/etc/distribution/config.yaml]" {
-				t.Error("migrate args")
-			}
-			if annotations(find(t, objs, "ConfigMap", "distribution-migrate"))["argocd.argoproj.io/hook"] != "PreSync" {
-				t.Error("the migration's config must be a PreSync hook too")
 			}
 		}},
 		{"CronWorkflow instead of CronJobs", map[string]any{"cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, func(t *testing.T, objs []chartrender.Object) {

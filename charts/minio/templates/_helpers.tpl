@@ -98,6 +98,13 @@ capabilities:
 {{- if and .Values.tls.enabled (not .Values.tls.existingSecret) -}}
 {{- fail "tls.existingSecret: TLS needs an existing kubernetes.io/tls Secret" -}}
 {{- end -}}
+{{- if and .Values.trustedCA.configMapName .Values.trustedCA.secretName -}}
+{{- fail "trustedCA: set configMapName or secretName, not both" -}}
+{{- end -}}
+{{- $sm := .Values.metrics.serviceMonitor -}}
+{{- if and $sm.enabled (not .Values.metrics.public) (not $sm.bearerTokenSecret.name) -}}
+{{- fail "metrics.serviceMonitor.bearerTokenSecret.name: MinIO's metrics need a bearer token unless metrics.public (MINIO_PROMETHEUS_AUTH_TYPE=public); give the Secret holding one (mc admin prometheus generate), or set metrics.public: true" -}}
+{{- end -}}
 {{- $policies := list -}}
 {{- range .Values.provisioning.policies -}}{{- $policies = append $policies .name -}}{{- end -}}
 {{- range .Values.provisioning.users -}}
@@ -122,4 +129,21 @@ topologySpreadConstraints:
         {{- include "minio.componentSelector" (dict "root" $ "component" "server") | nindent 8 }}
   {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* The CA bundle to trust, as (dict "configMap" name) / (dict "secret" name) plus "key"; empty when none. */}}
+{{- define "minio.caRef" -}}
+{{- $ca := .Values.trustedCA -}}
+{{- if $ca.configMapName -}}
+{{- dict "configMap" $ca.configMapName "key" $ca.key | toJson -}}
+{{- else if $ca.secretName -}}
+{{- dict "secret" $ca.secretName "key" $ca.key | toJson -}}
+{{- else if .Values.tls.enabled -}}
+{{- dict "secret" .Values.tls.existingSecret "key" "ca.crt" | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* DNS name of the S3 Service: the name MinIO's certificate must carry, used as the scrape's serverName. */}}
+{{- define "minio.serviceHost" -}}
+{{- printf "%s.%s.svc" (include "minio.fullname" .) .Release.Namespace -}}
 {{- end -}}

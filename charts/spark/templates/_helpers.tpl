@@ -128,7 +128,8 @@ capabilities:
 - name: SPARK_DAEMON_CLASSPATH
   value: {{ . | quote }}
 {{- end }}
-{{- if and .Values.eventLog.enabled .Values.eventLog.s3.existingSecret }}
+{{- include "spark.trustEnv" . }}
+{{- if and (include "spark.eventLogOnS3" .) .Values.eventLog.s3.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
     secretKeyRef:
@@ -182,7 +183,21 @@ affinity:
 {{- if and (eq $r.mode "ZOOKEEPER") (not $r.zookeeper.url) -}}
 {{- fail "recovery.zookeeper.url: ZOOKEEPER recovery needs the ZooKeeper connect string" -}}
 {{- end -}}
-{{- if and .Values.eventLog.enabled .Values.eventLog.s3.requireTLS (not (hasPrefix "https://" .Values.eventLog.s3.endpoint)) -}}
+{{- $e := .Values.eventLog -}}
+{{- if and (include "spark.eventLogOnS3" .) (not $e.s3aJarsOnClasspath) -}}
+{{- fail (printf "eventLog.dir %q: the apache/spark image has no hadoop-aws or AWS SDK jars, so every JVM writing or reading s3a:// fails (the history server crash-loops on ClassNotFoundException S3AFileSystem). Use a file: dir on the event-log volume (the default, file:%s), or an image that carries the jars and set eventLog.s3aJarsOnClasspath: true" $e.dir $e.volume.mountPath) -}}
+{{- end -}}
+{{- if and (include "spark.eventLogOnVolume" .) (not (hasPrefix (printf "file:%s" $e.volume.mountPath) $e.dir)) -}}
+{{- fail (printf "eventLog.dir %q: a file: event-log directory must lie on the event-log volume, mounted at eventLog.volume.mountPath (file:%s)" $e.dir $e.volume.mountPath) -}}
+{{- end -}}
+{{- $sharers := add (int .Values.worker.replicas) (ternary (int .Values.historyServer.replicas) 0 .Values.historyServer.enabled) -}}
+{{- if and (include "spark.eventLogOnVolume" .) $e.volume.persistence.enabled (not $e.volume.persistence.existingClaim) (gt (int $sharers) 1) (not (has "ReadWriteMany" $e.volume.persistence.accessModes)) -}}
+{{- fail (printf "eventLog.volume.persistence.accessModes %v: %d pods (workers and history servers) share the event-log volume; it needs ReadWriteMany" $e.volume.persistence.accessModes (int $sharers)) -}}
+{{- end -}}
+{{- if and .Values.trustedCA.configMapName .Values.trustedCA.secretName -}}
+{{- fail "trustedCA: set configMapName or secretName, not both" -}}
+{{- end -}}
+{{- if and (include "spark.eventLogOnS3" .) .Values.eventLog.s3.requireTLS (not (hasPrefix "https://" .Values.eventLog.s3.endpoint)) -}}
 {{- fail (printf "eventLog.s3.endpoint %q: eventLog.s3.requireTLS is on, use an https:// endpoint" .Values.eventLog.s3.endpoint) -}}
 {{- end -}}
 {{- if and .Values.historyServer.enabled (not .Values.eventLog.enabled) -}}
@@ -194,4 +209,127 @@ affinity:
 {{- end -}}
 {{- end -}}
 {{- $_ := include "spark.workerMemoryMiB" . -}}
+{{- end -}}
+
+{{/* Event logs on S3 (s3a://) rather than on the event-log volume (file:). */}}
+{{- define "spark.eventLogOnS3" -}}
+{{- if and .Values.eventLog.enabled (hasPrefix "s3a://" .Values.eventLog.dir) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Event logs on the event-log volume: the workers and the history server mount it. */}}
+{{- define "spark.eventLogOnVolume" -}}
+{{- if and .Values.eventLog.enabled (hasPrefix "file:" .Values.eventLog.dir) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "spark.eventLogClaim" -}}
+{{- default (printf "%s-events" (include "spark.fullname" .)) .Values.eventLog.volume.persistence.existingClaim -}}
+{{- end -}}
+
+{{- define "spark.eventLogVolumeMount" -}}
+{{- if include "spark.eventLogOnVolume" . }}
+- name: events
+  mountPath: {{ .Values.eventLog.volume.mountPath }}
+{{- end }}
+{{- end -}}
+
+{{- define "spark.eventLogVolume" -}}
+{{- if include "spark.eventLogOnVolume" . }}
+- name: events
+  {{- if .Values.eventLog.volume.persistence.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ include "spark.eventLogClaim" . }}
+  {{- else }}
+  emptyDir:
+    sizeLimit: {{ .Values.eventLog.volume.emptyDirSizeLimit }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+CA trust. The apache/spark image is built FROM eclipse-temurin:<java>-jammy, a JDK: keytool is on
+PATH and the JVM's truststore is $JAVA_HOME/lib/security/cacerts (password "changeit"). With a
+read-only root filesystem the truststore is a copy in an emptyDir, built by an init container.
+Checked against apache/spark-docker 4.0.1/scala2.13-java21-ubuntu/Dockerfile and
+adoptium/containers 21/jdk/ubuntu/jammy/{Dockerfile,entrypoint.sh}.
+*/}}
+{{- define "spark.trustedCA" -}}
+{{- if or .Values.trustedCA.configMapName .Values.trustedCA.secretName -}}true{{- end -}}
+{{- end -}}
+
+{{- define "spark.truststorePath" -}}/opt/spark/truststore/cacerts{{- end -}}
+
+{{/* JVM options that make a JVM trust the truststore (daemons and applications alike). */}}
+{{- define "spark.trustJavaOpts" -}}
+{{- if include "spark.trustedCA" . -}}
+-Djavax.net.ssl.trustStore={{ include "spark.truststorePath" . }} -Djavax.net.ssl.trustStorePassword=changeit
+{{- end -}}
+{{- end -}}
+
+{{- define "spark.trustEnv" -}}
+{{- if include "spark.trustedCA" . }}
+- name: SPARK_DAEMON_JAVA_OPTS
+  value: {{ include "spark.trustJavaOpts" . | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "spark.trustInitContainer" -}}
+{{- if include "spark.trustedCA" . }}
+# Imports the CA bundle into a copy of the JVM's cacerts. keytool -importcert takes one
+# certificate per call, so the bundle is split first; an empty or unreadable bundle fails the pod.
+- name: truststore
+  image: {{ include "spark.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  securityContext:
+    {{- include "spark.containerSecurityContext" . | nindent 4 }}
+  command:
+    - /bin/bash
+    - -ec
+    - |
+      store={{ include "spark.truststorePath" . }}
+      cp "$JAVA_HOME/lib/security/cacerts" "$store"
+      chmod u+w "$store"
+      awk -v dir=/opt/spark/truststore 'BEGIN{n=0} /-----BEGIN CERTIFICATE-----/{n++; f=sprintf("%s/ca-%d.pem", dir, n)} f!=""{print > f} /-----END CERTIFICATE-----/{close(f); f=""} END{if (n==0) exit 1}' /etc/lakeport/ca/ca.crt \
+        || { echo "trustedCA: no PEM certificate in key {{ .Values.trustedCA.key }} of {{ default .Values.trustedCA.secretName .Values.trustedCA.configMapName }}" >&2; exit 1; }
+      for pem in /opt/spark/truststore/ca-*.pem; do
+        keytool -importcert -noprompt -alias "lakeport-$(basename "$pem" .pem)" -file "$pem" -keystore "$store" -storepass changeit
+        rm -f "$pem"
+      done
+      echo "truststore: $(keytool -list -keystore "$store" -storepass changeit | grep -c trustedCertEntry) trusted certificates"
+  resources:
+    requests: {cpu: 50m, memory: 128Mi}
+    limits: {cpu: 500m, memory: 256Mi}
+  volumeMounts:
+    - name: trusted-ca
+      mountPath: /etc/lakeport/ca
+      readOnly: true
+    - name: truststore
+      mountPath: /opt/spark/truststore
+{{- end }}
+{{- end -}}
+
+{{- define "spark.trustVolumeMount" -}}
+{{- if include "spark.trustedCA" . }}
+- name: truststore
+  mountPath: /opt/spark/truststore
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "spark.trustVolumes" -}}
+{{- if include "spark.trustedCA" . }}
+- name: trusted-ca
+  {{- if .Values.trustedCA.configMapName }}
+  configMap:
+    name: {{ .Values.trustedCA.configMapName }}
+  {{- else }}
+  secret:
+    secretName: {{ .Values.trustedCA.secretName }}
+  {{- end }}
+    items:
+      - key: {{ .Values.trustedCA.key }}
+        path: ca.crt
+- name: truststore
+  emptyDir:
+    sizeLimit: 16Mi
+{{- end }}
 {{- end -}}

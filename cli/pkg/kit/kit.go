@@ -143,7 +143,11 @@ type Component struct {
 	Component string `yaml:"component"`
 	Chart     string `yaml:"chart"`
 	Revision  string `yaml:"revision"`
-	Wave      string `yaml:"wave"`
+	// Wave is deprecated and ignored: Argo CD does not order the Applications an ApplicationSet
+	// generates by their sync-wave annotation (waves order resources inside one sync), so the
+	// ApplicationSet no longer sets it. It is still read, so that env.yaml files at older
+	// revisions (a diff's base, a promotion's source) keep loading; when set it must be an integer.
+	Wave string `yaml:"wave,omitempty"`
 }
 
 // ValuesFile is the repository path of the component's values file in this environment.
@@ -402,7 +406,7 @@ func loadEnvironment(snap source.Snapshot, file string) (*Environment, error) {
 		if strings.TrimSpace(c.Revision) == "" {
 			fe(key+".revision", "must pin the chart's git revision (a commit SHA of main, or HEAD to follow the branch)")
 		}
-		if _, err := strconv.Atoi(c.Wave); err != nil {
+		if _, err := strconv.Atoi(c.Wave); c.Wave != "" && err != nil {
 			fe(key+".wave", "%q must be an integer in quotes, e.g. \"1\"", c.Wave)
 		}
 		if c.Component != "" {

@@ -77,6 +77,9 @@ func TestLoadErrors(t *testing.T) {
 		{"external unknown kind", func(f *testkit.Fixture) {
 			f.Replace("environments/dev/env.yaml", "components:", "external:\n  secret: [db-password]\ncomponents:")
 		}, []string{`environments/dev/env.yaml: line 15: unknown key "secret"`}},
+		{"wave that is not an integer", func(f *testkit.Fixture) {
+			f.Replace("environments/dev/env.yaml", `wave: "0"`, `wave: "first"`)
+		}, []string{`components[0].wave: "first" must be an integer in quotes`}},
 		{"missing values file", func(f *testkit.Fixture) {
 			f.Remove("environments/prod/db.yaml")
 		}, []string{"environments/prod/env.yaml:13: components[0].component: values file environments/prod/db.yaml"}},
@@ -117,5 +120,29 @@ func TestLoadErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWaveIsOptional: env.yaml files without the deprecated `wave` (the kit's own since Argo CD
+// was found to ignore sync-wave on generated Applications) load, and so do older ones with it.
+func TestWaveIsOptional(t *testing.T) {
+	f := testkit.NewFixture(t)
+	f.Replace("environments/dev/env.yaml", "\n    wave: \"0\"", "")
+	f.Replace("environments/dev/env.yaml", "\n    wave: \"1\"", "")
+	f.Replace("environments/argocd/applicationset.yaml", "\n        argocd.argoproj.io/sync-wave: \"{{ .wave }}\"", "")
+	repo, err := source.Open(f.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := kit.Load(repo.Worktree())
+	if err != nil {
+		t.Fatalf("an env.yaml without wave: %v", err)
+	}
+	for _, e := range k.Environments {
+		for _, c := range e.Components {
+			if e.Name == "dev" && c.Wave != "" {
+				t.Errorf("dev %s: wave %q after removing it", c.Component, c.Wave)
+			}
+		}
 	}
 }

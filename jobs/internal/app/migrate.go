@@ -36,6 +36,9 @@ func (o *migrateOptions) run(ctx context.Context) error {
 		o.log.Info("no relational target configured; nothing to migrate")
 		return nil
 	}
+	if err := o.waitForServices(ctx, false, false); err != nil {
+		return err
+	}
 	db, err := openSQL(o.cfg.Database)
 	if err != nil {
 		return err

@@ -140,6 +140,9 @@ func (o *publishOptions) run(ctx context.Context) (err error) {
 			o.log.Warn("flushing traces failed", "error", serr.Error())
 		}
 	}()
+	if err := o.waitForServices(ctx, true, !o.dryRun); err != nil {
+		return err
+	}
 	l, err := lake.Open(ctx, cfg.Iceberg)
 	if err != nil {
 		return fmt.Errorf("open iceberg catalog: %w", err)
