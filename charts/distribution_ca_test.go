@@ -95,7 +95,7 @@ func TestDistributionTrustedCA(t *testing.T) {
 		{name: "CronWorkflow", values: map[string]any{"trustedCA": map[string]any{"configMapName": "bank-ca"}, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, wantPods: 2,
 			volume: map[string]any{"configMap": map[string]any{"name": "bank-ca", "items": []any{map[string]any{"key": "ca.crt", "path": "ca.crt"}}}}},
 		{name: "both", values: map[string]any{"trustedCA": map[string]any{"configMapName": "a", "secretName": "b"}}, wantError: "trustedCA: set configMapName or secretName, not both"},
-		{name: "bad name", values: map[string]any{"trustedCA": map[string]any{"configMapName": "Bank_CA"}}, wantError: "trustedCA.configMapName"},
+		{name: "bad name", values: map[string]any{"trustedCA": map[string]any{"configMapName": "Bank_CA"}}, wantError: "/trustedCA/configMapName"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := chartrender.Render(devRequest(t, "distribution", tc.values))

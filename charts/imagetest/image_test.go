@@ -272,6 +272,12 @@ func TestWithoutCATrustTheJobFailsOnTLS(t *testing.T) {
 	if res.code != 1 || !strings.Contains(res.stderr, "x509: certificate signed by unknown authority") {
 		t.Fatalf("publish without the CA: exit %d (want 1, an infrastructure error), stderr without the TLS error:\n%s", res.code, res.stderr)
 	}
+	for _, line := range strings.Split(res.stderr, "\n") {
+		if strings.Contains(line, "x509:") {
+			t.Logf("the job says: %.400s", line)
+			break
+		}
+	}
 	if n := r.published(t); n != 0 {
 		t.Errorf("risk.publications says %d rows were published", n)
 	}

@@ -176,6 +176,10 @@ func (c container) run(t *testing.T, ctx context.Context) result {
 		readOnly(t, root)
 	}
 	uid, gid, groups := identity(t, psc, sc)
+	// The working directory must not be writable by the process's user.
+	if fi, err := os.Stat(root); err != nil || fi.Mode().Perm()&0o022 != 0 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Fatalf("container root %s is writable by others than root (%v, %v)", root, fi.Mode(), err)
+	}
 	if err := c.mountVolumes(root, psc); err != nil {
 		t.Fatal(err)
 	}
