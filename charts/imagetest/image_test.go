@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -45,6 +46,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run()) // every test skips: no servers, no image build
+	}
 	code := func() int {
 		dir, err := os.MkdirTemp("", "lakeport-imagetest-")
 		if err != nil {
@@ -116,6 +121,9 @@ func fileExists(p string) bool {
 // ready fails (or, outside CI, skips) when a server or the image could not be set up.
 func ready(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: this test starts PostgreSQL and versitygw and builds the image")
+	}
 	testenv.NeedServer(t, setupErr)
 }
 
