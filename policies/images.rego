@@ -10,6 +10,9 @@ allowed_image_prefixes := {
 	"docker.io/trinodb/",
 	"docker.io/apache/",
 	"ghcr.io/lakeport/",
+	# The bank's registry, where the platform team pushes what `make image` builds
+	# (jobs/README.md, "The image").
+	"registry.risk.internal/lakeport/",
 	"quay.io/minio/",
 }
 

@@ -27,6 +27,8 @@ test_image_registry if {
 	count(deny_image_registry) == 1 with input as f.with_container("image", "busybox:1.36")
 	count(deny_image_registry) == 0 with input as f.with_container("image", "trinodb/trino:482")
 	count(deny_image_registry) == 0 with input as f.with_container("image", "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z")
+	count(deny_image_registry) == 0 with input as f.with_container("image", "registry.risk.internal/lakeport/distribution:0.1.0")
+	count(deny_image_registry) == 1 with input as f.with_container("image", "registry.risk.internal/other/app:1.0")
 }
 
 test_image_ref_parsing if {

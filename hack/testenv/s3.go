@@ -23,9 +23,9 @@ const S3Region = "us-east-1"
 // DeleteObject, ListObjectsV2, multipart uploads, CopyObject. The root keys
 // are the single account; create buckets with CreateBucket through any S3
 // client (a bucket is a folder under Dir/data). Virtual-host-style
-// addressing, IAM users and TLS are not set up.
+// addressing and IAM users are not set up; TLS is with StartS3With.
 type S3 struct {
-	// Endpoint is the http URL, e.g. http://127.0.0.1:40123.
+	// Endpoint is the http URL, e.g. http://127.0.0.1:40123 (https with S3Options.TLS).
 	Endpoint string
 	// AccessKey and SecretKey are the root account's credentials.
 	AccessKey, SecretKey string
@@ -38,9 +38,22 @@ type S3 struct {
 	g *group
 }
 
+// S3Options are the optional settings of StartS3With.
+type S3Options struct {
+	// TLS, when set, makes versitygw serve HTTPS with TLS.CertFile and
+	// TLS.KeyFile (its --cert and --key); Endpoint is then https://. Clients
+	// must trust TLS.CAFile.
+	TLS *TLSFiles
+}
+
 // StartS3 starts versitygw on 127.0.0.1 and a free port over a fresh temp
 // folder, with generated root keys, and waits until it answers.
 func StartS3() (*S3, error) {
+	return StartS3With(S3Options{})
+}
+
+// StartS3With is StartS3 with options (HTTPS).
+func StartS3With(o S3Options) (*S3, error) {
 	bin, err := LookupTool("versitygw")
 	if err != nil {
 		return nil, err
@@ -56,7 +69,7 @@ func StartS3() (*S3, error) {
 		Region:    S3Region,
 		g:         &group{dir: dir},
 	}
-	if err := s.start(bin); err != nil {
+	if err := s.start(bin, o); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("start s3: %w", err)
 	}
@@ -70,7 +83,7 @@ func (s *S3) Stop() {
 	}
 }
 
-func (s *S3) start(bin string) error {
+func (s *S3) start(bin string, o S3Options) error {
 	data := filepath.Join(s.Dir, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return fmt.Errorf("make data dir: %w", err)
@@ -84,8 +97,18 @@ func (s *S3) start(bin string) error {
 		"--port", hostPort(ports[0]),
 		"--region", s.Region,
 		"--health", "/lakeport-health",
-		"posix",
 	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	if o.TLS != nil {
+		s.Endpoint = "https://" + hostPort(ports[0])
+		args = append(args, "--cert", o.TLS.CertFile, "--key", o.TLS.KeyFile)
+		cfg, err := o.TLS.ClientConfig()
+		if err != nil {
+			return err
+		}
+		c.Transport = &http.Transport{TLSClientConfig: cfg}
+	}
+	args = append(args, "posix")
 	// The posix backend keeps object metadata in extended attributes; where
 	// the filesystem has none (some tmpfs and overlay setups), a sidecar
 	// folder holds it instead.
@@ -107,7 +130,6 @@ func (s *S3) start(bin string) error {
 		return err
 	}
 	s.g.add(p)
-	c := &http.Client{Timeout: 5 * time.Second}
 	return waitFor(p, "versitygw health", time.Minute, func(ctx context.Context) error {
 		return getOK(ctx, c, s.Endpoint+"/lakeport-health", "")
 	})

@@ -80,9 +80,28 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
+{{/* Where the trusted CA bundle is mounted, and the file SSL_CERT_FILE names. */}}
+{{- define "distribution.trustedCADir" -}}/etc/lakeport/ca{{- end -}}
+
+{{/* "true" when values.trustedCA names a ConfigMap or a Secret. */}}
+{{- define "distribution.trustedCA" -}}
+{{- with .Values.trustedCA -}}
+{{- if and .configMapName .secretName -}}
+{{- fail "trustedCA: set configMapName or secretName, not both" -}}
+{{- end -}}
+{{- if or .configMapName .secretName -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* SSL_CERT_FILE replaces Go's list of bundle files on Linux; the image's public bundle under
+/etc/ssl/certs is still read, as a certificate directory (crypto/x509 root.go, loadOnDiskRoots). */}}
 {{- define "distribution.env" -}}
 - name: LAKEPORT_ENVIRONMENT
   value: {{ .Release.Namespace | quote }}
+{{- if include "distribution.trustedCA" . }}
+- name: SSL_CERT_FILE
+  value: {{ include "distribution.trustedCADir" . }}/ca.crt
+{{- end }}
 {{- range .Values.secretEnv }}
 - name: {{ .name }}
   valueFrom:
@@ -100,6 +119,11 @@ capabilities:
   mountPath: /work
 - name: tmp
   mountPath: /tmp
+{{- if include "distribution.trustedCA" . }}
+- name: trusted-ca
+  mountPath: {{ include "distribution.trustedCADir" . }}
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "distribution.volumes" -}}
@@ -112,6 +136,21 @@ capabilities:
 - name: tmp
   emptyDir:
     sizeLimit: 1Gi
+{{- with .root.Values.trustedCA }}
+{{- if include "distribution.trustedCA" $.root }}
+- name: trusted-ca
+  {{- if .configMapName }}
+  configMap:
+    name: {{ .configMapName }}
+  {{- else }}
+  secret:
+    secretName: {{ .secretName }}
+  {{- end }}
+    items:
+      - key: {{ .key }}
+        path: ca.crt
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{- define "distribution.scheduling" -}}

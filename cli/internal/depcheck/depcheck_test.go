@@ -29,10 +29,13 @@ func TestBinariesKeepDependenciesApart(t *testing.T) {
 		{"github.com/lakeport/lakeport/cli/cmd/lakeport", []string{
 			"github.com/apache/iceberg-go", "github.com/apache/arrow-go", "github.com/jackc/pgx",
 			"modernc.org/sqlite", "github.com/parquet-go/parquet-go", "github.com/lakeport/lakeport/jobs/",
+			// The image builder's registry library stays in hack/imagebuild.
+			"github.com/google/go-containerregistry", "github.com/lakeport/lakeport/hack/imagebuild",
 		}},
 		{"github.com/lakeport/lakeport/jobs/cmd/distribution", []string{
 			"github.com/argoproj/argo-cd", "helm.sh/helm", "github.com/open-policy-agent/opa",
 			"github.com/go-git/go-git", "github.com/lakeport/lakeport/cli/",
+			"github.com/google/go-containerregistry", "github.com/lakeport/lakeport/hack/imagebuild",
 		}},
 	} {
 		for _, d := range deps(t, tc.pkg) {
