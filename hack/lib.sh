@@ -19,6 +19,7 @@ ARGOCD_V2_VERSION=v2.14.21 # the oldest servers the CLI supports: only their CRD
 VERSITYGW_VERSION=v1.8.0
 CONFTEST_VERSION=v0.71.1
 DYFF_VERSION=v1.12.0
+ARGO_WORKFLOWS_VERSION=v3.7.6 # workflow-controller (v4.0.5 has reported security flaws)
 
 # The project builds with Go 1.27; a stock go >= 1.21 fetches this toolchain
 # from the module proxy once per machine.
@@ -33,7 +34,7 @@ LAKEPORT_TOOLS=${LAKEPORT_TOOLS:-${LAKEPORT_ROOT}/.tools/bin}
 # Every tool this kit knows, in the order `ensure.sh all` builds them
 # (cheapest and most wanted first).
 LAKEPORT_ALL_TOOLS=(helm etcd kube-apiserver versitygw conftest dyff kwok
-	kube-controller-manager kube-scheduler kubectl argocd argocd-v2-crds)
+	kube-controller-manager kube-scheduler kubectl argocd argocd-v2-crds workflow-controller)
 
 # lp_log MSG...: progress goes to stderr so stdout stays clean for callers.
 lp_log() { printf 'lakeport: %s\n' "$*" >&2; }
@@ -56,6 +57,7 @@ lp_version() {
 	versitygw) echo "$VERSITYGW_VERSION" ;;
 	conftest) echo "$CONFTEST_VERSION" ;;
 	dyff) echo "$DYFF_VERSION" ;;
+	workflow-controller) echo "$ARGO_WORKFLOWS_VERSION" ;;
 	*) return 1 ;;
 	esac
 }

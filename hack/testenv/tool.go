@@ -124,6 +124,7 @@ var extraFiles = map[string]string{
 	"kwok-stages.yaml":      "kwok",
 	"argocd-crds.yaml":      "argocd",
 	"git-verify-wrapper.sh": "argocd",
+	"workflow-crds.yaml":    "workflow-controller",
 }
 
 // LookupTool is Tool for code without a testing.TB (TestMain): it returns

@@ -216,3 +216,40 @@ imagePullSecrets:
 {{- $names = append $names .name -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The securityContext of Argo's injected init and wait containers: what PodSecurity `restricted`
+asks of every container (runAsNonRoot and seccomp come from the pod). Not readOnlyRootFilesystem:
+Argo itself leaves it off for these two (workflow/controller/workflowpod.go, newExecContainer,
+"TODO: always set RO FS once #10787 is fixed").
+*/}}
+{{- define "distribution.executorSecurityContext" -}}
+allowPrivilegeEscalation: false
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/*
+The CronWorkflow's podSpecPatch (strategic merge, containers matched by name; Argo v3.7.6
+workflow/util/util.go ApplyPodSpecPatch). The ServiceAccount keeps automountServiceAccountToken
+false, so the distribution container never holds an API token; the executor's containers get the
+volume the ServiceAccount admission plugin would mount (k8s plugin/pkg/admission/serviceaccount
+TokenVolumeSource: a bound token, the cluster CA, the namespace) at the in-cluster config path.
+*/}}
+{{- define "distribution.workflowPodSpecPatch" -}}
+{{- $mount := list (dict "name" "argo-executor-token" "mountPath" "/var/run/secrets/kubernetes.io/serviceaccount" "readOnly" true) -}}
+{{- $sc := include "distribution.executorSecurityContext" . | fromYaml -}}
+{{- $patch := dict
+  "automountServiceAccountToken" false
+  "volumes" (list (dict "name" "argo-executor-token" "projected" (dict
+    "defaultMode" 420
+    "sources" (list
+      (dict "serviceAccountToken" (dict "path" "token" "expirationSeconds" 3607))
+      (dict "configMap" (dict "name" "kube-root-ca.crt" "items" (list (dict "key" "ca.crt" "path" "ca.crt"))))
+      (dict "downwardAPI" (dict "items" (list (dict "path" "namespace" "fieldRef" (dict "apiVersion" "v1" "fieldPath" "metadata.namespace")))))))))
+  "initContainers" (list (dict "name" "init" "securityContext" $sc "volumeMounts" $mount))
+  "containers" (list (dict "name" "wait" "securityContext" $sc "volumeMounts" $mount))
+-}}
+{{- toYaml $patch -}}
+{{- end -}}
