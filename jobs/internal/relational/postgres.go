@@ -249,7 +249,10 @@ func (s *pgStaged) Swap(ctx context.Context, pub Publication) (Result, error) {
 	}
 	stmts = append(stmts,
 		fmt.Sprintf(`ALTER TABLE %s RENAME TO %s`, stageID, pgx.Identifier{part}.Sanitize()),
+		// The names of the run's constraint and key follow the table, so that a later run (even
+		// with the same run id) can stage under the same name again.
 		fmt.Sprintf(`ALTER TABLE %s RENAME CONSTRAINT %s TO %s`, partID, pgx.Identifier{s.stage + "_bound"}.Sanitize(), pgx.Identifier{part + "_bound"}.Sanitize()),
+		fmt.Sprintf(`ALTER INDEX %s RENAME TO %s`, pgx.Identifier{PostgresSchema, s.stage + "_pkey"}.Sanitize(), pgx.Identifier{part + "_pkey"}.Sanitize()),
 		fmt.Sprintf(`ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN ('%s')`, parent, partID, date),
 	)
 	opts := p.swap.withDefaults()
