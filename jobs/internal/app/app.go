@@ -26,6 +26,7 @@ const (
 	ExitContractViolation  = 3 // the input breaks its contract; nothing was published: fix the input
 	ExitInputNotReady      = 4 // no input, or no _SUCCESS marker yet: retry later
 	ExitVerificationFailed = 5 // published, but Trino does not read back what was published
+	ExitConflict           = 6 // another publication of the same dataset and date holds the lock or won: do not retry blindly
 )
 
 // Version is set at build time (-ldflags "-X .../app.Version=...").
@@ -54,6 +55,8 @@ Exit codes:
   3  contract violation: the input breaks its contract, nothing was published
   4  input not ready: missing, or no _SUCCESS marker yet
   5  verification failed: published, but Trino does not read back the published rows
+  6  conflict: another publication of the same dataset and date is running or won the race;
+     this run committed nothing
 
 Datasets: ` + "%s" + `
 `
@@ -107,6 +110,7 @@ func exitCode(err error, stderr io.Writer) int {
 		v  *publish.ViolationError
 		in *publish.InputNotReadyError
 		vf *publish.VerificationError
+		cf *publish.ConflictError
 	)
 	switch {
 	case errors.As(err, &u):
@@ -117,6 +121,8 @@ func exitCode(err error, stderr io.Writer) int {
 		return ExitInputNotReady
 	case errors.As(err, &vf):
 		return ExitVerificationFailed
+	case errors.As(err, &cf):
+		return ExitConflict
 	}
 	return ExitError
 }

@@ -94,7 +94,8 @@ func TestExitCodes(t *testing.T) {
 		if d.Dataset == "drc" && (d.IcebergRows != 0 || (d.DBRows != nil && *d.DBRows != 0)) {
 			t.Errorf("drc was published: %+v", d)
 		}
-		if d.Dataset == "var_es" && (d.IcebergRows != 3000 || d.DBRows == nil || *d.DBRows != 3000 || d.RunID != "r-1") {
+		if d.Dataset == "var_es" && (d.IcebergRows != 3000 || d.DBRows == nil || *d.DBRows != 3000 || d.RunID != "r-1" ||
+			d.DBRunID != "r-1" || d.DBSnapshotID != d.SnapshotID || d.State != "published" || d.Divergence != "") {
 			t.Errorf("var_es: %+v", d)
 		}
 	}

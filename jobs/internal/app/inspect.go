@@ -31,16 +31,24 @@ type inspectOptions struct {
 	stdout io.Writer
 }
 
-// DatasetView is what a consumer sees of one dataset and date.
+// DatasetView is what a consumer sees of one dataset and date, in each store.
 type DatasetView struct {
 	Dataset     string `json:"dataset"`
 	CobDate     string `json:"cobDate"`
 	IcebergRows int64  `json:"icebergRows"`
 	DataFiles   int    `json:"dataFiles"`
 	DBRows      *int64 `json:"dbRows,omitempty"`
-	SnapshotID  int64  `json:"snapshotId"`
-	RunID       string `json:"runId,omitempty"`
-	Checksum    string `json:"contentChecksum,omitempty"`
+	// SnapshotID and RunID: the date's last publication in Iceberg's history (what Trino serves).
+	SnapshotID int64  `json:"snapshotId"`
+	RunID      string `json:"runId,omitempty"`
+	Checksum   string `json:"contentChecksum,omitempty"`
+	// DBSnapshotID and DBRunID: the publication the database serves (risk.publications).
+	DBSnapshotID int64  `json:"dbSnapshotId,omitempty"`
+	DBRunID      string `json:"dbRunId,omitempty"`
+	// State is the recorded publication state (pending, iceberg-committed, published).
+	State string `json:"state,omitempty"`
+	// Divergence says how the two stores differ; empty when they serve the same publication.
+	Divergence string `json:"divergence,omitempty"`
 }
 
 // Inspection is the output of inspect.
@@ -112,11 +120,12 @@ func (o *inspectOptions) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		snap := tbl.CurrentSnapshot()
+		store, _ := loader.(relational.StateStore)
 		for _, s := range stats {
 			v := DatasetView{Dataset: name, CobDate: s.CobDate.Format(time.DateOnly), IcebergRows: s.Rows, DataFiles: s.Files}
-			if snap != nil {
-				v.SnapshotID = snap.SnapshotID
+			ice := lake.LastPublished(tbl, s.CobDate)
+			if ice != nil {
+				v.SnapshotID, v.RunID, v.Checksum = ice.SnapshotID, ice.RunID(), ice.ContentChecksum()
 			}
 			if loader != nil {
 				n, err := loader.Count(ctx, c, s.CobDate)
@@ -124,9 +133,23 @@ func (o *inspectOptions) run(ctx context.Context) error {
 					return fmt.Errorf("count %s: %w", name, err)
 				}
 				v.DBRows = &n
-				if pub, err := loader.Publication(ctx, name, s.CobDate); err == nil && pub != nil {
-					v.RunID, v.Checksum, v.SnapshotID = pub.RunID, pub.ContentChecksum, pub.SnapshotID
+				pub, err := loader.Publication(ctx, name, s.CobDate)
+				if err != nil {
+					return fmt.Errorf("publication of %s %s: %w", name, v.CobDate, err)
 				}
+				var rec *relational.PublicationState
+				if store != nil {
+					if rec, err = store.State(ctx, name, s.CobDate); err != nil {
+						return err
+					}
+					if rec != nil {
+						v.State = string(rec.State)
+					}
+				}
+				if pub != nil {
+					v.DBSnapshotID, v.DBRunID = pub.SnapshotID, pub.RunID
+				}
+				v.Divergence = divergence(ice, pub, rec, s.Rows, n)
 			}
 			if s.CobDate.After(latest) {
 				latest = s.CobDate
@@ -269,15 +292,46 @@ func icebergSample(ctx context.Context, l *lake.Lake, cob time.Time) (*Sample, e
 	return s, nil
 }
 
+// divergence compares what Iceberg serves for a date (its last publication) with what the
+// database serves and records; "" when both serve the same publication.
+func divergence(ice *lake.Published, pub *relational.Publication, rec *relational.PublicationState, iceRows, dbRows int64) string {
+	var out []string
+	switch {
+	case ice == nil && pub == nil:
+	case ice == nil:
+		out = append(out, fmt.Sprintf("database serves snapshot %d, unknown to iceberg's history", pub.SnapshotID))
+	case pub == nil:
+		out = append(out, fmt.Sprintf("iceberg serves run %s (snapshot %d), the database has no publication", ice.RunID(), ice.SnapshotID))
+	case pub.SnapshotID != ice.SnapshotID:
+		out = append(out, fmt.Sprintf("iceberg serves run %s (snapshot %d), the database run %s (snapshot %d)", ice.RunID(), ice.SnapshotID, pub.RunID, pub.SnapshotID))
+	}
+	if iceRows != dbRows {
+		out = append(out, fmt.Sprintf("%d rows in iceberg, %d in the database", iceRows, dbRows))
+	}
+	if rec != nil && rec.State != relational.StatePublished {
+		out = append(out, fmt.Sprintf("publication of run %s stopped at %s: run it again to converge", rec.RunID, rec.State))
+	}
+	return strings.Join(out, "; ")
+}
+
 func writeInspection(w io.Writer, in Inspection) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DATASET\tCOB_DATE\tICEBERG_ROWS\tFILES\tDB_ROWS\tSNAPSHOT\tRUN")
+	fmt.Fprintln(tw, "DATASET\tCOB_DATE\tICEBERG_ROWS\tFILES\tDB_ROWS\tSNAPSHOT\tRUN\tDB_SNAPSHOT\tSTATE\tDIVERGENCE")
 	for _, d := range in.Datasets {
-		db := "-"
+		db, dbSnap, state, div := "-", "-", "-", "-"
 		if d.DBRows != nil {
 			db = fmt.Sprint(*d.DBRows)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%s\n", d.Dataset, d.CobDate, d.IcebergRows, d.DataFiles, db, d.SnapshotID, d.RunID)
+		if d.DBSnapshotID != 0 {
+			dbSnap = fmt.Sprint(d.DBSnapshotID)
+		}
+		if d.State != "" {
+			state = d.State
+		}
+		if d.Divergence != "" {
+			div = d.Divergence
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n", d.Dataset, d.CobDate, d.IcebergRows, d.DataFiles, db, d.SnapshotID, d.RunID, dbSnap, state, div)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

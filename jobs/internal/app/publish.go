@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/lakeport/lakeport/jobs/internal/contract"
@@ -59,7 +61,8 @@ date's partition of the Iceberg table (one commit), loads the date into the rela
 for the same date gives the same table and rows.
 
 Exit codes: 0 published, 1 error (retry may succeed), 2 invalid usage, 3 contract violation
-(nothing published), 4 input not ready, 5 Trino verification failed.
+(nothing published), 4 input not ready, 5 Trino verification failed, 6 another publication of
+the same dataset and date is running or won (nothing committed by this run).
 
 Flags:`)
 		fs.PrintDefaults()
@@ -185,6 +188,11 @@ func (o *publishOptions) run(ctx context.Context) (err error) {
 			return fmt.Errorf("migrate embedded database: %w", err)
 		}
 	}
+	if p.Locker, err = l.Locker(ctx); err != nil {
+		return err
+	}
+	defer p.Locker.Close()
+	p.Hook = crashHook(os.Getenv(CrashAtEnv))
 	loader, err := openLoader(ctx, cfg.Database)
 	if err != nil {
 		return err
@@ -234,6 +242,24 @@ func (o *publishOptions) run(ctx context.Context) (err error) {
 			res.Report.Rows, res.Commit.SnapshotID, res.Commit.AddedFiles, res.RunID, res.Duration.Round(time.Millisecond))
 	}
 	return errors.Join(errs...)
+}
+
+// CrashAtEnv names the publication point (publish.Point*) at which the command kills itself with
+// SIGKILL: the crash tests re-run the binary with it to prove that a re-run converges.
+const CrashAtEnv = "LAKEPORT_CRASH_AT"
+
+// crashHook returns the publication hook that kills the process at point (nil: no hook).
+func crashHook(point string) func(context.Context, string) error {
+	if point == "" {
+		return nil
+	}
+	return func(_ context.Context, at string) error {
+		if at == point {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+		return nil
+	}
 }
 
 // report prints a failed report to stderr (and every report to --report).

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/catalog/rest"
@@ -422,6 +421,8 @@ func (l *Lake) PreviousRows(ctx context.Context, tbl *table.Table, c *contract.C
 type Commit struct {
 	SnapshotID       int64
 	ParentSnapshotID *int64
+	// SequenceNumber orders the table's snapshots (a later commit has a higher one).
+	SequenceNumber   int64
 	MetadataLocation string
 	AddedFiles       int64
 	AddedRows        int64
@@ -429,45 +430,6 @@ type Commit struct {
 	DeletedFiles     int64
 	DeletedRows      int64
 	Duration         time.Duration
-}
-
-// Overwrite replaces the cob partition with the records of rdr in one commit; summary goes into
-// the snapshot summary. On any error nothing is committed: the table stays at its previous
-// snapshot (data files already written by the failed attempt are orphans that maintenance removes).
-func (l *Lake) Overwrite(ctx context.Context, tbl *table.Table, c *contract.Contract, cob time.Time, rdr array.RecordReader, summary map[string]string) (*table.Table, Commit, error) {
-	start := time.Now()
-	ctx = l.ctx(ctx)
-	props := iceberg.Properties{}
-	for k, v := range summary {
-		props[k] = v
-	}
-	tx := tbl.NewTransaction()
-	filter := iceberg.EqualTo(iceberg.Reference(c.PartitionBy), dateOf(cob))
-	if err := tx.Overwrite(ctx, rdr, props, table.WithOverwriteFilter(filter)); err != nil {
-		return nil, Commit{}, fmt.Errorf("overwrite %s partition %s: %w", strings.Join(tbl.Identifier(), "."), cob.Format("2006-01-02"), err)
-	}
-	out, err := tx.Commit(ctx)
-	if err != nil {
-		return nil, Commit{}, fmt.Errorf("commit %s: %w", strings.Join(tbl.Identifier(), "."), err)
-	}
-	snap := out.CurrentSnapshot()
-	cm := Commit{SnapshotID: snap.SnapshotID, ParentSnapshotID: snap.ParentSnapshotID, MetadataLocation: out.MetadataLocation(), Duration: time.Since(start)}
-	if snap.Summary != nil {
-		p := snap.Summary.Properties
-		cm.AddedFiles = p.GetInt64("added-data-files", 0)
-		cm.AddedRows = p.GetInt64("added-records", 0)
-		cm.AddedBytes = p.GetInt64("added-files-size", 0)
-		cm.DeletedFiles = p.GetInt64("deleted-data-files", 0)
-		cm.DeletedRows = p.GetInt64("deleted-records", 0)
-	}
-	return out, cm, nil
-}
-
-// IsCommitConflict reports whether a failed Overwrite lost a race with another writer before
-// anything was committed (the catalog refused the commit): reloading the table and writing again
-// is safe. An unknown commit state is not a conflict.
-func IsCommitConflict(err error) bool {
-	return errors.Is(err, table.ErrCommitFailed) || strings.Contains(err.Error(), "requirement failed")
 }
 
 // Reload reads the table's current metadata again.

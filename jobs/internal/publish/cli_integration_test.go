@@ -48,7 +48,7 @@ workDir: %[6]s
 		return code, out.String(), errb.String()
 	}
 	for i := 0; i < 2; i++ { // the hook may run twice
-		if code, out, errs := main("migrate", "--config", path); code != app.ExitOK || !strings.Contains(out, "schema at version 1") {
+		if code, out, errs := main("migrate", "--config", path); code != app.ExitOK || !strings.Contains(out, "schema at version 2") {
 			t.Fatalf("migrate: exit %d\n%s\n%s", code, out, errs)
 		}
 	}

@@ -11,7 +11,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lakeport/lakeport/hack/testenv"
+	"github.com/lakeport/lakeport/jobs/internal/app"
 )
+
+// childArgsEnv, when set, makes the test binary run the distribution command with these
+// arguments (separated by \x1f) instead of the tests: the crash tests kill that process.
+const childArgsEnv = "LAKEPORT_TEST_CHILD_ARGS"
 
 // The servers of this package, started once in TestMain.
 var (
@@ -23,6 +28,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if args := os.Getenv(childArgsEnv); args != "" {
+		// A child process of a crash test: run the command, as the container would.
+		os.Exit(app.Main(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+	}
 	pg, pgErr = testenv.StartPostgres()
 	s3srv, s3Err = testenv.StartS3()
 	code := m.Run()

@@ -1,14 +1,19 @@
 // Package publish runs one publication of one dataset for one close-of-business date:
 //
+//  0. take the lock of (dataset, cob_date) for the whole publication (publock): a second publisher
+//     of the same date fails at once with a *ConflictError;
 //  1. locate and checksum the input (source);
 //  2. validate it against the contract (validate) — a violation stops here: nothing is published;
-//  3. overwrite the date's partition of the Iceberg table in one commit (lake);
-//  4. load the date into the relational target atomically (relational);
-//  5. when Trino is configured, verify the row count and run maintenance (Verifier).
+//  3. record the publication "pending" (run id, input checksum) in the database;
+//  4. stage the relational load (COPY, key, statistics) — before the Iceberg commit;
+//  5. write the Iceberg data files once and commit them as the date's partition (lake), retrying
+//     only the metadata commit; record "iceberg-committed" with the snapshot id;
+//  6. swap the staged rows in and record "published", in one transaction;
+//  7. when Trino is configured, verify the committed snapshot (FOR VERSION AS OF) and maintain.
 //
-// Every step is idempotent for a date, so a failed or crashed run is fixed by running it again:
-// the Iceberg overwrite replaces what the crashed run committed and the relational swap replaces
-// what was loaded.
+// A re-run resumes from what is recorded: when the date's last Iceberg publication has the same
+// input checksum, the Iceberg write is skipped and only the database is brought to it; when both
+// stores already hold it, nothing is written.
 package publish
 
 import (
@@ -25,6 +30,7 @@ import (
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 	"github.com/lakeport/lakeport/jobs/internal/lake"
 	"github.com/lakeport/lakeport/jobs/internal/metrics"
+	"github.com/lakeport/lakeport/jobs/internal/publock"
 	"github.com/lakeport/lakeport/jobs/internal/relational"
 	"github.com/lakeport/lakeport/jobs/internal/source"
 	"github.com/lakeport/lakeport/jobs/internal/tracing"
@@ -51,16 +57,31 @@ type VerificationError struct{ Err error }
 func (e *VerificationError) Error() string { return "verification failed: " + e.Err.Error() }
 func (e *VerificationError) Unwrap() error { return e.Err }
 
+// ConflictError says that another publication of the same dataset and date holds the lock or won
+// the race: this run committed nothing (or, for a refused stale load, nothing more) and must not
+// be retried blindly — the other run's data is what both stores hold.
+type ConflictError struct{ Err error }
+
+func (e *ConflictError) Error() string { return "publication conflict: " + e.Err.Error() }
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+// Points at which Publisher.Hook is called, in order.
+const (
+	PointPending          = "pending"           // after "pending" is recorded
+	PointStaged           = "staged"            // after the relational staging table is loaded
+	PointIcebergCommit    = "iceberg-commit"    // after the Iceberg commit, before it is recorded
+	PointIcebergCommitted = "iceberg-committed" // after "iceberg-committed" is recorded
+	PointPublished        = "published"         // after the swap recorded "published"
+)
+
 // Verifier checks a publication through a query engine and maintains the table.
 type Verifier interface {
-	// Verify checks that the table holds rows rows for cob; it returns the engine's query id.
-	Verify(ctx context.Context, c *contract.Contract, cob time.Time, rows int64) (queryID string, err error)
+	// Verify checks that snapshot snapshotID of the table holds rows rows for cob; it returns the
+	// engine's query id.
+	Verify(ctx context.Context, c *contract.Contract, cob time.Time, snapshotID, rows int64) (queryID string, err error)
 	// Maintain runs table maintenance (optimize, expire snapshots...).
 	Maintain(ctx context.Context, c *contract.Contract, cob time.Time) error
 }
-
-// commitAttempts bounds the Iceberg writes of one publication when other writers win the commit.
-const commitAttempts = 4
 
 // Publisher holds the adapters of a run.
 type Publisher struct {
@@ -74,9 +95,14 @@ type Publisher struct {
 	BatchRows int64
 	// RunID names the run (default: random).
 	RunID string
-	// AfterIcebergCommit, when set, runs between the Iceberg commit and the relational load: the
-	// tests inject a crash there.
-	AfterIcebergCommit func(ctx context.Context, c lake.Commit) error
+	// Locker serialises the publications of one dataset and date (nil: no lock, for tests of
+	// what happens without one).
+	Locker publock.Locker
+	// Commit tunes the Iceberg metadata commit's retries.
+	Commit lake.CommitOptions
+	// Hook, when set, is called at each Point*; an error stops the publication there (tests inject
+	// failures, and the command kills itself there when LAKEPORT_CRASH_AT names the point).
+	Hook func(ctx context.Context, point string) error
 }
 
 // Result describes a publication.
@@ -94,6 +120,10 @@ type Result struct {
 	Duration     time.Duration
 	PreviousRows *int64
 	PreviousDate time.Time
+	// Resumed: the Iceberg snapshot of an earlier run with the same input was reused.
+	Resumed bool
+	// AlreadyPublished: both stores already held this input; nothing was written.
+	AlreadyPublished bool
 }
 
 // NewRunID returns a random run id.
@@ -170,6 +200,32 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 		}
 	}()
 
+	// 0. the publication's lock
+	if p.Locker != nil {
+		lk, lerr := p.Locker.TryAcquire(ctx, publock.Key{Dataset: c.Name, CobDate: cob}, runID)
+		if lerr != nil {
+			if publock.IsBusy(lerr) {
+				return res, &ConflictError{Err: lerr}
+			}
+			return res, lerr
+		}
+		defer func() {
+			if rerr := lk.Release(context.WithoutCancel(ctx)); rerr != nil {
+				log.Warn("releasing the publication lock failed", "error", rerr.Error())
+			}
+		}()
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-lk.Lost():
+				cancel(publock.ErrLost)
+			case <-ctx.Done():
+			}
+		}()
+	}
+
 	// 1. input
 	t0 := time.Now()
 	sctx, span := tracing.Start(ctx, "input")
@@ -219,75 +275,163 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 	}
 	log.Info("contract passed", "rows", rep.Rows, "content_checksum", rep.Checksum, "duration", time.Since(t0))
 
-	// 3. Iceberg
-	summary := map[string]string{
-		lake.SummaryRunID:           runID,
-		lake.SummaryCobDate:         cob.Format(source.DateLayout),
-		lake.SummaryInputChecksum:   res.InputSHA256,
-		lake.SummaryInputFiles:      fmt.Sprint(len(in.Files)),
-		lake.SummaryInputChecksums:  in.FileChecksums(16 << 10),
-		lake.SummaryContentChecksum: rep.Checksum,
-		lake.SummaryContract:        fmt.Sprintf("%s/v%d", c.Name, c.Version),
-		lake.SummaryRows:            fmt.Sprint(rep.Rows),
-	}
-	sctx, span = tracing.Start(ctx, "iceberg.overwrite", attribute.String("iceberg.table", p.Lake.Namespace()+"."+c.Table))
-	var commit lake.Commit
-	for attempt := 1; ; attempt++ {
-		rdr := in.Records(sctx, c, p.BatchRows)
-		_, commit, err = p.Lake.Overwrite(sctx, tbl, c, cob, rdr, summary)
-		rdr.Release()
-		if err == nil || attempt == commitAttempts || !lake.IsCommitConflict(err) {
-			break
-		}
-		// Another writer (a backfill of another date) committed first: write again on top of it.
-		log.Warn("iceberg commit conflict, writing again", "attempt", attempt, "error", err.Error())
-		if tbl, err = p.Lake.Reload(sctx, c); err != nil {
-			break
+	// 3. what the stores hold for this date
+	store, _ := p.DB.(relational.StateStore)
+	var rec *relational.PublicationState
+	if store != nil {
+		if rec, err = store.State(ctx, c.Name, cob); err != nil {
+			return res, err
 		}
 	}
-	if err == nil {
-		span.SetAttributes(tracing.SnapshotID.Int64(commit.SnapshotID), tracing.Rows.Int64(commit.AddedRows))
+	ice := lake.LastPublished(tbl, cob)
+	sameInput := ice != nil && ice.InputSHA256() == res.InputSHA256 && ice.ContentChecksum() == rep.Checksum
+	if sameInput {
+		res.Commit = lake.Commit{SnapshotID: ice.SnapshotID, SequenceNumber: ice.SequenceNumber, AddedRows: ice.Rows()}
+		if p.DB == nil || (rec != nil && rec.State == relational.StatePublished && rec.SnapshotID == ice.SnapshotID) ||
+			(store == nil && p.publishedIn(ctx, c, cob, ice.SnapshotID)) {
+			res.AlreadyPublished = true
+			log.Info("already published: both stores hold this input", "snapshot_id", ice.SnapshotID, "published_by", ice.RunID())
+			return res, p.verify(ctx, log, c, cob, res, rep.Rows)
+		}
+		res.Resumed = true
+		log.Info("iceberg already holds this input: resuming the publication from it", "snapshot_id", ice.SnapshotID,
+			"published_by", ice.RunID(), "recorded_state", stateOf(rec))
 	}
-	tracing.End(span, err)
-	if err != nil {
-		return res, err
+	pub := relational.Publication{Dataset: c.Name, CobDate: cob, RunID: runID, InputSHA256: res.InputSHA256, ContentChecksum: rep.Checksum, Rows: rep.Rows}
+	if sameInput {
+		pub.RunID = ice.RunID() // the rows are that run's: both stores name it
 	}
-	res.Commit = commit
-	log.Info("iceberg partition replaced", "snapshot_id", commit.SnapshotID, "added_files", commit.AddedFiles, "added_rows", commit.AddedRows,
-		"deleted_rows", commit.DeletedRows, "bytes", commit.AddedBytes, "metadata", commit.MetadataLocation, "duration", commit.Duration)
-	if m != nil {
-		m.Rows.WithLabelValues(c.Name, "iceberg").Set(float64(commit.AddedRows))
-		m.Bytes.WithLabelValues(c.Name, "iceberg").Set(float64(commit.AddedBytes))
-		m.Duration.WithLabelValues(c.Name, "iceberg").Set(commit.Duration.Seconds())
-		m.SnapshotID.WithLabelValues(c.Name).Set(float64(commit.SnapshotID))
+	state := func(s relational.State, cm lake.Commit) error {
+		if store == nil {
+			return nil
+		}
+		return store.SetState(ctx, relational.PublicationState{Dataset: c.Name, CobDate: cob, State: s, RunID: pub.RunID,
+			InputSHA256: pub.InputSHA256, ContentChecksum: pub.ContentChecksum, Rows: pub.Rows, SnapshotID: cm.SnapshotID, SnapshotSeq: cm.SequenceNumber})
 	}
-	if commit.AddedRows != rep.Rows {
-		return res, fmt.Errorf("iceberg commit added %d rows, input has %d", commit.AddedRows, rep.Rows)
-	}
-	if p.AfterIcebergCommit != nil {
-		if err := p.AfterIcebergCommit(ctx, commit); err != nil {
+	if !sameInput {
+		if err := state(relational.StatePending, lake.Commit{}); err != nil {
+			return res, err
+		}
+		if err := p.at(ctx, PointPending); err != nil {
 			return res, err
 		}
 	}
 
-	// 4. relational
-	if p.DB != nil {
-		sctx, span := tracing.Start(ctx, "relational.load", tracing.SnapshotID.Int64(commit.SnapshotID))
+	// 4. relational staging: the bulk of the load, before anything is visible
+	var staged relational.StagedLoad
+	if stager, ok := p.DB.(relational.Stager); ok {
+		if left, err := stager.DropStaging(ctx, c, cob); err != nil {
+			return res, err
+		} else if len(left) > 0 {
+			log.Warn("dropped staging tables left by dead runs", "tables", left)
+		}
+		sctx, span := tracing.Start(ctx, "relational.stage")
 		rdr := in.Records(sctx, c, p.BatchRows)
-		load, err := p.DB.Load(sctx, c, relational.Publication{
-			Dataset: c.Name, CobDate: cob, RunID: runID, SnapshotID: commit.SnapshotID,
-			InputSHA256: res.InputSHA256, ContentChecksum: rep.Checksum, Rows: rep.Rows,
-		}, rdr)
+		staged, err = stager.Stage(sctx, c, pub, rdr)
 		rdr.Release()
+		tracing.End(span, err)
+		if err != nil {
+			return res, fmt.Errorf("relational staging: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				if aerr := staged.Abort(context.WithoutCancel(ctx)); aerr != nil {
+					log.Warn("dropping the staging table failed", "error", aerr.Error())
+				}
+			}
+		}()
+		if staged.Rows() != rep.Rows {
+			return res, fmt.Errorf("relational staging holds %d rows, input has %d", staged.Rows(), rep.Rows)
+		}
+		if err := p.at(ctx, PointStaged); err != nil {
+			return res, err
+		}
+	}
+
+	// 5. Iceberg: data files written once, only the metadata commit retried
+	if !sameInput {
+		summary := map[string]string{
+			lake.SummaryRunID:           runID,
+			lake.SummaryCobDate:         cob.Format(source.DateLayout),
+			lake.SummaryInputChecksum:   res.InputSHA256,
+			lake.SummaryInputFiles:      fmt.Sprint(len(in.Files)),
+			lake.SummaryInputChecksums:  in.FileChecksums(16 << 10),
+			lake.SummaryContentChecksum: rep.Checksum,
+			lake.SummaryContract:        fmt.Sprintf("%s/v%d", c.Name, c.Version),
+			lake.SummaryRows:            fmt.Sprint(rep.Rows),
+		}
+		sctx, span := tracing.Start(ctx, "iceberg.write", attribute.String("iceberg.table", p.Lake.Namespace()+"."+c.Table))
+		rdr := in.Records(sctx, c, p.BatchRows)
+		st, err := p.Lake.WriteFiles(sctx, tbl, rdr)
+		rdr.Release()
+		tracing.End(span, err)
+		if err != nil {
+			return res, err
+		}
+		if st.Rows != rep.Rows {
+			return res, fmt.Errorf("iceberg data files hold %d rows, input has %d", st.Rows, rep.Rows)
+		}
+		sctx, span = tracing.Start(ctx, "iceberg.commit", attribute.String("iceberg.table", p.Lake.Namespace()+"."+c.Table))
+		_, commit, err := p.Lake.Commit(sctx, c, cob, st, summary, p.Commit)
+		if err == nil {
+			span.SetAttributes(tracing.SnapshotID.Int64(commit.SnapshotID), tracing.Rows.Int64(commit.AddedRows))
+		}
+		tracing.End(span, err)
+		var ce *lake.ConflictError
+		if errors.As(err, &ce) {
+			return res, &ConflictError{Err: err}
+		}
+		if err != nil {
+			return res, err
+		}
+		commit.Duration += st.Duration
+		res.Commit = commit
+		log.Info("iceberg partition replaced", "snapshot_id", commit.SnapshotID, "sequence_number", commit.SequenceNumber, "added_files", commit.AddedFiles,
+			"added_rows", commit.AddedRows, "deleted_rows", commit.DeletedRows, "bytes", commit.AddedBytes, "metadata", commit.MetadataLocation, "duration", commit.Duration)
+		if m != nil {
+			m.Rows.WithLabelValues(c.Name, "iceberg").Set(float64(commit.AddedRows))
+			m.Bytes.WithLabelValues(c.Name, "iceberg").Set(float64(commit.AddedBytes))
+			m.Duration.WithLabelValues(c.Name, "iceberg").Set(commit.Duration.Seconds())
+			m.SnapshotID.WithLabelValues(c.Name).Set(float64(commit.SnapshotID))
+		}
+		if err := p.at(ctx, PointIcebergCommit); err != nil {
+			return res, err
+		}
+	}
+	if rec == nil || rec.State != relational.StateIcebergCommitted || rec.SnapshotID != res.Commit.SnapshotID {
+		if err := state(relational.StateIcebergCommitted, res.Commit); err != nil {
+			return res, err
+		}
+	}
+	if err := p.at(ctx, PointIcebergCommitted); err != nil {
+		return res, err
+	}
+
+	// 6. relational swap (or, for loaders without staging, the whole load)
+	if p.DB != nil {
+		pub.SnapshotID, pub.SnapshotSeq = res.Commit.SnapshotID, res.Commit.SequenceNumber
+		sctx, span := tracing.Start(ctx, "relational.load", tracing.SnapshotID.Int64(res.Commit.SnapshotID))
+		var load relational.Result
+		if staged != nil {
+			load, err = staged.Swap(sctx, pub)
+		} else {
+			rdr := in.Records(sctx, c, p.BatchRows)
+			load, err = p.DB.Load(sctx, c, pub, rdr)
+			rdr.Release()
+		}
 		if err == nil {
 			span.SetAttributes(tracing.Rows.Int64(load.Rows))
 		}
 		tracing.End(span, err)
+		var stale *relational.StaleSnapshotError
+		if errors.As(err, &stale) {
+			return res, &ConflictError{Err: err}
+		}
 		if err != nil {
 			return res, fmt.Errorf("relational load: %w", err)
 		}
 		res.Load = &load
-		log.Info("relational load committed", "rows", load.Rows, "replaced_rows", load.Replaced, "duration", load.Duration)
+		log.Info("relational load committed", "rows", load.Rows, "replaced_rows", load.Replaced, "swap_retries", load.SwapRetries, "phases", fmt.Sprint(load.Phases), "duration", load.Duration)
 		if m != nil {
 			m.Rows.WithLabelValues(c.Name, "database").Set(float64(load.Rows))
 			m.Duration.WithLabelValues(c.Name, "database").Set(load.Duration.Seconds())
@@ -295,38 +439,68 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 		if load.Rows != rep.Rows {
 			return res, fmt.Errorf("relational load wrote %d rows, input has %d", load.Rows, rep.Rows)
 		}
-	}
-
-	// 5. Trino
-	if p.Verifier != nil {
-		t0 = time.Now()
-		sctx, span := tracing.Start(ctx, "trino.verify", tracing.SnapshotID.Int64(commit.SnapshotID))
-		qid, err := p.Verifier.Verify(sctx, c, cob, rep.Rows)
-		res.TrinoQueryID = qid
-		span.SetAttributes(tracing.TrinoQueryID.String(qid))
-		tracing.End(span, err)
-		if err != nil {
-			return res, &VerificationError{Err: err}
-		}
-		log.Info("trino verified", "trino_query_id", qid, "rows", rep.Rows, "duration", time.Since(t0))
-		t0 = time.Now()
-		sctx, span = tracing.Start(ctx, "trino.maintain")
-		merr := p.Verifier.Maintain(sctx, c, cob)
-		tracing.End(span, merr)
-		if merr != nil {
-			// Maintenance failing does not undo a correct publication: warn, do not fail.
-			log.Warn("trino maintenance failed", "error", merr.Error())
-		} else {
-			log.Info("trino maintenance done", "duration", time.Since(t0))
-		}
-		if m != nil {
-			m.Duration.WithLabelValues(c.Name, "trino").Set(time.Since(t0).Seconds())
+		if err := p.at(ctx, PointPublished); err != nil {
+			return res, err
 		}
 	}
-	log.Info("published", "rows", rep.Rows, "snapshot_id", commit.SnapshotID, "duration", time.Since(start))
+	if err := p.verify(ctx, log, c, cob, res, rep.Rows); err != nil {
+		return res, err
+	}
+	log.Info("published", "rows", rep.Rows, "snapshot_id", res.Commit.SnapshotID, "resumed", res.Resumed, "duration", time.Since(start))
 	return res, nil
 }
 
+func stateOf(rec *relational.PublicationState) string {
+	if rec == nil {
+		return "none"
+	}
+	return string(rec.State) + " by run " + rec.RunID
+}
+
+// publishedIn asks a loader without recorded states whether its publication of cob is snapshot.
+func (p *Publisher) publishedIn(ctx context.Context, c *contract.Contract, cob time.Time, snapshot int64) bool {
+	pub, err := p.DB.Publication(ctx, c.Name, cob)
+	return err == nil && pub != nil && pub.SnapshotID == snapshot
+}
+
+func (p *Publisher) at(ctx context.Context, point string) error {
+	if p.Hook == nil {
+		return nil
+	}
+	return p.Hook(ctx, point)
+}
+
+// verify runs step 7.
+func (p *Publisher) verify(ctx context.Context, log *slog.Logger, c *contract.Contract, cob time.Time, res *Result, rows int64) error {
+	if p.Verifier == nil {
+		return nil
+	}
+	m := p.Metrics
+	t0 := time.Now()
+	sctx, span := tracing.Start(ctx, "trino.verify", tracing.SnapshotID.Int64(res.Commit.SnapshotID))
+	qid, err := p.Verifier.Verify(sctx, c, cob, res.Commit.SnapshotID, rows)
+	res.TrinoQueryID = qid
+	span.SetAttributes(tracing.TrinoQueryID.String(qid))
+	tracing.End(span, err)
+	if err != nil {
+		return &VerificationError{Err: err}
+	}
+	log.Info("trino verified", "trino_query_id", qid, "snapshot_id", res.Commit.SnapshotID, "rows", rows, "duration", time.Since(t0))
+	t0 = time.Now()
+	sctx, span = tracing.Start(ctx, "trino.maintain")
+	merr := p.Verifier.Maintain(sctx, c, cob)
+	tracing.End(span, merr)
+	if merr != nil {
+		// Maintenance failing does not undo a correct publication: warn, do not fail.
+		log.Warn("trino maintenance failed", "error", merr.Error())
+	} else {
+		log.Info("trino maintenance done", "duration", time.Since(t0))
+	}
+	if m != nil {
+		m.Duration.WithLabelValues(c.Name, "trino").Set(time.Since(t0).Seconds())
+	}
+	return nil
+}
 func outcome(err error) string {
 	var v *ViolationError
 	var in *InputNotReadyError
@@ -340,6 +514,8 @@ func outcome(err error) string {
 		return "input_not_ready"
 	case errors.As(err, &ver):
 		return "verification_failed"
+	case errors.As(err, new(*ConflictError)):
+		return "conflict"
 	}
 	return "error"
 }

@@ -21,10 +21,13 @@ import (
 
 // Publication is what the publication log records for one dataset and date.
 type Publication struct {
-	Dataset         string
-	CobDate         time.Time
-	RunID           string
-	SnapshotID      int64
+	Dataset    string
+	CobDate    time.Time
+	RunID      string
+	SnapshotID int64
+	// SnapshotSeq is the Iceberg sequence number of SnapshotID: loads of older snapshots than the
+	// recorded one are refused.
+	SnapshotSeq     int64
 	InputSHA256     string
 	ContentChecksum string
 	Rows            int64
@@ -37,6 +40,8 @@ type Result struct {
 	Duration time.Duration
 	// Replaced is the number of rows the date had before.
 	Replaced int64
+	// SwapRetries counts the swap attempts that timed out waiting for the parent table's lock.
+	SwapRetries int
 	// Phases are the durations of the load's steps (copy, index, swap, ...), for logs and tuning.
 	Phases map[string]time.Duration
 }

@@ -60,6 +60,15 @@ func (s *SQLite) Load(ctx context.Context, c *contract.Contract, pub Publication
 	}
 	defer func() { _ = tx.Rollback() }()
 	date := pub.CobDate.Format(time.DateOnly)
+	var recSeq sql.NullInt64
+	var recRun string
+	err = tx.QueryRowContext(ctx, `SELECT snapshot_seq, run_id FROM publications WHERE dataset = ? AND cob_date = ?`, pub.Dataset, date).Scan(&recSeq, &recRun)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return res, fmt.Errorf("read recorded publication of %s %s: %w", pub.Dataset, date, err)
+	}
+	if err == nil && recSeq.Valid && recSeq.Int64 > pub.SnapshotSeq {
+		return res, &StaleSnapshotError{Dataset: pub.Dataset, CobDate: pub.CobDate, Recorded: recSeq.Int64, Offered: pub.SnapshotSeq, RecordedRun: recRun}
+	}
 	del, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, quoteIdent(c.Table), quoteIdent(c.PartitionBy)), date)
 	if err != nil {
 		return res, fmt.Errorf("delete %s %s: %w", c.Table, date, err)
@@ -87,17 +96,21 @@ func (s *SQLite) Load(ctx context.Context, c *contract.Contract, pub Publication
 	}
 	res.Rows = src.rows
 	now := time.Now().UTC().Format(time.RFC3339Nano)
-	args := []any{pub.Dataset, date, pub.RunID, pub.SnapshotID, pub.InputSHA256, pub.ContentChecksum, res.Rows, now}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO publications (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, published_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	args := []any{pub.Dataset, date, pub.RunID, pub.SnapshotID, pub.InputSHA256, pub.ContentChecksum, res.Rows, now, pub.SnapshotSeq}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO publications (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, published_at, snapshot_seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (dataset, cob_date) DO UPDATE SET run_id = excluded.run_id, snapshot_id = excluded.snapshot_id,
   input_sha256 = excluded.input_sha256, content_checksum = excluded.content_checksum, row_count = excluded.row_count,
-  published_at = excluded.published_at`, args...); err != nil {
+  published_at = excluded.published_at, snapshot_seq = excluded.snapshot_seq`, args...); err != nil {
 		return res, fmt.Errorf("record publication: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO publication_log (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, published_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO publication_log (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, published_at, snapshot_seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		return res, fmt.Errorf("log publication: %w", err)
+	}
+	if err := setStateSQLite(ctx, tx, PublicationState{Dataset: pub.Dataset, CobDate: pub.CobDate, State: StatePublished, RunID: pub.RunID,
+		InputSHA256: pub.InputSHA256, ContentChecksum: pub.ContentChecksum, Rows: res.Rows, SnapshotID: pub.SnapshotID, SnapshotSeq: pub.SnapshotSeq}); err != nil {
+		return res, err
 	}
 	if err := tx.Commit(); err != nil {
 		return res, err
@@ -117,9 +130,11 @@ func (s *SQLite) Count(ctx context.Context, c *contract.Contract, cob time.Time)
 func (s *SQLite) Publication(ctx context.Context, dataset string, cob time.Time) (*Publication, error) {
 	var pub Publication
 	var date, at string
-	err := s.db.QueryRowContext(ctx, `SELECT dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, published_at
+	var seq sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT dataset, cob_date, run_id, snapshot_id, snapshot_seq, input_sha256, content_checksum, row_count, published_at
 FROM publications WHERE dataset = ? AND cob_date = ?`, dataset, cob.Format(time.DateOnly)).
-		Scan(&pub.Dataset, &date, &pub.RunID, &pub.SnapshotID, &pub.InputSHA256, &pub.ContentChecksum, &pub.Rows, &at)
+		Scan(&pub.Dataset, &date, &pub.RunID, &pub.SnapshotID, &seq, &pub.InputSHA256, &pub.ContentChecksum, &pub.Rows, &at)
+	pub.SnapshotSeq = seq.Int64
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -129,6 +144,60 @@ FROM publications WHERE dataset = ? AND cob_date = ?`, dataset, cob.Format(time.
 	pub.CobDate, _ = time.Parse(time.DateOnly, date)
 	pub.PublishedAt, _ = time.Parse(time.RFC3339Nano, at)
 	return &pub, nil
+}
+
+// State implements StateStore.
+func (s *SQLite) State(ctx context.Context, dataset string, cob time.Time) (*PublicationState, error) {
+	var st PublicationState
+	var date, state, at string
+	var snap, seq sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT dataset, cob_date, state, run_id, input_sha256, content_checksum, row_count, snapshot_id, snapshot_seq, updated_at
+FROM publication_states WHERE dataset = ? AND cob_date = ?`, dataset, cob.Format(time.DateOnly)).
+		Scan(&st.Dataset, &date, &state, &st.RunID, &st.InputSHA256, &st.ContentChecksum, &st.Rows, &snap, &seq, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read publication state of %s %s: %w", dataset, cob.Format(time.DateOnly), err)
+	}
+	st.State, st.SnapshotID, st.SnapshotSeq = State(state), snap.Int64, seq.Int64
+	st.CobDate, _ = time.Parse(time.DateOnly, date)
+	st.UpdatedAt, _ = time.Parse(time.RFC3339Nano, at)
+	return &st, nil
+}
+
+// SetState implements StateStore.
+func (s *SQLite) SetState(ctx context.Context, st PublicationState) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := setStateSQLite(ctx, tx, st); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func setStateSQLite(ctx context.Context, tx *sql.Tx, st PublicationState) error {
+	var snap, seq any
+	if st.SnapshotID != 0 {
+		snap, seq = st.SnapshotID, st.SnapshotSeq
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	args := []any{st.Dataset, st.CobDate.Format(time.DateOnly), string(st.State), st.RunID, st.InputSHA256, st.ContentChecksum, st.Rows, snap, seq, now}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO publication_states (dataset, cob_date, state, run_id, input_sha256, content_checksum, row_count, snapshot_id, snapshot_seq, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (dataset, cob_date) DO UPDATE SET state = excluded.state, run_id = excluded.run_id, input_sha256 = excluded.input_sha256,
+  content_checksum = excluded.content_checksum, row_count = excluded.row_count, snapshot_id = excluded.snapshot_id,
+  snapshot_seq = excluded.snapshot_seq, updated_at = excluded.updated_at`, args...); err != nil {
+		return fmt.Errorf("record publication state %s of %s %s: %w", st.State, st.Dataset, st.CobDate.Format(time.DateOnly), err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO publication_state_log (dataset, cob_date, state, run_id, input_sha256, content_checksum, row_count, snapshot_id, snapshot_seq, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+		return fmt.Errorf("log publication state %s of %s %s: %w", st.State, st.Dataset, st.CobDate.Format(time.DateOnly), err)
+	}
+	return nil
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

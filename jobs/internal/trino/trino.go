@@ -130,9 +130,17 @@ func describe(qid string, err error) error {
 	return fmt.Errorf("trino query %s: %w", qid, err)
 }
 
-// Verify checks through Trino that the table holds rows rows for cob.
-func (c *Client) Verify(ctx context.Context, ct *contract.Contract, cob time.Time, rows int64) (string, error) {
-	stmt := fmt.Sprintf(`SELECT count(*) FROM %s WHERE %s = DATE '%s'`, c.Table(ct), quote(ct.PartitionBy), cob.Format(time.DateOnly))
+// VerifyStatement is the count Verify runs: the committed snapshot, not the table's current one,
+// which another date's publication or a compaction may have moved on (Trino's Iceberg connector
+// time travel, docs/src/main/sphinx/connector/iceberg.md "Time travel queries":
+// `FOR VERSION AS OF <snapshot id>`).
+func (c *Client) VerifyStatement(ct *contract.Contract, cob time.Time, snapshotID int64) string {
+	return fmt.Sprintf(`SELECT count(*) FROM %s FOR VERSION AS OF %d WHERE %s = DATE '%s'`, c.Table(ct), snapshotID, quote(ct.PartitionBy), cob.Format(time.DateOnly))
+}
+
+// Verify checks through Trino that snapshot snapshotID of the table holds rows rows for cob.
+func (c *Client) Verify(ctx context.Context, ct *contract.Contract, cob time.Time, snapshotID, rows int64) (string, error) {
+	stmt := c.VerifyStatement(ct, cob, snapshotID)
 	out, qid, err := c.Query(ctx, stmt)
 	if err != nil {
 		return qid, err
@@ -141,7 +149,7 @@ func (c *Client) Verify(ctx context.Context, ct *contract.Contract, cob time.Tim
 		return qid, fmt.Errorf("trino query %s: unexpected result %v", qid, out)
 	}
 	if got := out[0][0]; got != fmt.Sprint(rows) {
-		return qid, fmt.Errorf("trino query %s counts %s rows for %s, %d were published", qid, got, cob.Format(time.DateOnly), rows)
+		return qid, fmt.Errorf("trino query %s counts %s rows for %s in snapshot %d, %d were published", qid, got, cob.Format(time.DateOnly), snapshotID, rows)
 	}
 	return qid, nil
 }

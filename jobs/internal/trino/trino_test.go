@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -145,7 +146,15 @@ func TestVerify(t *testing.T) {
 				return 200, finished([]string{"_col0"}, []string{"bigint"}, []any{19999})
 			},
 			want: 20000, posts: 1,
-			wantErr: []string{"counts 19999 rows for 2026-03-02, 20000 were published", "20260302_220000_00001_lkprt"},
+			wantErr: []string{"counts 19999 rows for 2026-03-02 in snapshot 8954597067493422955, 20000 were published", "20260302_220000_00001_lkprt"},
+		},
+		{
+			// The table's current snapshot moved on after the commit (another publication of the
+			// same date, or a re-run): only the committed snapshot proves what this run published.
+			// The old statement, without FOR VERSION AS OF, counted the current snapshot's 31000.
+			name:   "the current snapshot moved on: the committed one is counted",
+			answer: snapshotCounts(map[string]int{"": 31000, "8954597067493422955": 20000}),
+			want:   20000, posts: 1,
 		},
 		{
 			name: "query fails",
@@ -175,7 +184,7 @@ func TestVerify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			co := newCoordinator(t, tt.answer)
-			qid, err := co.client(t, config.Maintenance{}).Verify(context.Background(), varES(t), cob, tt.want)
+			qid, err := co.client(t, config.Maintenance{}).Verify(context.Background(), varES(t), cob, committed, tt.want)
 			if len(tt.wantErr) == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -196,10 +205,31 @@ func TestVerify(t *testing.T) {
 			if co.posts != tt.posts {
 				t.Errorf("%d POSTs, want %d", co.posts, tt.posts)
 			}
-			if want := `SELECT count(*) FROM "iceberg"."risk"."var_es" WHERE "cob_date" = DATE '2026-03-02'`; co.stmts[0] != want {
+			if want := `SELECT count(*) FROM "iceberg"."risk"."var_es" FOR VERSION AS OF 8954597067493422955 WHERE "cob_date" = DATE '2026-03-02'`; co.stmts[0] != want {
 				t.Errorf("statement %q", co.stmts[0])
 			}
 		})
+	}
+}
+
+// committed is the snapshot id the publication committed.
+const committed int64 = 8954597067493422955
+
+var versionAsOf = regexp.MustCompile(`FOR VERSION AS OF (\d+)`)
+
+// snapshotCounts answers a count with the rows of the snapshot the statement names ("" = the
+// table's current snapshot, when it names none), as Trino's Iceberg time travel does.
+func snapshotCounts(rows map[string]int) func(string, int) (int, map[string]any) {
+	return func(stmt string, _ int) (int, map[string]any) {
+		id := ""
+		if m := versionAsOf.FindStringSubmatch(stmt); m != nil {
+			id = m[1]
+		}
+		n, ok := rows[id]
+		if !ok {
+			return 200, failed("INVALID_ARGUMENT", "USER_ERROR", "Iceberg snapshot ID does not exists: "+id)
+		}
+		return 200, finished([]string{"_col0"}, []string{"bigint"}, []any{n})
 	}
 }
 
@@ -227,7 +257,8 @@ func TestMaintain(t *testing.T) {
 }
 
 // TestRealTrino runs only against a real Trino (TRINO_URL, e.g. http://user@localhost:8080).
-// With LAKEPORT_TRINO_COB_DATE and LAKEPORT_TRINO_ROWS it also verifies a published var_es date.
+// With LAKEPORT_TRINO_COB_DATE, LAKEPORT_TRINO_SNAPSHOT and LAKEPORT_TRINO_ROWS it also verifies a
+// published var_es date at its snapshot.
 func TestRealTrino(t *testing.T) {
 	url := os.Getenv("TRINO_URL")
 	if url == "" {
@@ -250,9 +281,10 @@ func TestRealTrino(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var n int64
+		var n, snap int64
 		fmt.Sscan(os.Getenv("LAKEPORT_TRINO_ROWS"), &n)
-		if _, err := cl.Verify(context.Background(), varES(t), day, n); err != nil {
+		fmt.Sscan(os.Getenv("LAKEPORT_TRINO_SNAPSHOT"), &snap)
+		if _, err := cl.Verify(context.Background(), varES(t), day, snap, n); err != nil {
 			t.Fatal(err)
 		}
 	}
