@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lakeport/lakeport/jobs/internal/calendar"
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 	"github.com/lakeport/lakeport/jobs/internal/generate"
 )
@@ -39,8 +40,10 @@ type options struct {
 	faults   []string
 	withPart bool
 
-	cob    time.Time
-	stdout io.Writer
+	calendar string
+	cal      *calendar.Calendar
+	cob      time.Time
+	stdout   io.Writer
 }
 
 type usageError struct{ error }
@@ -63,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	fs.StringVar(&o.cobDate, "cob-date", "", "first close-of-business date, YYYY-MM-DD (required)")
 	fs.IntVar(&o.days, "days", 1, "number of consecutive business days to generate")
+	fs.StringVar(&o.calendar, "calendar", calendar.Default, "holiday calendar of business days: "+strings.Join(calendar.Names(), ", "))
 	fs.IntVar(&o.rows, "rows", 10000, "rows per dataset and date")
 	fs.IntVar(&o.files, "files", 4, "Parquet part files per dataset and date")
 	fs.Uint64Var(&o.seed, "seed", 42, "random seed")
@@ -115,6 +119,11 @@ func (o *options) complete() error {
 		}
 		o.cob = t
 	}
+	cal, err := calendar.New(o.calendar)
+	if err != nil {
+		return usageError{fmt.Errorf("--calendar: %w", err)}
+	}
+	o.cal = cal
 	return nil
 }
 
@@ -154,7 +163,7 @@ func (o *options) run(ctx context.Context) error {
 			return err
 		}
 		for day := 0; day < o.days; day++ {
-			cob := addBusinessDays(o.cob, day)
+			cob := addBusinessDays(o.cal, o.cob, day)
 			start := time.Now()
 			res, err := generate.WriteDate(ctx, o.out, generate.Options{
 				Contract: c, CobDate: cob, Rows: o.rows, Files: o.files, Seed: o.seed,
@@ -170,13 +179,10 @@ func (o *options) run(ctx context.Context) error {
 	return nil
 }
 
-// addBusinessDays steps over weekends, as close-of-business dates do.
-func addBusinessDays(t time.Time, n int) time.Time {
-	for n > 0 {
-		t = t.AddDate(0, 0, 1)
-		if t.Weekday() != time.Saturday && t.Weekday() != time.Sunday {
-			n--
-		}
+// addBusinessDays steps over weekends and the calendar's holidays, as close-of-business dates do.
+func addBusinessDays(cal *calendar.Calendar, t time.Time, n int) time.Time {
+	for ; n > 0; n-- {
+		t = cal.Next(t)
 	}
 	return t
 }

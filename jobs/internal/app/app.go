@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lakeport/lakeport/jobs/internal/calendar"
 	"github.com/lakeport/lakeport/jobs/internal/config"
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 	"github.com/lakeport/lakeport/jobs/internal/publish"
@@ -179,8 +180,9 @@ func (o *common) complete() error {
 var now = time.Now
 
 // parseDate parses --cob-date: YYYY-MM-DD, or a date relative to today (UTC) for schedulers:
-// "today", "previous-business-day" (alias "t-1": the last Monday-to-Friday before today).
-func parseDate(s string) (time.Time, error) {
+// "today", "previous-business-day" (alias "t-1": the last business day before today in cal, the
+// configured holiday calendar, TARGET2 by default).
+func parseDate(s string, cal *calendar.Calendar) (time.Time, error) {
 	today := now().UTC().Truncate(24 * time.Hour)
 	switch strings.ToLower(s) {
 	case "":
@@ -188,11 +190,7 @@ func parseDate(s string) (time.Time, error) {
 	case "today":
 		return today, nil
 	case "previous-business-day", "t-1":
-		d := today.AddDate(0, 0, -1)
-		for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
-			d = d.AddDate(0, 0, -1)
-		}
-		return d, nil
+		return cal.Previous(today), nil
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakeport/lakeport/jobs/internal/calendar"
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 	"github.com/lakeport/lakeport/jobs/internal/generate"
 )
@@ -160,23 +161,31 @@ metrics: {textfile: %[1]s/metrics.prom}
 func TestParseDate(t *testing.T) {
 	defer func(f func() time.Time) { now = f }(now)
 	tests := []struct {
-		today, in, want string
+		calendar, today, in, want string
 	}{
-		{"2026-03-03", "previous-business-day", "2026-03-02"}, // Tuesday -> Monday
-		{"2026-03-02", "previous-business-day", "2026-02-27"}, // Monday -> Friday
-		{"2026-03-01", "t-1", "2026-02-27"},                   // Sunday -> Friday
-		{"2026-03-03", "today", "2026-03-03"},
-		{"2026-03-03", "2025-12-31", "2025-12-31"},
+		{"target2", "2026-03-03", "previous-business-day", "2026-03-02"}, // Tuesday -> Monday
+		{"target2", "2026-03-02", "previous-business-day", "2026-02-27"}, // Monday -> Friday
+		{"target2", "2026-03-01", "t-1", "2026-02-27"},                   // Sunday -> Friday
+		{"target2", "2026-04-07", "previous-business-day", "2026-04-02"}, // after Easter Monday -> Maundy Thursday
+		{"target2", "2026-05-04", "previous-business-day", "2026-04-30"}, // after 1 May (Friday)
+		{"none", "2026-04-07", "previous-business-day", "2026-04-06"},    // weekends only: the holiday
+		{"target2", "2026-03-03", "today", "2026-03-03"},
+		{"target2", "2026-03-03", "2025-12-31", "2025-12-31"},
 	}
 	for _, tt := range tests {
+		cal, err := calendar.New(tt.calendar)
+		if err != nil {
+			t.Fatal(err)
+		}
 		d, _ := time.Parse(time.DateOnly, tt.today)
 		now = func() time.Time { return d.Add(90 * time.Minute) }
-		got, err := parseDate(tt.in)
+		got, err := parseDate(tt.in, cal)
 		if err != nil || got.Format(time.DateOnly) != tt.want {
-			t.Errorf("%s on %s = %v %v, want %s", tt.in, tt.today, got, err, tt.want)
+			t.Errorf("%s on %s (%s) = %v %v, want %s", tt.in, tt.today, tt.calendar, got, err, tt.want)
 		}
 	}
-	if _, err := parseDate("yesterday-ish"); err == nil {
+	cal, _ := calendar.New("")
+	if _, err := parseDate("yesterday-ish", cal); err == nil {
 		t.Error("no error for an unknown date")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lakeport/lakeport/jobs/internal/calendar"
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 	"github.com/lakeport/lakeport/jobs/internal/lake"
 	"github.com/lakeport/lakeport/jobs/internal/metrics"
@@ -41,7 +42,7 @@ func newPublishFlags(o *publishOptions, name string, stderr io.Writer) *flag.Fla
 		o.datasets = append(o.datasets, s)
 		return nil
 	})
-	fs.StringVar(&o.cobDateStr, "cob-date", "", "close-of-business date: YYYY-MM-DD, today or previous-business-day (UTC) (required)")
+	fs.StringVar(&o.cobDateStr, "cob-date", "", "close-of-business date: YYYY-MM-DD, today or previous-business-day (UTC, in the configured holiday calendar) (required)")
 	fs.StringVar(&o.reportPath, "report", "", "write the validation report as JSON to this file")
 	if name == "publish" {
 		fs.StringVar(&o.runID, "run-id", "", "run id recorded in the snapshot summary and the publication log (default: random)")
@@ -121,11 +122,12 @@ func (o *publishOptions) validate() error {
 		}
 		o.contracts = append(o.contracts, c)
 	}
-	cob, err := parseDate(o.cobDateStr)
+	cal, err := calendar.New(o.cfg.Calendar)
 	if err != nil {
+		errs = append(errs, fmt.Errorf("config calendar: %w", err))
+	} else if o.cob, err = parseDate(o.cobDateStr, cal); err != nil {
 		errs = append(errs, err)
 	}
-	o.cob = cob
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/lakeport/lakeport/jobs/internal/calendar"
 	"github.com/lakeport/lakeport/jobs/internal/lake"
 	"github.com/lakeport/lakeport/jobs/internal/objstore"
 	"github.com/lakeport/lakeport/jobs/internal/tracing"
@@ -83,6 +84,9 @@ type Config struct {
 	WorkDir string `json:"workDir,omitempty"`
 	// BatchRows is the Arrow batch size while streaming (default 65536).
 	BatchRows int64 `json:"batchRows,omitempty"`
+	// Calendar is the holiday calendar of business days ("previous-business-day"): target2
+	// (default), gb, de, us or none (weekends only); see package calendar.
+	Calendar string `json:"calendar,omitempty"`
 }
 
 // Default is the embedded default rooted at dir: input in dir/input, a SQLite Iceberg catalog in
@@ -192,6 +196,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("database.driver %q: want postgres, oracle, sqlite or none", c.Database.Driver))
+	}
+	if _, err := calendar.New(c.Calendar); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Trino.Timeout != "" {
 		if _, err := time.ParseDuration(c.Trino.Timeout); err != nil {

@@ -43,6 +43,8 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		{"invalid", `{input: {uri: ""}, iceberg: {catalog: {uri: ""}}, database: {driver: mysql}, trino: {timeout: soon}}`,
 			[]string{"input.uri is required", "iceberg.catalog.uri is required", "iceberg.warehouse is required", `database.driver "mysql"`, "trino.timeout"}},
 		{"unknown key", `{input: {uri: x, bucket: y}}`, []string{"bucket"}},
+		{"unknown calendar", `{input: {uri: x}, iceberg: {catalog: {uri: c}, warehouse: w}, database: {driver: none}, calendar: target` + "3" + `}`,
+			[]string{`calendar "target3"`, "target2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,19 +14,67 @@ import (
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 )
 
-// OracleArrayRows is the number of rows bound per array INSERT round trip.
-const OracleArrayRows = 10000
+// OracleArrayRows is the number of rows bound per direct-path array INSERT round trip.
+const OracleArrayRows = 50000
 
-// Oracle loads into Oracle Database with github.com/sijms/go-ora (pure Go): the rows are
-// array-bound (OracleArrayRows per round trip) into the dataset's global temporary staging table,
-// then, in the same transaction, the date's rows are deleted from the target, the staging rows
-// inserted with a direct-path INSERT /*+ APPEND */ SELECT, and the publication recorded. COMMIT
-// makes the new day visible at once and empties the staging table (ON COMMIT DELETE ROWS).
+// Oracle steps recorded in relational_loads, in order. A load that stops records its error and
+// keeps the step it reached, so that the table says what the database holds:
+//   - staging, staged: the target is untouched (the day's rows are the previous publication's);
+//   - exchanging: the exchange was issued; if the error is set, the partition may hold the new
+//     rows while publications still names the previous run: a re-run converges;
+//   - published: the partition holds the run's rows and publications records it.
+const (
+	OracleStepStaging    = "staging"
+	OracleStepStaged     = "staged"
+	OracleStepExchanging = "exchanging"
+	OracleStepPublished  = "published"
+)
+
+// Oracle loads a day into Oracle Database (12.2 or later) with github.com/sijms/go-ora (pure Go),
+// by partition exchange, the way Oracle loads a partition fast without readers seeing a half day:
 //
-// No Oracle server runs on the machines this was built on: the loader is compiled and its
-// batching and SQL are unit-tested, but it has not run against a database here.
+//  1. record step "staging" (committed: DDL below commits whatever is open);
+//  2. drop a stage left by a crashed run, make sure the date's partition exists
+//     (ALTER TABLE ... ADD PARTITION, ORA-14312 when it already does), then
+//     CREATE TABLE stage FOR EXCHANGE WITH TABLE target: same columns, types and partition
+//     compatibility (Oracle SQL Language Reference 12.2+, CREATE TABLE, "FOR EXCHANGE WITH";
+//     ORA-14432 lists what it refuses);
+//  3. direct-path load of the stage: array-bound INSERT /*+ APPEND_VALUES */ (OracleArrayRows
+//     rows per round trip, go-ora array binding), each batch committed (a direct-path insert must
+//     be committed before the table is touched again, ORA-12838); the stage is private, so these
+//     commits publish nothing;
+//  4. the primary key of the stage, which builds the unique index that matches the target's LOCAL
+//     primary-key index (a duplicate key fails here, before anything is visible), and
+//     DBMS_STATS.GATHER_TABLE_STATS on the stage, so the exchanged partition arrives with its
+//     statistics;
+//  5. record "staged", then "exchanging", then
+//     ALTER TABLE target EXCHANGE PARTITION FOR (DATE 'd') WITH TABLE stage INCLUDING INDEXES
+//     WITHOUT VALIDATION (SQL Language Reference, ALTER TABLE, exchange_partition_subpart:
+//     partition_extended_name allows PARTITION FOR; WITHOUT VALIDATION is safe because every row
+//     of the stage was loaded for this date): a data-dictionary swap, readers see the old day or
+//     the new day, never a mix;
+//  6. in one transaction: the publication (publications, publication_log) and step "published";
+//  7. drop the stage, which now holds the previous day's rows (their count is Replaced).
+//
+// Dates are bound as 'YYYY-MM-DD' strings through TO_DATE(:n, 'YYYY-MM-DD'): go-ora binds a
+// time.Time as TIMESTAMP WITH TIME ZONE (parameter_encode.go, tyTime), which Oracle converts to the
+// DATE column in the session time zone, off by a day east of UTC and without partition pruning.
+// Timestamps (TIMESTAMP WITH TIME ZONE columns) stay time.Time in UTC. Positional placeholders
+// are bound once per occurrence in SQL (go-ora and Oracle alike), so every statement names each
+// placeholder once and passes exactly that many arguments.
+//
+// go-ora also has a BulkCopy type (the Direct Path API over TTC, bulk_copy.go in v2.8.24); it is
+// not used: it is undocumented, prints the server's prepare response to stdout (fmt.Println in
+// readPrepareResponse), buffers the whole stream in memory until EndStream, ignores column
+// decode errors, and has no test against a server in go-ora's own suite. APPEND_VALUES with
+// array binds is the documented direct-path path for INSERT ... VALUES.
+//
+// No Oracle server runs where this was built: the statement sequence, binds and recorded states
+// are tested through a database/sql shim (package oracleshim) that binds as go-ora does; the
+// real-server test runs when ORACLE_DSN is set (see jobs/README.md).
 type Oracle struct {
-	db *sql.DB
+	db        *sql.DB
+	batchRows int
 }
 
 // OpenOracleDB opens an oracle://user:password@host:port/service URL with go-ora.
@@ -48,92 +96,229 @@ func OpenOracle(ctx context.Context, dsn string) (*Oracle, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("connect oracle: %w", err)
 	}
-	return &Oracle{db: db}, nil
+	return NewOracle(db, 0), nil
+}
+
+// NewOracle returns a loader over an open pool (go-ora's, or a test driver's); batchRows <= 0
+// means OracleArrayRows.
+func NewOracle(db *sql.DB, batchRows int) *Oracle {
+	if batchRows <= 0 {
+		batchRows = OracleArrayRows
+	}
+	return &Oracle{db: db, batchRows: batchRows}
 }
 
 // Close closes the pool.
 func (o *Oracle) Close() error { return o.db.Close() }
 
-// OracleStatements are the statements of a load, in order (exposed for tests and reviews).
+// oracleDate is how a date is bound: a string that TO_DATE reads, no time zone involved.
+func oracleDate(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// OracleStatements are the statements of a load of one date, in order of use (exposed for tests
+// and for a DBA's review).
 type OracleStatements struct {
-	Stage, Delete, Insert, Record, Log string
+	// Stage is the name of the exchange table.
+	Stage string
+	// DropStage drops a stage left by a crashed run (ORA-00942 when there is none).
+	DropStage string
+	// AddPartition creates the date's partition (ORA-14312 when it exists).
+	AddPartition string
+	// CreateStage creates the exchange table.
+	CreateStage string
+	// Insert is the direct-path array insert into the stage, one placeholder per column.
+	Insert string
+	// StageKey builds the stage's primary key (the index INCLUDING INDEXES exchanges).
+	StageKey string
+	// Stats gathers the stage's statistics (one bind: the table name).
+	Stats string
+	// Exchange swaps the stage with the date's partition.
+	Exchange string
+	// CountStage counts the stage's rows (after the exchange: the previous day's).
+	CountStage string
+	// Step records a step in relational_loads (8 binds).
+	Step string
+	// StepError records a failure, keeping the step (4 binds).
+	StepError string
+	// Record upserts the publication (7 binds); Log appends it to publication_log (7 binds).
+	Record, Log string
 }
 
-// OracleSQL returns the statements that load a dataset.
-func OracleSQL(c *contract.Contract) OracleStatements {
-	cols := strings.Join(c.ColumnNames(), ", ")
-	binds := make([]string, len(c.Columns))
-	for i := range binds {
-		binds[i] = fmt.Sprintf(":%d", i+1)
+// OracleSQL returns the statements that load c for the date cob.
+func OracleSQL(c *contract.Contract, cob time.Time) OracleStatements {
+	cols := c.ColumnNames()
+	stage := fmt.Sprintf("%s_x%s", c.Table, cob.UTC().Format("20060102"))
+	values := make([]string, len(c.Columns))
+	for i, col := range c.Columns {
+		switch col.Type {
+		case contract.Date:
+			values[i] = fmt.Sprintf("TO_DATE(:%d, 'YYYY-MM-DD')", i+1)
+		default:
+			values[i] = fmt.Sprintf(":%d", i+1)
+		}
 	}
+	day := "DATE '" + oracleDate(cob) + "'"
 	return OracleStatements{
-		Stage:  fmt.Sprintf("INSERT INTO %s_stage (%s) VALUES (%s)", c.Table, cols, strings.Join(binds, ", ")),
-		Delete: fmt.Sprintf("DELETE FROM %s WHERE %s = :1", c.Table, c.PartitionBy),
-		Insert: fmt.Sprintf("INSERT /*+ APPEND */ INTO %s (%s) SELECT %s FROM %s_stage", c.Table, cols, cols, c.Table),
-		Record: `MERGE INTO publications p USING (SELECT :1 AS dataset, :2 AS cob_date FROM dual) s
+		Stage:        stage,
+		DropStage:    "DROP TABLE " + stage + " PURGE",
+		AddPartition: fmt.Sprintf("ALTER TABLE %s ADD PARTITION VALUES (%s)", c.Table, day),
+		CreateStage:  fmt.Sprintf("CREATE TABLE %s FOR EXCHANGE WITH TABLE %s", stage, c.Table),
+		Insert: fmt.Sprintf("INSERT /*+ APPEND_VALUES */ INTO %s (%s) VALUES (%s)",
+			stage, strings.Join(cols, ", "), strings.Join(values, ", ")),
+		StageKey: fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s_pk PRIMARY KEY (%s)", stage, stage, strings.Join(c.Key, ", ")),
+		Stats:    "BEGIN DBMS_STATS.GATHER_TABLE_STATS(ownname => USER, tabname => :1); END;",
+		Exchange: fmt.Sprintf("ALTER TABLE %s EXCHANGE PARTITION FOR (%s) WITH TABLE %s INCLUDING INDEXES WITHOUT VALIDATION",
+			c.Table, day, stage),
+		CountStage: "SELECT COUNT(*) FROM " + stage,
+		Step: `MERGE INTO relational_loads l
+USING (SELECT :1 AS dataset, TO_DATE(:2, 'YYYY-MM-DD') AS cob_date, :3 AS run_id, :4 AS step, :5 AS stage_table,
+              :6 AS rows_loaded, :7 AS rows_replaced, :8 AS last_error FROM dual) s
+ON (l.dataset = s.dataset AND l.cob_date = s.cob_date)
+WHEN MATCHED THEN UPDATE SET l.run_id = s.run_id, l.step = s.step, l.stage_table = s.stage_table,
+  l.rows_loaded = s.rows_loaded, l.rows_replaced = s.rows_replaced, l.last_error = s.last_error, l.updated_at = SYSTIMESTAMP
+WHEN NOT MATCHED THEN INSERT (dataset, cob_date, run_id, step, stage_table, rows_loaded, rows_replaced, last_error, updated_at)
+  VALUES (s.dataset, s.cob_date, s.run_id, s.step, s.stage_table, s.rows_loaded, s.rows_replaced, s.last_error, SYSTIMESTAMP)`,
+		StepError: `UPDATE relational_loads SET last_error = :1, updated_at = SYSTIMESTAMP
+WHERE dataset = :2 AND cob_date = TO_DATE(:3, 'YYYY-MM-DD') AND run_id = :4`,
+		Record: `MERGE INTO publications p
+USING (SELECT :1 AS dataset, TO_DATE(:2, 'YYYY-MM-DD') AS cob_date, :3 AS run_id, :4 AS snapshot_id,
+              :5 AS input_sha256, :6 AS content_checksum, :7 AS row_count FROM dual) s
 ON (p.dataset = s.dataset AND p.cob_date = s.cob_date)
-WHEN MATCHED THEN UPDATE SET run_id = :3, snapshot_id = :4, input_sha256 = :5, content_checksum = :6, row_count = :7, published_at = SYSTIMESTAMP
+WHEN MATCHED THEN UPDATE SET p.run_id = s.run_id, p.snapshot_id = s.snapshot_id, p.input_sha256 = s.input_sha256,
+  p.content_checksum = s.content_checksum, p.row_count = s.row_count, p.published_at = SYSTIMESTAMP
 WHEN NOT MATCHED THEN INSERT (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, published_at)
-VALUES (:1, :2, :3, :4, :5, :6, :7, SYSTIMESTAMP)`,
+  VALUES (s.dataset, s.cob_date, s.run_id, s.snapshot_id, s.input_sha256, s.content_checksum, s.row_count, SYSTIMESTAMP)`,
 		Log: `INSERT INTO publication_log (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count)
-VALUES (:1, :2, :3, :4, :5, :6, :7)`,
+VALUES (:1, TO_DATE(:2, 'YYYY-MM-DD'), :3, :4, :5, :6, :7)`,
 	}
 }
 
-// Load implements Loader.
-func (o *Oracle) Load(ctx context.Context, c *contract.Contract, pub Publication, rdr array.RecordReader) (Result, error) {
+// oraCode reports whether err carries the Oracle error code (e.g. "ORA-00942").
+func oraCode(err error, code string) bool { return err != nil && strings.Contains(err.Error(), code) }
+
+// Load implements Loader: it replaces the rows of pub.CobDate by partition exchange (see Oracle).
+func (o *Oracle) Load(ctx context.Context, c *contract.Contract, pub Publication, rdr array.RecordReader) (res Result, err error) {
 	start := time.Now()
-	res := Result{Phases: map[string]time.Duration{}}
-	st := OracleSQL(c)
-	tx, err := o.db.BeginTx(ctx, nil)
+	res.Phases = map[string]time.Duration{}
+	st := OracleSQL(c, pub.CobDate)
+	conn, err := o.db.Conn(ctx)
+	if err != nil {
+		return res, fmt.Errorf("connect oracle: %w", err)
+	}
+	defer conn.Close()
+	step := func(name string) error {
+		_, err := conn.ExecContext(ctx, st.Step, pub.Dataset, oracleDate(pub.CobDate), pub.RunID, name, st.Stage, res.Rows, res.Replaced, nil)
+		if err != nil {
+			return fmt.Errorf("record step %s in relational_loads: %w", name, err)
+		}
+		return nil
+	}
+	if err := step(OracleStepStaging); err != nil {
+		return res, err
+	}
+	stageExists := false
+	defer func() {
+		bg := context.WithoutCancel(ctx)
+		if err != nil {
+			// The step stays where the load stopped; the error says why.
+			if _, e := conn.ExecContext(bg, st.StepError, truncate(err.Error(), 4000), pub.Dataset, oracleDate(pub.CobDate), pub.RunID); e != nil {
+				err = errors.Join(err, fmt.Errorf("record the failure in relational_loads: %w", e))
+			}
+		}
+		if stageExists {
+			if _, e := conn.ExecContext(bg, st.DropStage); e != nil && err == nil {
+				err = fmt.Errorf("drop %s: %w", st.Stage, e)
+			}
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, st.DropStage); err != nil && !oraCode(err, "ORA-00942") {
+		return res, fmt.Errorf("drop a leftover %s: %w", st.Stage, err)
+	}
+	if _, err := conn.ExecContext(ctx, st.AddPartition); err != nil && !oraCode(err, "ORA-14312") {
+		return res, fmt.Errorf("add the partition of %s to %s: %w", oracleDate(pub.CobDate), c.Table, err)
+	}
+	if _, err := conn.ExecContext(ctx, st.CreateStage); err != nil {
+		return res, fmt.Errorf("create %s: %w", st.Stage, err)
+	}
+	stageExists = true
+
+	t0 := time.Now()
+	res.Rows, err = ArrayBatches(rdr, o.batchRows, func(cols []any) error {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback() }()
+		r, err := tx.ExecContext(ctx, st.Insert, cols...)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err == nil && n != int64(len(cols[0].([]any))) {
+			return fmt.Errorf("array insert stored %d rows of %d", n, len(cols[0].([]any)))
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return res, fmt.Errorf("direct-path insert into %s: %w", st.Stage, err)
+	}
+	res.Phases["load"] = time.Since(t0)
+
+	t0 = time.Now()
+	if _, err := conn.ExecContext(ctx, st.StageKey); err != nil {
+		return res, fmt.Errorf("primary key of %s (duplicate key?): %w", st.Stage, err)
+	}
+	if _, err := conn.ExecContext(ctx, st.Stats, strings.ToUpper(st.Stage)); err != nil {
+		return res, fmt.Errorf("statistics of %s: %w", st.Stage, err)
+	}
+	res.Phases["index"] = time.Since(t0)
+	if err := step(OracleStepStaged); err != nil {
+		return res, err
+	}
+
+	t0 = time.Now()
+	if err := step(OracleStepExchanging); err != nil {
+		return res, err
+	}
+	if _, err := conn.ExecContext(ctx, st.Exchange); err != nil {
+		return res, fmt.Errorf("exchange the partition of %s of %s: %w", oracleDate(pub.CobDate), c.Table, err)
+	}
+	if err := conn.QueryRowContext(ctx, st.CountStage).Scan(&res.Replaced); err != nil {
+		return res, fmt.Errorf("count the previous rows in %s: %w", st.Stage, err)
+	}
+	res.Phases["swap"] = time.Since(t0)
+
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	stage, err := tx.PrepareContext(ctx, st.Stage)
-	if err != nil {
-		return res, fmt.Errorf("prepare staging insert: %w", err)
-	}
-	defer stage.Close()
-	res.Rows, err = ArrayBatches(rdr, OracleArrayRows, func(cols []any) error {
-		_, err := stage.ExecContext(ctx, cols...)
-		return err
-	})
-	if err != nil {
-		return res, fmt.Errorf("array insert into %s_stage: %w", c.Table, err)
-	}
-	res.Phases["stage"] = time.Since(start)
-	t0 := time.Now()
-	del, err := tx.ExecContext(ctx, st.Delete, pub.CobDate)
-	if err != nil {
-		return res, fmt.Errorf("delete %s: %w", c.Table, err)
-	}
-	res.Replaced, _ = del.RowsAffected()
-	ins, err := tx.ExecContext(ctx, st.Insert)
-	if err != nil {
-		return res, fmt.Errorf("insert into %s: %w", c.Table, err)
-	}
-	if n, err := ins.RowsAffected(); err == nil && n != res.Rows {
-		return res, fmt.Errorf("insert into %s moved %d rows of %d staged", c.Table, n, res.Rows)
-	}
-	args := []any{pub.Dataset, pub.CobDate, pub.RunID, pub.SnapshotID, pub.InputSHA256, pub.ContentChecksum, res.Rows}
+	args := []any{pub.Dataset, oracleDate(pub.CobDate), pub.RunID, pub.SnapshotID, pub.InputSHA256, pub.ContentChecksum, res.Rows}
 	if _, err := tx.ExecContext(ctx, st.Record, args...); err != nil {
 		return res, fmt.Errorf("record publication: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, st.Log, args...); err != nil {
 		return res, fmt.Errorf("log publication: %w", err)
 	}
-	res.Phases["swap"] = time.Since(t0)
+	if _, err := tx.ExecContext(ctx, st.Step, pub.Dataset, oracleDate(pub.CobDate), pub.RunID, OracleStepPublished, st.Stage, res.Rows, res.Replaced, nil); err != nil {
+		return res, fmt.Errorf("record step %s in relational_loads: %w", OracleStepPublished, err)
+	}
 	if err := tx.Commit(); err != nil {
-		return res, fmt.Errorf("commit: %w", err)
+		return res, fmt.Errorf("commit the publication: %w", err)
 	}
 	res.Duration = time.Since(start)
 	return res, nil
 }
 
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
 // ArrayBatches turns a record stream into column arrays of at most size rows (one []any per
-// column, nil for nulls, int32 widened to int64, dates and timestamps as time.Time) and calls exec
-// with one argument per column, as array binding wants. It returns the number of rows.
+// column, nil for nulls, int32 widened to int64, dates as 'YYYY-MM-DD' strings for
+// TO_DATE(:n, 'YYYY-MM-DD'), timestamps as time.Time in UTC) and calls exec with one argument
+// per column, as array binding wants. It returns the number of rows.
 func ArrayBatches(rdr array.RecordReader, size int, exec func(cols []any) error) (int64, error) {
 	ncols := rdr.Schema().NumFields()
 	bufs := make([][]any, ncols)
@@ -163,11 +348,20 @@ func ArrayBatches(rdr array.RecordReader, size int, exec func(cols []any) error)
 		if err != nil {
 			return total, err
 		}
+		dates := make([]bool, len(funcs))
+		for c := range funcs {
+			_, dates[c] = rec.Column(c).(*array.Date32)
+		}
 		for r := 0; r < int(rec.NumRows()); r++ {
 			for c, f := range funcs {
 				v := f(r)
-				if x, ok := v.(int32); ok {
+				switch x := v.(type) {
+				case int32:
 					v = int64(x)
+				case time.Time:
+					if dates[c] {
+						v = oracleDate(x)
+					}
 				}
 				bufs[c] = append(bufs[c], v)
 			}
@@ -188,23 +382,53 @@ func ArrayBatches(rdr array.RecordReader, size int, exec func(cols []any) error)
 // Count implements Loader.
 func (o *Oracle) Count(ctx context.Context, c *contract.Contract, cob time.Time) (int64, error) {
 	var n int64
-	err := o.db.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s = :1", c.Table, c.PartitionBy), cob).Scan(&n)
-	return n, err
+	err := o.db.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s = TO_DATE(:1, 'YYYY-MM-DD')", c.Table, c.PartitionBy), oracleDate(cob)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count %s of %s: %w", c.Table, oracleDate(cob), err)
+	}
+	return n, nil
 }
 
 // Publication implements Loader.
 func (o *Oracle) Publication(ctx context.Context, dataset string, cob time.Time) (*Publication, error) {
 	var pub Publication
 	var snap sql.NullInt64
-	err := o.db.QueryRowContext(ctx, `SELECT dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, published_at
-FROM publications WHERE dataset = :1 AND cob_date = :2`, dataset, cob).
-		Scan(&pub.Dataset, &pub.CobDate, &pub.RunID, &snap, &pub.InputSHA256, &pub.ContentChecksum, &pub.Rows, &pub.PublishedAt)
+	var day string
+	err := o.db.QueryRowContext(ctx, `SELECT dataset, TO_CHAR(cob_date, 'YYYY-MM-DD'), run_id, snapshot_id, input_sha256, content_checksum, row_count, published_at
+FROM publications WHERE dataset = :1 AND cob_date = TO_DATE(:2, 'YYYY-MM-DD')`, dataset, oracleDate(cob)).
+		Scan(&pub.Dataset, &day, &pub.RunID, &snap, &pub.InputSHA256, &pub.ContentChecksum, &pub.Rows, &pub.PublishedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read publication %s %s: %w", dataset, oracleDate(cob), err)
+	}
+	if pub.CobDate, err = time.Parse(time.DateOnly, day); err != nil {
+		return nil, fmt.Errorf("publication %s: cob_date %q: %w", dataset, day, err)
 	}
 	pub.SnapshotID = snap.Int64
 	return &pub, nil
+}
+
+// OracleLoadState is the recorded state of the last Oracle load of a dataset and date.
+type OracleLoadState struct {
+	RunID, Step, Stage, Error string
+	Rows, Replaced            int64
+}
+
+// LoadState returns the recorded state of the last load of a dataset and date, or nil.
+func (o *Oracle) LoadState(ctx context.Context, dataset string, cob time.Time) (*OracleLoadState, error) {
+	var s OracleLoadState
+	var errText sql.NullString
+	err := o.db.QueryRowContext(ctx, `SELECT run_id, step, stage_table, rows_loaded, rows_replaced, last_error
+FROM relational_loads WHERE dataset = :1 AND cob_date = TO_DATE(:2, 'YYYY-MM-DD')`, dataset, oracleDate(cob)).
+		Scan(&s.RunID, &s.Step, &s.Stage, &s.Rows, &s.Replaced, &errText)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read relational_loads %s %s: %w", dataset, oracleDate(cob), err)
+	}
+	s.Error = errText.String
+	return &s, nil
 }

@@ -4,8 +4,8 @@
 // mix, and a crash leaves the old day in place.
 //
 // PostgreSQL: COPY (pgx CopyFrom, binary protocol) into a fresh table that is then swapped in as
-// the date's LIST partition. Oracle: array-bound inserts into a global temporary table, then
-// DELETE + INSERT /*+ APPEND */ SELECT. SQLite (embedded default): DELETE + prepared INSERTs.
+// the date's LIST partition. Oracle: direct-path array inserts into an exchange table, then
+// EXCHANGE PARTITION (see Oracle). SQLite (embedded default): DELETE + prepared INSERTs.
 package relational
 
 import (

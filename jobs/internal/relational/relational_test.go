@@ -34,68 +34,6 @@ func records(t *testing.T, dataset string, rows int, seed uint64) (*contract.Con
 	return c, func() array.RecordReader { return in.Records(context.Background(), c, 300) }
 }
 
-func TestArrayBatches(t *testing.T) {
-	c, open := records(t, "frtb_sensitivities", 2345, 1)
-	rdr := open()
-	defer rdr.Release()
-	var sizes []int
-	var nulls int
-	n, err := ArrayBatches(rdr, 1000, func(cols []any) error {
-		if len(cols) != len(c.Columns) {
-			t.Fatalf("%d columns", len(cols))
-		}
-		first := cols[0].([]any)
-		sizes = append(sizes, len(first))
-		for _, col := range cols {
-			if len(col.([]any)) != len(first) {
-				t.Fatal("ragged batch")
-			}
-		}
-		for _, v := range cols[c.ColumnIndex("risk_weight")].([]any) {
-			if v == nil {
-				nulls++
-			}
-		}
-		if _, ok := cols[c.ColumnIndex("trade_count")].([]any)[0].(int64); !ok {
-			t.Errorf("int32 column not widened: %T", cols[c.ColumnIndex("trade_count")].([]any)[0])
-		}
-		if d, ok := cols[0].([]any)[0].(time.Time); !ok || !d.Equal(cob) {
-			t.Errorf("cob_date %v", cols[0].([]any)[0])
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 2345 || len(sizes) != 3 || sizes[0] != 1000 || sizes[2] != 345 {
-		t.Errorf("rows %d batches %v", n, sizes)
-	}
-	if nulls == 0 {
-		t.Error("nullable risk_weight produced no nil")
-	}
-}
-
-func TestOracleSQL(t *testing.T) {
-	c, _ := contract.Load("drc")
-	st := OracleSQL(c)
-	if !strings.HasPrefix(st.Stage, "INSERT INTO drc_stage (cob_date, legal_entity,") || !strings.Contains(st.Stage, ":15)") {
-		t.Errorf("stage: %s", st.Stage)
-	}
-	if st.Delete != "DELETE FROM drc WHERE cob_date = :1" || !strings.HasPrefix(st.Insert, "INSERT /*+ APPEND */ INTO drc (") {
-		t.Errorf("swap: %s / %s", st.Delete, st.Insert)
-	}
-	// Every staging table the statements use exists in the Oracle migration.
-	migs, err := migrate.Load(migrate.Oracle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range contract.Names() {
-		if !strings.Contains(migs[0].SQL, "CREATE GLOBAL TEMPORARY TABLE "+name+"_stage") {
-			t.Errorf("no staging table for %s in the Oracle migration", name)
-		}
-	}
-}
-
 func TestOpenOracleFailsCleanly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
