@@ -169,6 +169,8 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 			if bin, err = goBuild(ctx, o, p); err != nil {
 				return nil, err
 			}
+			// The layer holds the binary in memory: its temp folder can go.
+			defer os.RemoveAll(filepath.Dir(bin))
 		}
 		img, err := platformImage(d, p, base, bin, created, annotations)
 		if err != nil {
@@ -213,6 +215,7 @@ func goBuild(ctx context.Context, o Options, p Platform) (string, error) {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	}
 	if err := cmd.Run(); err != nil {
+		_ = os.RemoveAll(dir)
 		return "", fmt.Errorf("go build %s for %s: %w", d.Main, p, err)
 	}
 	return out, nil
