@@ -64,7 +64,7 @@ func TestTracesCarrySnapshotAndTrinoQueryID(t *testing.T) {
 		}
 		spans[s.Name()] = attrs
 	}
-	for _, name := range []string{"publish var_es", "input", "validate", "iceberg.overwrite", "trino.verify", "trino.maintain"} {
+	for _, name := range []string{"publish var_es", "input", "validate", "iceberg.write", "iceberg.commit", "trino.verify", "trino.maintain"} {
 		if _, ok := spans[name]; !ok {
 			t.Errorf("no span %q (have %v)", name, spans)
 		}
@@ -73,8 +73,8 @@ func TestTracesCarrySnapshotAndTrinoQueryID(t *testing.T) {
 	if root["iceberg.snapshot_id"] == "" || root["trino.query_id"] != "20260302_220000_00042_lkprt" || root["lakeport.cob_date"] != "2026-03-02" {
 		t.Errorf("root span attributes %v", root)
 	}
-	if spans["iceberg.overwrite"]["iceberg.snapshot_id"] != root["iceberg.snapshot_id"] {
-		t.Errorf("overwrite span %v", spans["iceberg.overwrite"])
+	if spans["iceberg.commit"]["iceberg.snapshot_id"] != root["iceberg.snapshot_id"] {
+		t.Errorf("commit span %v", spans["iceberg.commit"])
 	}
 }
 
@@ -111,7 +111,7 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !strings.Contains(strings.Join(names, ","), "publish drc") || !strings.Contains(strings.Join(names, ","), "iceberg.overwrite") {
+	if !strings.Contains(strings.Join(names, ","), "publish drc") || !strings.Contains(strings.Join(names, ","), "iceberg.commit") {
 		t.Fatalf("collector received spans %v", names)
 	}
 }

@@ -207,8 +207,8 @@ func TestStaleSnapshotRefused(t *testing.T) {
 	if !errors.As(err, &stale) || stale.RecordedRun != "newer" {
 		t.Fatalf("err = %v, want a refusal naming run newer", err)
 	}
-	if _, dbRun, _ := e.served(t, c, day1); dbRun != "newer" {
-		t.Fatalf("database serves %s", dbRun)
+	if pub, err := e.db.Publication(e.ctx, c.Name, day1); err != nil || pub == nil || pub.RunID != "newer" || pub.SnapshotSeq != 7 {
+		t.Fatalf("database serves %+v (%v), want run newer", pub, err)
 	}
 	if left := e.stagingTables(t); len(left) != 0 {
 		t.Fatalf("the refused load left %v", left)

@@ -342,6 +342,15 @@ func (p *Postgres) DropStaging(ctx context.Context, c *contract.Contract, cob ti
 	return names, nil
 }
 
+// migrateHint names the fix when a table of the migrations is missing.
+func migrateHint(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") { // undefined_table, invalid_schema_name
+		return fmt.Errorf("%w: the schema is not up to date: run `distribution migrate` first", err)
+	}
+	return err
+}
+
 // State implements StateStore.
 func (p *Postgres) State(ctx context.Context, dataset string, cob time.Time) (*PublicationState, error) {
 	var st PublicationState
@@ -354,7 +363,7 @@ FROM risk.publication_states WHERE dataset = $1 AND cob_date = $2`, dataset, cob
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read publication state of %s %s: %w", dataset, cob.Format(time.DateOnly), err)
+		return nil, fmt.Errorf("read publication state of %s %s: %w", dataset, cob.Format(time.DateOnly), migrateHint(err))
 	}
 	st.State = State(state)
 	if snap != nil {
@@ -391,7 +400,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
 ON CONFLICT (dataset, cob_date) DO UPDATE SET state = EXCLUDED.state, run_id = EXCLUDED.run_id, input_sha256 = EXCLUDED.input_sha256,
   content_checksum = EXCLUDED.content_checksum, row_count = EXCLUDED.row_count, snapshot_id = EXCLUDED.snapshot_id,
   snapshot_seq = EXCLUDED.snapshot_seq, updated_at = EXCLUDED.updated_at`, args...); err != nil {
-		return fmt.Errorf("record publication state %s of %s %s: %w", st.State, st.Dataset, st.CobDate.Format(time.DateOnly), err)
+		return fmt.Errorf("record publication state %s of %s %s: %w", st.State, st.Dataset, st.CobDate.Format(time.DateOnly), migrateHint(err))
 	}
 	if _, err := tx.Exec(ctx, `
 INSERT INTO risk.publication_state_log (dataset, cob_date, state, run_id, input_sha256, content_checksum, row_count, snapshot_id, snapshot_seq)
