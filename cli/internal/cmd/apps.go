@@ -93,7 +93,7 @@ func (o *AppsOptions) Run() error {
 	case output.YAML:
 		return output.WriteYAML(o.f.IO.Out, AppList{APIVersion: output.APIVersion, Kind: "ApplicationList", Items: apps})
 	}
-	t := output.NewTable(o.f.IO.IsStdoutTTY(), o.f.Styles(), "NAME", "ENV", "COMPONENT", "PROJECT", "DESTINATION", "CHART", "REVISION", "WAVE", "SYNC")
+	t := output.NewTable(o.f.IO.IsStdoutTTY(), o.f.Styles(), "NAME", "ENV", "COMPONENT", "PROJECT", "DESTINATION", "CHART", "REVISION", "SYNC")
 	for i := range apps {
 		a := &apps[i]
 		path, rev := chartOf(a)
@@ -102,8 +102,7 @@ func (o *AppsOptions) Run() error {
 			dest = a.Spec.Destination.Name
 		}
 		t.Row(a.Name, workspace.Environment(a), workspace.Component(a), a.Spec.Project,
-			dest+" ns/"+a.Spec.Destination.Namespace, path, shortRev(rev),
-			a.Annotations["argocd.argoproj.io/sync-wave"], syncSummary(a.Spec.SyncPolicy))
+			dest+" ns/"+a.Spec.Destination.Namespace, path, shortRev(rev), syncSummary(a.Spec.SyncPolicy))
 	}
 	return t.Render(o.f.IO.Out)
 }

@@ -86,8 +86,8 @@ func TestValidate(t *testing.T) {
 		{name: "valid CronWorkflow", doc: cronWorkflow},
 		{name: "CronWorkflow unknown field", doc: strings.Replace(cronWorkflow, "concurrencyPolicy: Forbid", "concurrency: Forbid", 1), want: []string{`unknown field "spec.concurrency"`}},
 		{name: "CronWorkflow bad container", doc: strings.Replace(cronWorkflow, "image: ghcr", "imagex: ghcr", 1), want: []string{`unknown field "spec.workflowSpec.templates[0].container.imagex"`}},
-		// CEL rules of the CRD still run (compiled against the trimmed schema, confirmed by the full one).
-		{name: "CronWorkflow CEL rule", doc: strings.Replace(cronWorkflow, "      - name: main\n", "      - name: main\n        script: {image: ghcr.io/lakeport/distribution:0.1.0, source: echo}\n", 1), want: []string{"template must have at most one template type"}},
+		// Argo Workflows v3.7.6's CRDs (the controller the tests run) carry no CEL rules (v4 added
+		// "template must have at most one template type"); CEL rules of a CRD are tested below.
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
