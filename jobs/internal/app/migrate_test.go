@@ -30,8 +30,8 @@ func TestMigratePrintSQLAndForce(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("print-sql: exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"-- lakeport migrations for sqlite: database at version 0, 1 to apply", "CREATE TABLE IF NOT EXISTS lakeport_schema_migrations",
-		"-- 0001_init (sha256 ", "BEGIN;\n", "CREATE TABLE var_es (", "COMMIT;\n"} {
+	for _, want := range []string{"-- lakeport migrations for sqlite: database at version 0, 2 to apply", "CREATE TABLE IF NOT EXISTS lakeport_schema_migrations",
+		"-- 0001_init (sha256 ", "-- 0002_publication_states (sha256 ", "BEGIN;\n", "CREATE TABLE var_es (", "COMMIT;\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--print-sql output lacks %q:\n%s", want, out)
 		}
@@ -51,7 +51,7 @@ func TestMigratePrintSQLAndForce(t *testing.T) {
 	if code, out, errs := run(t, "migrate", "force", "0", "--data-dir", dir); code != 0 || !strings.Contains(out, "schema recorded at version 0") {
 		t.Fatalf("force 0: exit %d: %s %s", code, out, errs)
 	}
-	if code, out, _ := run(t, "migrate", "--data-dir", dir, "--print-sql"); code != 0 || !strings.Contains(out, "1 to apply") {
+	if code, out, _ := run(t, "migrate", "--data-dir", dir, "--print-sql"); code != 0 || !strings.Contains(out, "2 to apply") {
 		t.Fatalf("print-sql after force 0: exit %d:\n%s", code, out)
 	}
 	for _, args := range [][]string{{"migrate", "force"}, {"migrate", "force", "x"}, {"migrate", "up"}, {"migrate", "--print-sql", "force", "1"}} {
