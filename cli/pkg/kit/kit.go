@@ -166,7 +166,7 @@ func (e *Environment) Component(name string) *Component {
 }
 
 // Line is the line of a key path in the environment file (0 when unknown).
-func (e *Environment) Line(keys ...string) int { return lineOf(e.node, keys...) }
+func (e *Environment) Line(keys ...string) int { return LineOf(e.node, keys...) }
 
 // Environment returns the named environment, or nil.
 func (k *Kit) Environment(name string) *Environment {
@@ -225,7 +225,7 @@ func Load(snap source.Snapshot) (*Kit, error) {
 		errs = append(errs, &FieldError{File: File, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	if set.APIVersion != "lakeport.dev/v1alpha1" || set.Kind != "Kit" {
-		fe(lineOf(root, "apiVersion"), "apiVersion", "want apiVersion lakeport.dev/v1alpha1 and kind Kit, got %q %q", set.APIVersion, set.Kind)
+		fe(LineOf(root, "apiVersion"), "apiVersion", "want apiVersion lakeport.dev/v1alpha1 and kind Kit, got %q %q", set.APIVersion, set.Kind)
 	}
 	k := &Kit{Promotion: set.Promotion, ImagePins: set.ImagePins}
 	if set.ApplicationSet == "" {
@@ -262,17 +262,17 @@ func Load(snap source.Snapshot) (*Kit, error) {
 	}
 
 	if len(set.Promotion) == 0 {
-		fe(lineOf(root, "promotion"), "promotion", "must list the environments in promotion order, e.g. [dev, staging, prod]")
+		fe(LineOf(root, "promotion"), "promotion", "must list the environments in promotion order, e.g. [dev, staging, prod]")
 	}
 	seen := map[string]bool{}
 	for i, name := range set.Promotion {
 		key := fmt.Sprintf("promotion[%d]", i)
 		switch {
 		case seen[name]:
-			fe(lineOf(root, "promotion", strconv.Itoa(i)), key, "environment %q is listed twice", name)
+			fe(LineOf(root, "promotion", strconv.Itoa(i)), key, "environment %q is listed twice", name)
 		case broken[name]:
 		case byName[name] == nil:
-			fe(lineOf(root, "promotion", strconv.Itoa(i)), key, "environment %q has no environments/%s/env.yaml", name, name)
+			fe(LineOf(root, "promotion", strconv.Itoa(i)), key, "environment %q has no environments/%s/env.yaml", name, name)
 		default:
 			k.Environments = append(k.Environments, byName[name])
 		}
@@ -280,7 +280,7 @@ func Load(snap source.Snapshot) (*Kit, error) {
 	}
 	for _, name := range sortedKeys(byName) {
 		if !seen[name] {
-			fe(lineOf(root, "promotion"), "promotion", "environment %q (%s) is missing from the promotion order", name, byName[name].File)
+			fe(LineOf(root, "promotion"), "promotion", "environment %q (%s) is missing from the promotion order", name, byName[name].File)
 		}
 	}
 	for _, comp := range sortedKeys(set.ImagePins) {
@@ -289,11 +289,11 @@ func Load(snap source.Snapshot) (*Kit, error) {
 			found = found || e.Component(comp) != nil
 		}
 		if !found {
-			fe(lineOf(root, "imagePins", comp), "imagePins."+comp, "no environment has a component %q", comp)
+			fe(LineOf(root, "imagePins", comp), "imagePins."+comp, "no environment has a component %q", comp)
 		}
 		for i, p := range set.ImagePins[comp] {
 			if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") {
-				fe(lineOf(root, "imagePins", comp, strconv.Itoa(i)), fmt.Sprintf("imagePins.%s[%d]", comp, i), "%q is not a dotted key path such as image.tag", p)
+				fe(LineOf(root, "imagePins", comp, strconv.Itoa(i)), fmt.Sprintf("imagePins.%s[%d]", comp, i), "%q is not a dotted key path such as image.tag", p)
 			}
 		}
 	}
@@ -340,7 +340,7 @@ func loadEnvironment(snap source.Snapshot, file string) (*Environment, error) {
 	var errs []error
 	fe := func(key, format string, args ...any) {
 		keys := strings.FieldsFunc(key, func(r rune) bool { return r == '.' || r == '[' || r == ']' })
-		errs = append(errs, &FieldError{File: file, Line: lineOf(node, keys...), Key: key, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &FieldError{File: file, Line: LineOf(node, keys...), Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	switch {
 	case env.Name == "":
@@ -522,8 +522,8 @@ func cleanYAMLError(err error) error {
 	return err
 }
 
-// lineOf finds the line of a key path (map keys and list indexes) in a YAML node tree.
-func lineOf(n *yaml.Node, keys ...string) int {
+// LineOf finds the line of a key path (map keys and list indexes) in a YAML node tree.
+func LineOf(n *yaml.Node, keys ...string) int {
 	if n == nil {
 		return 0
 	}

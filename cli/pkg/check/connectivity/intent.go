@@ -164,17 +164,17 @@ func ParseIntent(file string, raw []byte) (*Intent, error) {
 		errs = append(errs, &kit.FieldError{File: file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	if f.APIVersion != "lakeport.dev/v1alpha1" || f.Kind != "ConnectivityIntent" {
-		fe(lineOf(&root, "apiVersion"), "apiVersion", "want apiVersion lakeport.dev/v1alpha1 and kind ConnectivityIntent, got %q %q", f.APIVersion, f.Kind)
+		fe(kit.LineOf(&root, "apiVersion"), "apiVersion", "want apiVersion lakeport.dev/v1alpha1 and kind ConnectivityIntent, got %q %q", f.APIVersion, f.Kind)
 	}
 	if len(f.Flows) == 0 {
-		fe(lineOf(&root, "flows"), "flows", "must declare at least one flow")
+		fe(kit.LineOf(&root, "flows"), "flows", "must declare at least one flow")
 	}
 	names := map[string]bool{}
 	for i, fl := range f.Flows {
 		idx := strconv.Itoa(i)
 		key := fmt.Sprintf("flows[%d]", i)
-		fl.Line = lineOf(&root, "flows", idx)
-		at := func(keys ...string) int { return lineOf(&root, append([]string{"flows", idx}, keys...)...) }
+		fl.Line = kit.LineOf(&root, "flows", idx)
+		at := func(keys ...string) int { return kit.LineOf(&root, append([]string{"flows", idx}, keys...)...) }
 		switch {
 		case fl.Name == "":
 			fe(fl.Line, key+".name", "must be set")
@@ -245,37 +245,4 @@ func ParseIntent(file string, raw []byte) (*Intent, error) {
 		return nil, err
 	}
 	return &Intent{File: file, Flows: f.Flows}, nil
-}
-
-// lineOf finds the line of a key path (map keys and list indexes) in a YAML node tree.
-func lineOf(n *yaml.Node, keys ...string) int {
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := n.Line
-	for _, k := range keys {
-		switch n.Kind {
-		case yaml.MappingNode:
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == k {
-					line, n, found = n.Content[i].Line, n.Content[i+1], true
-					break
-				}
-			}
-			if !found {
-				return line
-			}
-		case yaml.SequenceNode:
-			i, err := strconv.Atoi(k)
-			if err != nil || i < 0 || i >= len(n.Content) {
-				return line
-			}
-			n = n.Content[i]
-			line = n.Line
-		default:
-			return line
-		}
-	}
-	return line
 }
