@@ -234,7 +234,7 @@ type testCase struct {
 }
 
 // TestCronJobPublishesADay renders the dev distribution chart (values pointing at the test
-// servers, the private CA referenced through trustedCA), then runs the migration hook's and the
+// servers, the private CA referenced through trustedCA), then runs the migration Job's and the
 // var_es CronJob's containers from the image: the day is published to Iceberg on S3 over TLS and
 // to PostgreSQL.
 func TestCronJobPublishesADay(t *testing.T) {
@@ -374,7 +374,8 @@ func newRun(t *testing.T, tc testCase) *run {
 func (r *run) container(t *testing.T, kind, name string) container {
 	t.Helper()
 	for _, o := range r.objs {
-		if o.Kind() == kind && o.Name() == name {
+		// The migration Job is named <name>-<hash of its spec>, so a prefix names it too.
+		if o.Kind() == kind && (o.Name() == name || strings.HasPrefix(o.Name(), name+"-")) {
 			spec := podTemplate(t, o)
 			return container{pod: spec, spec: spec.Containers[0], img: built.Images[0].Image, objs: r.objects}
 		}

@@ -347,7 +347,7 @@ func layer(files []file, created time.Time) (v1.Layer, error) {
 	// compress/gzip writes no name and a zero mtime unless told to: the output depends on the
 	// input only.
 	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
