@@ -288,9 +288,28 @@ extras() {
 }
 
 # The kwok stages that make simulated nodes Ready and pods Running, Completed
-# and deletable (kwok's own "fast" defaults); kwok needs them passed with -c.
+# and deletable; kwok needs them passed with -c. kwok's own "fast" defaults,
+# except that Job pods complete by the "general" stage: after 1-5 s, or after
+# the pod's pod-complete.stage.kwok.x-k8s.io/delay and /jitter-delay
+# annotations (kwok takes the jitter when it is not longer than the delay,
+# so a test holding a pod sets both), which lets a test keep a Job's pod
+# Running like one that waits for its services.
 KWOK_STAGES=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
-	pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
+	pod/fast/pod-ready.yaml pod/general/pod-complete.yaml pod/fast/pod-delete.yaml)
+
+# extra_recipe FILE: what an extra file is made from; a cached extra made from
+# another recipe is rebuilt.
+extra_recipe() {
+	case $1 in
+	kwok-stages.yaml) echo "kwok@${KWOK_VERSION} ${KWOK_STAGES[*]}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# extra_current DIR FILE: whether DIR holds FILE made from today's recipe.
+extra_current() {
+	[[ -f $1/$2 && -f $1/.$2.recipe && $(<"$1/.$2.recipe") == "$(extra_recipe "$2")" ]]
+}
 
 # argocd_crds MODULE@VERSION OUT: the Application, ApplicationSet and AppProject CRDs of an Argo
 # CD module's source, one document each.
@@ -363,7 +382,7 @@ lp_complete() {
 	local dir f
 	dir=$(lp_tool_dir "$1")
 	[[ -x $dir/$1 ]] || return 1
-	for f in $(extras "$1"); do [[ -f $dir/$f ]] || return 1; done
+	for f in $(extras "$1"); do extra_current "$dir" "$f" || return 1; done
 }
 
 ensure_one() {
@@ -391,11 +410,13 @@ ensure_one() {
 			printf '%s %s %s %ss\n' "$(date -u +%FT%TZ)" "$name" "$version" "$secs" >>"${LAKEPORT_CACHE}/build-times.log"
 		fi
 		for f in $(extras "$name"); do
-			if [[ ! -f $dir/$f ]]; then
+			if ! extra_current "$dir" "$f"; then
 				tmp=$(mktemp -d "$dir/.build.XXXXXX")
 				LP_TMPS+=("$tmp")
 				build_extra "$f" "$tmp/$f"
+				extra_recipe "$f" >"$tmp/.$f.recipe"
 				mv -f "$tmp/$f" "$dir/$f"
+				mv -f "$tmp/.$f.recipe" "$dir/.$f.recipe"
 			fi
 		done
 		LP_BUILDING=
