@@ -15,8 +15,11 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata/gol
 // repoRoot is the repository root: the tests run in charts/.
 const repoRoot = ".."
 
-// components are the charts, in the order the golden files are written.
-var components = []string{"distribution", "minio", "spark", "trino"}
+// components are the Applications an environment may deploy (env.yaml components).
+var components = []string{"distribution", "jupyter", "minio", "risk-api", "spark", "trino"}
+
+// chartDirs are the charts under charts/ (risk-api is an instance of spring-boot).
+var chartDirs = []string{"distribution", "jupyter", "minio", "spark", "spring-boot", "trino"}
 
 // devRequest renders a chart the way Argo CD renders it for dev, with extra values on top.
 func devRequest(t testing.TB, component string, values map[string]any) chartrender.Request {

@@ -52,7 +52,7 @@ func workloads(t *testing.T, objs []chartrender.Object) []workload {
 	return out
 }
 
-var allowedImage = regexp.MustCompile(`^(docker\.io/trinodb/|docker\.io/apache/|quay\.io/minio/|ghcr\.io/lakeport/|registry\.risk\.internal/lakeport/)[a-z0-9._/-]+:[A-Za-z0-9._-]+(@sha256:[a-f0-9]{64})?$`)
+var allowedImage = regexp.MustCompile(`^(docker\.io/trinodb/|docker\.io/apache/|quay\.io/minio/|quay\.io/oauth2-proxy/|ghcr\.io/lakeport/|registry\.risk\.internal/lakeport/)[a-z0-9._/-]+:[A-Za-z0-9._-]+(@sha256:[a-f0-9]{64})?$`)
 
 // plaintextSecret finds key=value or key: value lines whose key names a credential and whose
 // value is not a reference (${ENV:...}, ${...}) or a path.

@@ -32,6 +32,12 @@ func TestValuesSchemaRejects(t *testing.T) {
 		{"distribution", "misspelled key", map[string]any{"schedule": map[string]any{"concurrencyPolcy": "Allow"}}, []string{"at '/schedule'", "concurrencyPolcy"}},
 		{"distribution", "wrong type", map[string]any{"schedule": map[string]any{"backoffLimit": "2"}}, []string{"at '/schedule/backoffLimit'", "want integer"}},
 		{"distribution", "plaintext S3 secret in the job config", map[string]any{"config": map[string]any{"input": map[string]any{"s3": map[string]any{"secretAccessKey": "hunter2"}}}}, []string{"at '/config/input/s3/secretAccessKey'"}},
+		{"spring-boot", "misspelled key", map[string]any{"shutdown": map[string]any{"preStopSleepSecond": 5}}, []string{"at '/shutdown'", "preStopSleepSecond"}},
+		{"spring-boot", "wrong type", map[string]any{"management": map[string]any{"port": "8081"}}, []string{"at '/management/port'", "want integer"}},
+		{"spring-boot", "OTLP protocol outside the enum", map[string]any{"otlp": map[string]any{"protocol": "http/json"}}, []string{"at '/otlp/protocol'"}},
+		{"jupyter", "misspelled team key", map[string]any{"teams": []any{map[string]any{"name": "a", "persistense": map[string]any{}}}}, []string{"at '/teams/0'", "persistense"}},
+		{"jupyter", "auth type outside the enum", map[string]any{"auth": map[string]any{"type": "password"}}, []string{"at '/auth/type'"}},
+		{"jupyter", "OIDC issuer over plain HTTP", map[string]any{"auth": map[string]any{"oidc": map[string]any{"issuerURL": "http://sso"}}}, []string{"at '/auth/oidc/issuerURL'"}},
 		{"distribution", "unknown key in the job config", map[string]any{"config": map[string]any{"databse": map[string]any{}}}, []string{"at '/config'", "databse"}},
 	}
 	for _, tc := range cases {
@@ -55,7 +61,7 @@ func TestValuesSchemaRejects(t *testing.T) {
 // TestChartDefaultsRender: every chart renders with its defaults plus the values it requires,
 // and the result decodes strictly.
 func TestChartDefaultsRender(t *testing.T) {
-	for _, c := range components {
+	for _, c := range chartDirs {
 		t.Run(c, func(t *testing.T) {
 			objs := mustRender(t, defaultsRequest(c, requiredValues(c)))
 			if err := strictCheck(objs); err != nil {
@@ -74,6 +80,10 @@ func requiredValues(chart string) map[string]any {
 		return map[string]any{"rootCredentials": map[string]any{"existingSecret": "minio-root"}}
 	case "spark":
 		return map[string]any{"eventLog": map[string]any{"s3": map[string]any{"existingSecret": "spark-s3"}}}
+	case "spring-boot":
+		return map[string]any{"image": map[string]any{"repository": "lakeport/risk-api", "tag": "0.1.0"}}
+	case "jupyter":
+		return map[string]any{"image": map[string]any{"tag": "2026-08-03"}, "teams": []any{map[string]any{"name": "market-risk"}}}
 	default:
 		return map[string]any{}
 	}
@@ -83,7 +93,7 @@ func requiredValues(chart string) map[string]any {
 // properties) rejects unknown keys, and every documented default validates (the charts render
 // with their defaults in TestChartDefaultsRender).
 func TestSchemasAreStrict(t *testing.T) {
-	for _, c := range components {
+	for _, c := range chartDirs {
 		t.Run(c, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join(c, "values.schema.json"))
 			if err != nil {

@@ -14,6 +14,8 @@ allowed_image_prefixes := {
 	# (jobs/README.md, "The image").
 	"registry.risk.internal/lakeport/",
 	"quay.io/minio/",
+	# oauth2-proxy's official image (charts/jupyter's OIDC login sidecar).
+	"quay.io/oauth2-proxy/",
 }
 
 # METADATA

@@ -21,6 +21,10 @@
 #     overhead        spark.executor.memoryOverhead, or spark.executor.memoryOverheadFactor
 #                     (default 0.10) of the executor memory, at least
 #                     spark.executor.minMemoryOverhead (default 384m)
+#   Any other JVM that takes its options from the environment (the Spring Boot chart): the
+#   options of JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS, counted as for Trino; with neither -Xmx nor
+#   -XX:MaxRAMPercentage the JVM's default heap is 25% of the limit (MaxRAMPercentage's default,
+#   JDK 21 java man page, "-XX:MaxRAMPercentage").
 package main
 
 import data.lib.kubernetes as k8s
@@ -51,7 +55,26 @@ jvm_budgets(c) := trino if {
 	count(trino) > 0
 } else := [spark_budget(c)] if {
 	spark_daemon(c.container)
+} else := [env_budget(c, text)] if {
+	text := env_jvm_options(c.container)
 } else := []
+
+# --- JVMs configured through the environment ---------------------------------------------------------
+
+# The JVM reads JAVA_TOOL_OPTIONS (every JVM the container starts) and JDK_JAVA_OPTIONS (the java
+# launcher); both are whitespace-separated option lists.
+env_jvm_options(container) := concat("\n", texts) if {
+	texts := [regex.replace(trim_space(e.value), `\s+`, "\n") |
+		some e in object.get(container, "env", [])
+		e.name in {"JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"}
+		is_string(e.value)
+	]
+	count(texts) > 0
+}
+
+env_budget(c, text) := b if {
+	b := object.union(trino_budget(c, jvm_options(text)), {"what": "JVM (JAVA_TOOL_OPTIONS)"})
+}
 
 trino_budget(c, opts) := {"what": "JVM (jvm.config)", "total": total, "parts": parts} if {
 	limit := memory_mib(c.container.resources.limits.memory)
@@ -66,6 +89,12 @@ trino_budget(c, opts) := {"what": "JVM (jvm.config)", "total": total, "parts": p
 heap_mib(opts, _) := opts.Xmx
 
 heap_mib(opts, limit) := floor((limit * opts.MaxRAMPercentage) / 100) if not opts.Xmx
+
+# The JVM's default MaxRAMPercentage is 25.
+heap_mib(opts, limit) := floor((limit * 25) / 100) if {
+	not opts.Xmx
+	not opts.MaxRAMPercentage
+}
 
 declared(0) := "undeclared"
 

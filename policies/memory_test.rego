@@ -117,3 +117,45 @@ test_sizes if {
 	memory_mib("3Gi") == 3072
 	memory_mib("1536Mi") == 1536
 }
+
+# --- JVMs configured through JAVA_TOOL_OPTIONS (charts/spring-boot) ----------------------------------
+
+spring_api(limit, options) := json.patch(f.deployment, [
+	{"op": "add", "path": "/spec/template/spec/containers/0/env", "value": [{"name": "JAVA_TOOL_OPTIONS", "value": options}]},
+	{"op": "replace", "path": "/spec/template/spec/containers/0/resources/limits/memory", "value": limit},
+	{"op": "replace", "path": "/spec/template/spec/containers/0/resources/requests/memory", "value": limit},
+])
+
+# What charts/spring-boot renders for risk-api in dev.
+spring_options := "-XX:MaxRAMPercentage=50 -XX:MaxMetaspaceSize=192m -XX:ReservedCodeCacheSize=128m -XX:MaxDirectMemorySize=64m -XX:+ExitOnOutOfMemoryError"
+
+test_spring_api_fits_its_limit if {
+	w := spring_api("1536Mi", spring_options)
+	count(deny_jvm_memory) == 0 with input as w with data.lakeport.objects as [w]
+}
+
+test_spring_api_heap_share_too_high if {
+	# 75% of 1Gi as heap leaves 256MiB for a 128M code cache, 192M metaspace, 64M direct memory and
+	# the JVM's native memory.
+	w := spring_api("1Gi", replace(spring_options, "MaxRAMPercentage=50", "MaxRAMPercentage=75"))
+	deny_jvm_memory[`Deployment web: container "app" needs 1408MiB for its JVM (JAVA_TOOL_OPTIONS) (heap 768 + code cache 128 + metaspace 192 + direct memory 64 + native 256) but its memory limit is 1024MiB: it would be OOMKilled; lower the heap or raise resources.limits.memory`] with input as w with data.lakeport.objects as [w]
+}
+
+test_spring_api_default_heap_is_a_quarter if {
+	# No heap option: 25% of 1Gi = 256 + the JDK's 240M code cache + 256 native = 752 fits 1Gi,
+	# not 512Mi.
+	count(deny_jvm_memory) == 0 with input as spring_api("1Gi", "-XX:+ExitOnOutOfMemoryError") with data.lakeport.objects as []
+	count(deny_jvm_memory) == 1 with input as spring_api("512Mi", "-XX:+ExitOnOutOfMemoryError") with data.lakeport.objects as []
+}
+
+test_jdk_java_options_count_too if {
+	w := json.patch(f.deployment, [
+		{"op": "add", "path": "/spec/template/spec/containers/0/env", "value": [{"name": "JDK_JAVA_OPTIONS", "value": "-Xmx900m"}]},
+		{"op": "replace", "path": "/spec/template/spec/containers/0/resources/limits/memory", "value": "1Gi"},
+	])
+	count(deny_jvm_memory) == 1 with input as w with data.lakeport.objects as [w]
+}
+
+test_container_without_jvm_options_is_not_counted if {
+	count(deny_jvm_memory) == 0 with input as f.deployment with data.lakeport.objects as [f.deployment]
+}

@@ -89,10 +89,18 @@ type Request struct {
 	Values map[string]any
 }
 
-// ForEnv returns the request Argo CD makes for a component of an environment.
+// ForEnv returns the request Argo CD makes for a component of an environment: the chart is the
+// component's `chart` in env.yaml (several components may share one chart, like the Spring Boot
+// APIs), charts/<component> when the environment does not list it.
 func ForEnv(root string, env Env, component string) Request {
+	chartDir := filepath.Join(root, "charts", component)
+	for _, c := range env.Components {
+		if c.Component == component && c.Chart != "" {
+			chartDir = filepath.Join(root, filepath.FromSlash(c.Chart))
+		}
+	}
 	return Request{
-		ChartDir:    filepath.Join(root, "charts", component),
+		ChartDir:    chartDir,
 		ReleaseName: component,
 		Namespace:   env.Destination.Namespace,
 		KubeVersion: env.KubeVersion,

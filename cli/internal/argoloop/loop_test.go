@@ -100,6 +100,11 @@ func settle(t *testing.T) {
 	}
 }
 
+// devApps are the Applications the ApplicationSet generates for dev (environments/dev/env.yaml).
+func devApps() []string {
+	return []string{"dev-minio", "dev-trino", "dev-spark", "dev-distribution", "dev-risk-api", "dev-jupyter"}
+}
+
 // TestDevSyncedHealthy: every dev Application the ApplicationSet generates reaches Synced/Healthy
 // on simulated nodes with no hand edits, and `lakeport health --env dev` says so with exit 0.
 func TestDevSyncedHealthy(t *testing.T) {
@@ -108,7 +113,7 @@ func TestDevSyncedHealthy(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("lakeport health --env dev: exit %d", code)
 	}
-	for _, app := range []string{"dev-minio", "dev-trino", "dev-spark", "dev-distribution"} {
+	for _, app := range devApps() {
 		if !regexp.MustCompile(`(?m)^` + app + `\s+Synced\s+Healthy\s`).MatchString(out) {
 			t.Errorf("%s is not Synced and Healthy in:\n%s", app, out)
 		}
@@ -137,8 +142,8 @@ func TestDiffLiveAfterSync(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Mode != "live" || doc.Summary.Changed || len(doc.Apps) != 4 {
-		t.Errorf("mode %q, changed %v, %d apps; want live, false, 4 dev apps", doc.Mode, doc.Summary.Changed, len(doc.Apps))
+	if doc.Mode != "live" || doc.Summary.Changed || len(doc.Apps) != len(devApps()) {
+		t.Errorf("mode %q, changed %v, %d apps; want live, false, %d dev apps", doc.Mode, doc.Summary.Changed, len(doc.Apps), len(devApps()))
 	}
 }
 

@@ -1,0 +1,141 @@
+{{- define "spring-boot.name" -}}
+{{- default .Release.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release is the service (risk-api): its objects are named after it, not after the chart. */}}
+{{- define "spring-boot.fullname" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "spring-boot.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "spring-boot.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "spring-boot.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "spring-boot.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "spring-boot.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "spring-boot.selectorLabels" . }}
+app.kubernetes.io/component: api
+app.kubernetes.io/version: {{ include "spring-boot.imageTag" . | trunc 63 | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: lakeport
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "spring-boot.imageTag" -}}
+{{- $tag := toString .Values.image.tag -}}
+{{- if or (eq $tag "") (eq $tag "latest") -}}
+{{- fail "image.tag: pin a release of the service's image (\"latest\" and empty tags are not allowed)" -}}
+{{- end -}}
+{{- $tag -}}
+{{- end -}}
+
+{{- define "spring-boot.image" -}}
+{{- if not .Values.image.repository -}}
+{{- fail "image.repository: name the service's image" -}}
+{{- end -}}
+{{- $ref := printf "%s/%s:%s" .Values.image.registry .Values.image.repository (include "spring-boot.imageTag" .) -}}
+{{- if .Values.image.digest -}}{{ printf "%s@%s" $ref .Values.image.digest }}{{- else -}}{{ $ref }}{{- end -}}
+{{- end -}}
+
+{{/* "true" when values.trustedCA names a ConfigMap or a Secret. */}}
+{{- define "spring-boot.trustedCA" -}}
+{{- with .Values.trustedCA -}}
+{{- if and .configMapName .secretName -}}
+{{- fail "trustedCA: set configMapName or secretName, not both" -}}
+{{- end -}}
+{{- if or .configMapName .secretName -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "spring-boot.caDir" -}}/etc/lakeport/ca{{- end -}}
+{{- define "spring-boot.truststorePath" -}}/etc/lakeport/truststore/truststore.p12{{- end -}}
+{{- define "spring-boot.configDir" -}}/etc/lakeport/spring{{- end -}}
+
+{{/* JAVA_TOOL_OPTIONS: every JVM memory pool bounded relative to the container limit, and the
+truststore built from trustedCA. The JVM reads JAVA_TOOL_OPTIONS whatever launches it (java -jar,
+a buildpack launcher, a shell script); policies/memory.rego reads the same variable. */}}
+{{- define "spring-boot.javaToolOptions" -}}
+{{- $j := .Values.jvm -}}
+{{- $opts := list
+  (printf "-XX:MaxRAMPercentage=%v" $j.maxRAMPercentage)
+  (printf "-XX:MaxMetaspaceSize=%dm" (int $j.maxMetaspaceMiB))
+  (printf "-XX:ReservedCodeCacheSize=%dm" (int $j.reservedCodeCacheMiB))
+  (printf "-XX:MaxDirectMemorySize=%dm" (int $j.maxDirectMemoryMiB))
+  "-XX:+ExitOnOutOfMemoryError" -}}
+{{- if include "spring-boot.trustedCA" . -}}
+{{- $opts = concat $opts (list (printf "-Djavax.net.ssl.trustStore=%s" (include "spring-boot.truststorePath" .)) "-Djavax.net.ssl.trustStoreType=PKCS12") -}}
+{{- end -}}
+{{- range $j.extraOptions -}}
+{{- if regexMatch "^-(Xm[xs]|XX:(MaxRAMPercentage|InitialRAMPercentage|MaxMetaspaceSize|ReservedCodeCacheSize|MaxDirectMemorySize)=)" . -}}
+{{- fail (printf "jvm.extraOptions: %s sets a memory pool; use the jvm.* values so the memory policy sees it" .) -}}
+{{- end -}}
+{{- $opts = append $opts . -}}
+{{- end -}}
+{{- join " " $opts -}}
+{{- end -}}
+
+{{/* The chart's part of application.yaml: Spring Boot's Kubernetes conventions (README.md cites
+the reference documentation for each key). */}}
+{{- define "spring-boot.applicationConfig" -}}
+{{- $s := .Values.shutdown -}}
+{{- $cfg := dict
+  "server" (dict "port" (int .Values.server.port) "shutdown" "graceful")
+  "management" (dict
+    "server" (dict "port" (int .Values.management.port))
+    "endpoints" (dict "web" (dict "exposure" (dict "include" "health,info,prometheus")))
+    "endpoint" (dict "health" (dict "probes" (dict "enabled" true "add-additional-paths" true)))
+    "tracing" (dict "sampling" (dict "probability" .Values.otlp.samplingProbability)))
+  "spring" (dict "lifecycle" (dict "timeout-per-shutdown-phase" (printf "%ds" (int $s.timeoutPerShutdownPhaseSeconds)))) -}}
+{{- if include "spring-boot.trustedCA" . -}}
+{{- $_ := set $cfg.spring "ssl" (dict "bundle" (dict "pem" (dict "lakeport-ca" (dict "truststore" (dict "certificate" (printf "file:%s/ca.crt" (include "spring-boot.caDir" .))))))) -}}
+{{- end -}}
+{{- $user := deepCopy .Values.application -}}
+{{- range $k := list "server" "management" -}}
+{{- if hasKey $user $k -}}
+{{- fail (printf "application.%s: set by the chart from values (server.port, management.port, shutdown, otlp); not overridable" $k) -}}
+{{- end -}}
+{{- end -}}
+{{- if hasKey (get $user "spring" | default dict) "lifecycle" -}}
+{{- fail "application.spring.lifecycle: set by the chart from shutdown.timeoutPerShutdownPhaseSeconds" -}}
+{{- end -}}
+{{- toYaml (mergeOverwrite $user $cfg) -}}
+{{- end -}}
+
+{{- define "spring-boot.validate" -}}
+{{- $s := .Values.shutdown -}}
+{{- $need := add $s.preStopSleepSeconds $s.timeoutPerShutdownPhaseSeconds 5 -}}
+{{- if lt (int $s.terminationGracePeriodSeconds) (int $need) -}}
+{{- fail (printf "shutdown.terminationGracePeriodSeconds: %d does not fit preStopSleepSeconds (%d) + timeoutPerShutdownPhaseSeconds (%d) + 5s for the JVM to exit: Kubernetes would SIGKILL requests still in flight; set at least %d" (int $s.terminationGracePeriodSeconds) (int $s.preStopSleepSeconds) (int $s.timeoutPerShutdownPhaseSeconds) (int $need)) -}}
+{{- end -}}
+{{- if eq (int .Values.server.port) (int .Values.management.port) -}}
+{{- fail "management.port: must differ from server.port (the actuator is not exposed on the API port)" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "spring-boot.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.runAsUser }}
+runAsGroup: {{ .Values.runAsGroup }}
+fsGroup: {{ .Values.runAsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "spring-boot.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
