@@ -247,7 +247,7 @@ func TestReleaseIsReproducibleAndRuns(t *testing.T) {
 			"source":     cf.Config.Labels["org.opencontainers.image.source"],
 			"revision":   cf.Config.Labels["org.opencontainers.image.revision"],
 		}
-		want["version"] = "9.8.7"  // the README writes <version>: the release's, without its v
+		want["version"] = "9.8.7" // the README writes <version>: the release's, without its v
 		want["revision"] = commit // the README writes <commit>
 		for k, w := range want {
 			if got[k] != w {
@@ -427,4 +427,3 @@ func imageTable(t *testing.T, readme string) map[string]map[string]string {
 	}
 	return out
 }
-
