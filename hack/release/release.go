@@ -166,6 +166,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("release: %w", err)
 	}
 	defer os.RemoveAll(stage)
+	if err := os.Chmod(stage, 0o755); err != nil { // MkdirTemp makes it 0700
+		return nil, fmt.Errorf("release: %w", err)
+	}
 	bins := filepath.Join(stage, ".bin")
 	res := &Result{}
 	for _, b := range o.Binaries {

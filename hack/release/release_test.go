@@ -160,15 +160,12 @@ func TestReleaseIsReproducibleAndRuns(t *testing.T) {
 			t.Errorf("the released `lakeport version` says %q, want it to contain %q", out, want)
 		}
 	}
-	// A development build, with the race detector when this test has it (its packages are then
-	// already compiled: make test runs with -race).
+	// A development build, as `make build` makes it: the release's compiler flags (so the packages
+	// compiled for the release are reused) without its linker flags.
 	dev := filepath.Join(dir, "lakeport-dev")
-	args := []string{"build", "-o", dev}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.CommandContext(ctx, "go", append(args, "./cli/cmd/lakeport")...)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", dev, "./cli/cmd/lakeport")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if o, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("development build: %v\n%s", err, o)
 	}
@@ -223,13 +220,23 @@ func TestReleaseIsReproducibleAndRuns(t *testing.T) {
 			t.Errorf("README's container images table has no row for %s", name)
 			continue
 		}
-		idx, err := layout.ImageIndexFromPath(filepath.Join(a, "images", name))
+		// The layout's index.json names the image's multi-arch index; it holds one image per
+		// linux platform (here the host's).
+		lp, err := layout.ImageIndexFromPath(filepath.Join(a, "images", name))
 		if err != nil {
 			t.Fatal(err)
 		}
+		top, err := lp.IndexManifest()
+		if err != nil || len(top.Manifests) != 1 {
+			t.Fatalf("%s layout: %v, %d manifests", name, err, len(top.Manifests))
+		}
+		idx, err := lp.ImageIndex(top.Manifests[0].Digest)
+		if err != nil {
+			t.Fatalf("%s: the layout does not name an image index: %v", name, err)
+		}
 		im, err := idx.IndexManifest()
-		if err != nil || len(im.Manifests) != 1 {
-			t.Fatalf("%s index: %v, %d manifests", name, err, len(im.Manifests))
+		if err != nil || len(im.Manifests) != 1 || im.Manifests[0].Platform == nil || im.Manifests[0].Platform.Architecture != runtime.GOARCH {
+			t.Fatalf("%s index: %v, manifests %+v", name, err, im.Manifests)
 		}
 		img, err := idx.Image(im.Manifests[0].Digest)
 		if err != nil {

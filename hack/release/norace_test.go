@@ -1,5 +1,0 @@
-//go:build !race
-
-package release_test
-
-const raceEnabled = false
