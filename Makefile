@@ -18,8 +18,8 @@ include $(sort $(wildcard cli/*.mk charts/*.mk jobs/*.mk hack/*.mk))
 .PHONY: all build test test-short lint demo bench golden tools apt clean
 all: build
 
-build: ## Build the lakeport CLI and the job binaries into ./bin
-	$(GO) build -trimpath -o $(BIN)/ ./cli/cmd/... ./jobs/cmd/...
+build: ## Build the lakeport CLI and the job binaries into ./bin (static, as make release builds them)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cli/cmd/... ./jobs/cmd/...
 
 tools: ## Build (or reuse from the cache) every real server and peer tool the tests use
 	bash hack/apt.sh

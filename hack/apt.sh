@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # apt.sh: install the Debian packages the tests need and hack/ensure.sh does
 # not build: PostgreSQL (server binaries under /usr/lib/postgresql/<ver>/bin),
-# redis-server (Argo CD's cache) and git.
+# redis-server (Argo CD's cache), git, and shellcheck (actionlint runs it on
+# the workflows' `run:` scripts).
 #
 # Idempotent and quick: when everything is installed it only asks dpkg.
 # `apt-get update` runs only when something is missing. Uses sudo when not
@@ -10,7 +11,7 @@
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-APT_PACKAGES=(postgresql redis-server git)
+APT_PACKAGES=(postgresql redis-server git shellcheck)
 
 installed() {
 	[[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]

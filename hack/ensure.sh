@@ -272,6 +272,15 @@ build_argocd-v2-crds() {
 	argocd_crds "github.com/argoproj/argo-cd/v2@${ARGOCD_V2_VERSION}" "$1"
 }
 
+# actionlint and cyclonedx-gomod read their version from the build info `go install` records.
+build_actionlint() {
+	lp_go_install "$1" "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}"
+}
+
+build_cyclonedx-gomod() {
+	lp_go_install "$1" "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@${CYCLONEDX_GOMOD_VERSION}"
+}
+
 build_dyff() {
 	lp_go_install "$1" "github.com/homeport/dyff/cmd/dyff@${DYFF_VERSION}" \
 		"-X github.com/homeport/dyff/internal/cmd.version=${DYFF_VERSION#v}"

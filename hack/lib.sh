@@ -20,6 +20,8 @@ VERSITYGW_VERSION=v1.8.0
 CONFTEST_VERSION=v0.71.1
 DYFF_VERSION=v1.12.0
 ARGO_WORKFLOWS_VERSION=v3.7.6 # workflow-controller (v4.0.5 has reported security flaws)
+ACTIONLINT_VERSION=v1.7.12      # lints the kit's GitHub workflows (make test)
+CYCLONEDX_GOMOD_VERSION=v1.10.0 # the release's SBOMs (make release; make test checks one)
 
 # The project builds with Go 1.27; a stock go >= 1.21 fetches this toolchain
 # from the module proxy once per machine.
@@ -34,7 +36,8 @@ LAKEPORT_TOOLS=${LAKEPORT_TOOLS:-${LAKEPORT_ROOT}/.tools/bin}
 # Every tool this kit knows, in the order `ensure.sh all` builds them
 # (cheapest and most wanted first).
 LAKEPORT_ALL_TOOLS=(helm etcd kube-apiserver versitygw conftest dyff kwok
-	kube-controller-manager kube-scheduler kubectl argocd argocd-v2-crds workflow-controller)
+	kube-controller-manager kube-scheduler kubectl argocd argocd-v2-crds workflow-controller
+	actionlint cyclonedx-gomod)
 
 # lp_log MSG...: progress goes to stderr so stdout stays clean for callers.
 lp_log() { printf 'lakeport: %s\n' "$*" >&2; }
@@ -58,6 +61,8 @@ lp_version() {
 	conftest) echo "$CONFTEST_VERSION" ;;
 	dyff) echo "$DYFF_VERSION" ;;
 	workflow-controller) echo "$ARGO_WORKFLOWS_VERSION" ;;
+	actionlint) echo "$ACTIONLINT_VERSION" ;;
+	cyclonedx-gomod) echo "$CYCLONEDX_GOMOD_VERSION" ;;
 	*) return 1 ;;
 	esac
 }

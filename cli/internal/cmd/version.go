@@ -31,7 +31,15 @@ expands with. Exit codes: 0 success, 2 error.`,
 			case output.YAML:
 				return output.WriteYAML(f.IO.Out, info)
 			}
-			_, err = fmt.Fprintf(f.IO.Out, "lakeport %s (%s, %s)\nhelm SDK %s, argo-cd %s\n", info.Version, info.GoVersion, info.Platform, info.Helm, info.ArgoCD)
+			commit, date := info.Commit, info.Date
+			if commit == "" {
+				commit = "unknown"
+			}
+			if date == "" {
+				date = "unknown"
+			}
+			_, err = fmt.Fprintf(f.IO.Out, "lakeport %s (commit %s, %s; %s, %s)\nhelm SDK %s, argo-cd %s\n",
+				info.Version, commit, date, info.GoVersion, info.Platform, info.Helm, info.ArgoCD)
 			return err
 		},
 	}
