@@ -112,7 +112,6 @@ func sideName(s SideInfo) string {
 	return fmt.Sprintf("%s (%s)", s.Label, source.ShortSHA(s.Revision))
 }
 
-
 func appTitle(r *Report, a *AppDiff) string {
 	if r.Mode == Environments {
 		from, to := "∅", "∅"

@@ -79,33 +79,14 @@ func OpenSnapshot(repo *source.Repo, head source.Snapshot) (*Workspace, error) {
 // repoURL is the kit repository's URL: the repository the ApplicationSet's git generator reads.
 func repoURL(as *argov1.ApplicationSet) (string, error) {
 	var urls []string
-	var walk func(gs []argov1.ApplicationSetGenerator)
-	walk = func(gs []argov1.ApplicationSetGenerator) {
-		for _, g := range gs {
-			if g.Git != nil {
-				urls = append(urls, g.Git.RepoURL)
-			}
-			if g.Matrix != nil {
-				walk(nested(g.Matrix.Generators))
-			}
-			if g.Merge != nil {
-				walk(nested(g.Merge.Generators))
-			}
-		}
+	gits, _ := appset.GitGenerators(as.Spec.Generators)
+	for _, g := range gits {
+		urls = append(urls, g.RepoURL)
 	}
-	walk(as.Spec.Generators)
 	if len(urls) == 0 {
 		return "", errors.New("the ApplicationSet has no git generator: lakeport needs one over environments/")
 	}
 	return urls[0], nil
-}
-
-func nested(ns []argov1.ApplicationSetNestedGenerator) []argov1.ApplicationSetGenerator {
-	out := make([]argov1.ApplicationSetGenerator, 0, len(ns))
-	for _, n := range ns {
-		out = append(out, argov1.ApplicationSetGenerator{Git: n.Git, List: n.List})
-	}
-	return out
 }
 
 // Environment of an Application (its lakeport.dev/environment label).
