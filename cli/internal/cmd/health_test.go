@@ -45,7 +45,13 @@ func TestMain(m *testing.M) {
 
 func clusterForHealth(t *testing.T) *argoloop.Cluster {
 	t.Helper()
-	healthOnce.Do(func() { healthCluster, healthClusterErr = argoloop.StartCluster(testenv.KubeOptions{}) })
+	healthOnce.Do(func() {
+		if testing.Short() {
+			healthClusterErr = testenv.ErrShort
+			return
+		}
+		healthCluster, healthClusterErr = argoloop.StartCluster(testenv.KubeOptions{})
+	})
 	testenv.NeedServer(t, healthClusterErr)
 	return healthCluster
 }

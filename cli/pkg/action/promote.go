@@ -131,7 +131,8 @@ func (p *Promote) Run(ctx context.Context) (*PromoteReport, error) {
 	t := report.Totals()
 	step("preview", "done", fmt.Sprintf("%d added, %d changed, %d removed", t.Added, t.Changed, t.Removed))
 	if p.DryRun {
-		step("write", "skipped", "dry run: nothing written")
+		// The words are the CLI's (golden output); the step is the same for any caller.
+		step("write", "skipped", "--dry-run: nothing written")
 		return rep, nil
 	}
 
