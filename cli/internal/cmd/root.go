@@ -167,5 +167,18 @@ func flagWords(err error) error {
 	if errors.As(err, &be) && err == error(be) {
 		return fmt.Errorf("--base: %w", be.Err)
 	}
+	var ue *action.UsageError
+	if errors.As(err, &ue) && err == error(ue) && optionFlag(ue.Option) != "" {
+		return fmt.Errorf("%s with %s", ue.Msg, optionFlag(ue.Option))
+	}
 	return err
+}
+
+// optionFlag is the flag that sets an action's option, by field name.
+func optionFlag(option string) string {
+	switch option {
+	case "Envs":
+		return "--env"
+	}
+	return ""
 }

@@ -162,7 +162,7 @@ func (d *Diff) runLive(ctx context.Context, repo *source.Repo) (*DiffReport, err
 		return nil, err
 	}
 	if len(d.Envs) == 0 && len(w.Kit.Environments) > 1 {
-		return nil, &UsageError{Msg: "a live diff compares with the cluster of your kubeconfig context: choose the environments that run there"}
+		return nil, &UsageError{Msg: "a live diff compares with the cluster of your kubeconfig context: choose the environments that run there", Option: "Envs"}
 	}
 	apps, err := w.Select(d.Envs, d.Apps)
 	if err != nil {

@@ -10,7 +10,12 @@ import (
 
 // UsageError is a request that cannot be carried out as asked (an unknown environment, a revision
 // that cannot be read outside a clone...). Its message never names a CLI flag.
-type UsageError struct{ Msg string }
+type UsageError struct {
+	Msg string
+	// Option names the option (a field of the action) that settles it, when one does: a CLI
+	// says it as its flag.
+	Option string
+}
 
 func (e *UsageError) Error() string { return e.Msg }
 
