@@ -10,8 +10,7 @@ import (
 
 	"github.com/lakeport/lakeport/cli/internal/output"
 	"github.com/lakeport/lakeport/cli/pkg/action"
-	"github.com/lakeport/lakeport/cli/pkg/source"
-	"github.com/lakeport/lakeport/cli/pkg/workspace"
+	"github.com/lakeport/lakeport/cli/pkg/render"
 )
 
 // AppsOptions are the inputs of `lakeport apps`.
@@ -97,7 +96,7 @@ func (o *AppsOptions) Run(ctx context.Context) error {
 		if dest == "" {
 			dest = a.Spec.Destination.Name
 		}
-		t.Row(a.Name, workspace.Environment(a), workspace.Component(a), a.Spec.Project,
+		t.Row(a.Name, a.Labels[render.LabelEnvironment], a.Labels[render.LabelComponent], a.Spec.Project,
 			dest+" ns/"+a.Spec.Destination.Namespace, path, shortRev(rev), syncSummary(a.Spec.SyncPolicy))
 	}
 	return t.Render(o.f.IO.Out)
@@ -130,4 +129,4 @@ func syncSummary(p *argov1.SyncPolicy) string {
 }
 
 // shortRev shortens a full commit SHA for tables; tags, branches and HEAD stay as written.
-func shortRev(rev string) string { return source.ShortSHA(rev) }
+func shortRev(rev string) string { return action.ShortSHA(rev) }

@@ -86,3 +86,7 @@ func (c *Config) openWorkspace(revision string) (*workspace.Workspace, error) {
 	}
 	return workspace.Open(dir, revision)
 }
+
+// ShortSHA shortens a full commit SHA to 12 hex digits for people; anything else is returned as
+// written (source.ShortSHA, for callers that print reports).
+func ShortSHA(rev string) string { return source.ShortSHA(rev) }
