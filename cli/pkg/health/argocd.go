@@ -34,7 +34,7 @@ type ArgoCDSource struct {
 // NewArgoCDSource connects lazily: the first call dials.
 func NewArgoCDSource(o ArgoCDOptions) (*ArgoCDSource, error) {
 	if o.Server == "" {
-		return nil, fmt.Errorf("no Argo CD server: pass --server or set ARGOCD_SERVER")
+		return nil, fmt.Errorf("no Argo CD server address")
 	}
 	return &ArgoCDSource{opts: o}, nil
 }

@@ -122,7 +122,7 @@ func (w *Workspace) Select(envs, apps []string) ([]argov1.Application, error) {
 	}
 	out := Filter(w.Apps, envs, apps)
 	if len(out) == 0 {
-		return nil, &UsageError{Msg: fmt.Sprintf("no application matches --env %s --app %s", strings.Join(envs, ","), strings.Join(apps, ","))}
+		return nil, &UsageError{Msg: fmt.Sprintf("no application matches environments [%s] and apps [%s]", strings.Join(envs, ","), strings.Join(apps, ","))}
 	}
 	rank := map[string]int{}
 	for i, e := range w.Kit.Promotion {
