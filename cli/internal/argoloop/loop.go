@@ -514,4 +514,3 @@ func (l *Loop) Logs(component string, lines int) string {
 	}
 	return strings.Join(all, "\n")
 }
-
