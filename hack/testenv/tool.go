@@ -103,12 +103,20 @@ func Tool(tb testing.TB, name string) string {
 	return ""
 }
 
+// ErrShort stands for a server a package's TestMain did not start because the tests run with
+// -short (make test-short starts no server): NeedServer skips on it.
+var ErrShort = errors.New("not started under -short")
+
 // NeedServer ends a test whose server failed to start (err from StartKube,
 // StartPostgres, StartS3...): a missing binary skips or fails exactly as
 // Tool does, any other error fails. It does nothing when err is nil.
 func NeedServer(tb testing.TB, err error) {
 	tb.Helper()
 	if err == nil {
+		return
+	}
+	if errors.Is(err, ErrShort) {
+		tb.Skip("-short: this test needs a server, and -short starts none")
 		return
 	}
 	var missing *MissingToolError

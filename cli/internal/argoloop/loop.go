@@ -26,6 +26,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/lakeport/lakeport/cli/pkg/kit"
+	"github.com/lakeport/lakeport/cli/pkg/source"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
 	"github.com/lakeport/lakeport/hack/testenv"
 )
@@ -138,7 +139,7 @@ func Start(o Options) (l *Loop, err error) {
 			remote = append(remote, e.Destination.Server)
 		}
 	}
-	l.logf("kit %s pushed to %s in %s", short(l.Head), l.RepoURL, time.Since(start).Round(time.Millisecond))
+	l.logf("kit %s pushed to %s in %s", source.ShortSHA(l.Head), l.RepoURL, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
 	l.Argo, err = testenv.StartArgoCD(testenv.ArgoCDOptions{
@@ -512,11 +513,4 @@ func (l *Loop) Logs(component string, lines int) string {
 		all = all[len(all)-lines:]
 	}
 	return strings.Join(all, "\n")
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"reflect"
@@ -32,6 +33,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// make test-short starts no server: every test here needs the loop.
+		loopErr = testenv.ErrShort
+		os.Exit(m.Run())
+	}
 	isolated, err := argoloop.InOwnNetNS()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "argoloop:", err)

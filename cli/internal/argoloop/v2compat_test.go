@@ -41,6 +41,9 @@ func TestArgoCDv214API(t *testing.T) {
 	if !strings.Contains(string(crds), "argo-cd/v2@v2.14.") {
 		t.Fatal("the argocd-v2-crds tool is not Argo CD v2.14's CRDs")
 	}
+	if testing.Short() {
+		testenv.NeedServer(t, testenv.ErrShort)
+	}
 	k, err := testenv.StartKube(testenv.KubeOptions{})
 	testenv.NeedServer(t, err)
 	defer k.Stop()

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -8,16 +9,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lakeport/lakeport/cli/internal/output"
-	"github.com/lakeport/lakeport/cli/pkg/workspace"
+	"github.com/lakeport/lakeport/cli/pkg/action"
+	"github.com/lakeport/lakeport/cli/pkg/render"
 )
 
 // AppsOptions are the inputs of `lakeport apps`.
 type AppsOptions struct {
-	f        *Factory
-	Envs     []string
-	Apps     []string
-	Revision string
-	Output   string
+	f *Factory
+	action.Apps
+	Output string
 
 	format output.Format
 }
@@ -36,17 +36,18 @@ Exit codes: 0 success, 2 error.`,
   lakeport apps --env prod -o yaml
   lakeport apps --app trino -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.Config = f.Config(action.Connection{})
 			if err := o.Complete(); err != nil {
 				return err
 			}
 			if runF != nil {
 				return runF(o)
 			}
-			return o.Run()
+			return o.Run(c.Context())
 		},
 	}
-	addSelectionFlags(cmd, &o.Envs, &o.Apps)
+	addSelectionFlags(cmd, &o.Envs, &o.Apps.Apps)
 	cmd.Flags().StringVar(&o.Revision, "revision", "", "read the kit at this git revision instead of the working tree")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table, json or yaml")
 	return cmd
@@ -62,7 +63,7 @@ func (o *AppsOptions) Complete() error {
 	var err error
 	o.format, err = output.Parse(o.Output, output.Table, output.JSON, output.YAML)
 	if err != nil {
-		return &ExitError{Code: CodeError, Err: err}
+		return usageError(err)
 	}
 	return nil
 }
@@ -75,18 +76,12 @@ type AppList struct {
 }
 
 // Run lists the Applications.
-func (o *AppsOptions) Run() error {
-	w, err := o.f.OpenWorkspace(o.Revision)
+func (o *AppsOptions) Run(ctx context.Context) error {
+	rep, err := o.Apps.Run(ctx)
 	if err != nil {
 		return err
 	}
-	apps, err := w.Select(o.Envs, o.Apps)
-	if err != nil {
-		return err
-	}
-	for i := range apps {
-		apps[i].APIVersion, apps[i].Kind = "argoproj.io/v1alpha1", "Application"
-	}
+	apps := rep.Items
 	switch o.format {
 	case output.JSON:
 		return output.WriteJSON(o.f.IO.Out, AppList{APIVersion: output.APIVersion, Kind: "ApplicationList", Items: apps})
@@ -101,7 +96,7 @@ func (o *AppsOptions) Run() error {
 		if dest == "" {
 			dest = a.Spec.Destination.Name
 		}
-		t.Row(a.Name, workspace.Environment(a), workspace.Component(a), a.Spec.Project,
+		t.Row(a.Name, a.Labels[render.LabelEnvironment], a.Labels[render.LabelComponent], a.Spec.Project,
 			dest+" ns/"+a.Spec.Destination.Namespace, path, shortRev(rev), syncSummary(a.Spec.SyncPolicy))
 	}
 	return t.Render(o.f.IO.Out)
@@ -134,9 +129,4 @@ func syncSummary(p *argov1.SyncPolicy) string {
 }
 
 // shortRev shortens a full commit SHA for tables; tags, branches and HEAD stay as written.
-func shortRev(rev string) string {
-	if len(rev) == 40 && strings.Trim(rev, "0123456789abcdef") == "" {
-		return rev[:12]
-	}
-	return rev
-}
+func shortRev(rev string) string { return action.ShortSHA(rev) }

@@ -4,26 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
-	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"github.com/spf13/cobra"
 
 	"github.com/lakeport/lakeport/cli/internal/output"
 	"github.com/lakeport/lakeport/cli/internal/version"
+	"github.com/lakeport/lakeport/cli/pkg/action"
 	"github.com/lakeport/lakeport/cli/pkg/check"
 	"github.com/lakeport/lakeport/cli/pkg/check/policy"
 	"github.com/lakeport/lakeport/cli/pkg/check/report"
-	"github.com/lakeport/lakeport/cli/pkg/crds"
-	"github.com/lakeport/lakeport/cli/pkg/kit"
-	"github.com/lakeport/lakeport/cli/pkg/render"
-	"github.com/lakeport/lakeport/cli/pkg/source"
-	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
 
 // Output formats of check beside table and json.
@@ -35,17 +26,11 @@ const (
 
 // CheckOptions are the inputs of `lakeport check`.
 type CheckOptions struct {
-	f              *Factory
-	Envs           []string
-	Apps           []string
-	Output         string
-	FailOnWarn     bool
-	Base           string
-	FailOnExisting bool
+	f *Factory
+	action.Check
+	Output string
 
 	format output.Format
-	// now is the time exceptions expire against.
-	now time.Time
 }
 
 func newCheckCmd(f *Factory, runF func(*CheckOptions) error) *cobra.Command {
@@ -91,6 +76,7 @@ Exit codes: 0 no failing finding, 1 failing findings (warnings too with --fail-o
   lakeport check policies test`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			o.Config = f.Config(action.Connection{})
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -113,154 +99,26 @@ Exit codes: 0 no failing finding, 1 failing findings (warnings too with --fail-o
 func (o *CheckOptions) Complete() error {
 	var err error
 	if o.format, err = output.Parse(o.Output, output.Table, output.JSON, output.YAML, output.Markdown, formatJUnit, formatSARIF, formatGitHub); err != nil {
-		return &ExitError{Code: CodeError, Err: err}
+		return usageError(err)
 	}
 	if o.FailOnExisting && o.Base == "" {
-		return &ExitError{Code: CodeError, Err: errors.New("--fail-on-existing needs --base")}
-	}
-	if o.now.IsZero() {
-		o.now = time.Now()
+		return usageError(errors.New("--fail-on-existing needs --base"))
 	}
 	return nil
 }
 
-// crdCacheDir is where decoded CRDs are kept between runs ("" when there is no cache folder).
-func crdCacheDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(dir, "lakeport", "crds")
-}
-
-// Run renders, checks and writes the report.
+// Run checks and writes the report.
 func (o *CheckOptions) Run(ctx context.Context) error {
-	// A short-lived process that allocates a lot (YAML, Rego values): collecting less often
-	// saves a fifth of the CPU time, and the heap stays small.
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	f := o.f
-	start := time.Now()
-	w, err := f.OpenWorkspace("")
+	rep, err := o.Check.Run(ctx)
 	if err != nil {
 		return err
 	}
-	apps, err := w.Select(o.Envs, o.Apps)
-	if err != nil {
+	if err := o.write(rep.Report); err != nil {
 		return err
 	}
-	if o.Base != "" {
-		// A base that does not resolve is a mistake on the command line; a base that resolves
-		// but cannot be checked (a broken main) only makes every finding new.
-		if _, err := w.Repo.Resolve(o.Base); err != nil {
-			return fmt.Errorf("--base: %w", err)
-		}
-	}
-	// In PR mode the base is checked at the same time as the head: they share nothing.
-	var base *check.Report
-	var baseErr error
-	baseDone := make(chan struct{})
-	if o.Base != "" {
-		go func() {
-			defer close(baseDone)
-			base, baseErr = o.checkBase(ctx)
-		}()
-	} else {
-		close(baseDone)
-	}
-	rep, err := o.checkWorkspace(ctx, w, apps, false)
-	<-baseDone
-	if err != nil {
-		return err
-	}
-	if o.Base != "" {
-		if err := baseErr; err != nil {
-			fmt.Fprintf(f.IO.ErrOut, "warning: base %s could not be checked, so every finding counts as new: %v\n", o.Base, err)
-			base = &check.Report{}
-		}
-		rep = check.Compare(base, rep, o.Base)
-		rep.Sort(w.Kit.Promotion)
-	}
-	if err := o.write(rep); err != nil {
-		return err
-	}
-	envs := map[string]bool{}
-	for _, a := range rep.Applications {
-		envs[a.Environment] = true
-	}
-	fmt.Fprintf(f.IO.ErrOut, "checked %d applications (%d objects) in %d environments in %s\n",
-		rep.Summary.Applications, rep.Summary.Objects, len(envs), time.Since(start).Round(time.Millisecond))
-	if rep.Failed(o.FailOnWarn, o.FailOnExisting) {
-		return &ExitError{Code: CodeNegative}
-	}
-	return nil
-}
-
-// checkBase checks the same selection in the kit at the base revision. Environments and apps the
-// base does not have are simply absent from it.
-func (o *CheckOptions) checkBase(ctx context.Context) (*check.Report, error) {
-	w, err := o.f.OpenWorkspace(o.Base)
-	if err != nil {
-		return nil, err
-	}
-	var apps []argov1.Application
-	for _, a := range w.Apps {
-		if (len(o.Envs) == 0 || slices.Contains(o.Envs, workspace.Environment(&a))) &&
-			(len(o.Apps) == 0 || slices.Contains(o.Apps, workspace.Component(&a)) || slices.Contains(o.Apps, a.Name)) {
-			apps = append(apps, a)
-		}
-	}
-	return o.checkWorkspace(ctx, w, apps, true)
-}
-
-// checkWorkspace renders the selected applications, plus the other applications of their
-// environments (cross-object rules see a whole environment), and checks them.
-func (o *CheckOptions) checkWorkspace(ctx context.Context, w *workspace.Workspace, apps []argov1.Application, base bool) (*check.Report, error) {
-	readFile := func(rev, path string) ([]byte, error) {
-		if rev == source.Worktree {
-			return w.Head.ReadFile(path)
-		}
-		snap, err := w.Repo.At(rev)
-		if err != nil {
-			return nil, err
-		}
-		return snap.ReadFile(path)
-	}
-	checker, err := check.New(w.Head, check.Options{Now: o.now, CRDs: crds.FS, CacheDir: crdCacheDir(), ReadFile: readFile})
-	if err != nil {
-		return nil, err
-	}
-	if len(checker.Engine.Rules) == 0 && !base {
-		fmt.Fprintf(o.f.IO.ErrOut, "note: no deny/violation/warn rules in %s/ (package %s): only schemas and API versions are checked\n", policy.Dir, policy.Namespace)
-	}
-	selected := map[string]bool{}
-	envs := map[string]bool{}
-	for i := range apps {
-		selected[apps[i].Name] = true
-		envs[workspace.Environment(&apps[i])] = true
-	}
-	var all []argov1.Application
-	for _, a := range w.Apps {
-		if envs[workspace.Environment(&a)] {
-			all = append(all, a)
-		}
-	}
-	rels, err := w.Render(ctx, all)
-	if err != nil {
-		return nil, err
-	}
-	var chosen []*kit.Environment
-	for _, env := range w.Kit.Environments {
-		if envs[env.Name] {
-			chosen = append(chosen, env)
-		}
-	}
-	targets := check.Targets(chosen, rels, func(r *render.Release) bool { return selected[r.App] })
-	rep, err := checker.Check(ctx, targets)
-	if err != nil {
-		return nil, err
-	}
-	rep.Sort(w.Kit.Promotion)
-	return rep, nil
+	fmt.Fprintf(o.f.IO.ErrOut, "checked %d applications (%d objects) in %d environments in %s\n",
+		rep.Summary.Applications, rep.Summary.Objects, rep.Environments, rep.Took.Round(time.Millisecond))
+	return rep.Verdict()
 }
 
 func (o *CheckOptions) write(rep *check.Report) error {
@@ -356,8 +214,8 @@ Exit codes: see each command.`,
 
 // PoliciesTestOptions are the inputs of `lakeport check policies test`.
 type PoliciesTestOptions struct {
-	f       *Factory
-	Filter  string
+	f *Factory
+	action.PolicyTests
 	Verbose bool
 	Output  string
 
@@ -377,9 +235,10 @@ Exit codes: 0 every test passed, 1 a test failed, 2 error (a file that does not 
   lakeport check policies test --run 'test_pdb' -v`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			o.Config = f.Config(action.Connection{})
 			var err error
 			if o.format, err = output.Parse(o.Output, output.Table, output.JSON); err != nil {
-				return &ExitError{Code: CodeError, Err: err}
+				return usageError(err)
 			}
 			if runF != nil {
 				return runF(o)
@@ -404,22 +263,12 @@ type PolicyTestList struct {
 
 // Run runs the tests.
 func (o *PoliciesTestOptions) Run(ctx context.Context) error {
-	w, err := o.f.OpenWorkspace("")
+	rep, err := o.PolicyTests.Run(ctx)
 	if err != nil {
 		return err
 	}
-	res, err := policy.RunTests(ctx, w.Head, policy.Dir, o.Filter)
-	if err != nil {
-		return err
-	}
-	list := PolicyTestList{APIVersion: output.APIVersion, Kind: "PolicyTestList", Tests: res}
-	for _, r := range res {
-		if r.Pass {
-			list.Passed++
-		} else if !r.Skip {
-			list.Failed++
-		}
-	}
+	res := rep.Tests
+	list := PolicyTestList{APIVersion: output.APIVersion, Kind: "PolicyTestList", Tests: res, Passed: rep.Passed, Failed: rep.Failed}
 	out := o.f.IO.Out
 	st := o.f.Styles()
 	if o.format == output.JSON {
@@ -457,10 +306,7 @@ func (o *PoliciesTestOptions) Run(ctx context.Context) error {
 		}
 		fmt.Fprintf(out, "%s: %d tests, %d passed, %d failed\n", verdict, len(res), list.Passed, list.Failed)
 	}
-	if list.Failed > 0 {
-		return &ExitError{Code: CodeNegative}
-	}
-	return nil
+	return rep.Verdict()
 }
 
 func newCheckPoliciesListCmd(f *Factory) *cobra.Command {
@@ -473,20 +319,15 @@ of policies/, with the ID exceptions use, severity, title and where each rule is
 
 Exit codes: 0 success, 2 error.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(c *cobra.Command, _ []string) error {
 			format, err := output.Parse(out, output.Table, output.JSON)
 			if err != nil {
-				return &ExitError{Code: CodeError, Err: err}
+				return usageError(err)
 			}
-			w, err := f.OpenWorkspace("")
+			rules, err := (&action.PolicyRules{Config: f.Config(action.Connection{})}).Run(c.Context())
 			if err != nil {
 				return err
 			}
-			c, err := check.New(w.Head, check.Options{})
-			if err != nil {
-				return err
-			}
-			rules := c.Rules()
 			if format == output.JSON {
 				return output.WriteJSON(f.IO.Out, struct {
 					APIVersion string           `json:"apiVersion"`

@@ -5,44 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
 
-	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/lakeport/lakeport/cli/internal/output"
+	"github.com/lakeport/lakeport/cli/pkg/action"
+	"github.com/lakeport/lakeport/cli/pkg/atomicfile"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
-	"github.com/lakeport/lakeport/cli/pkg/diff/live"
-	"github.com/lakeport/lakeport/cli/pkg/diff/scope"
-	"github.com/lakeport/lakeport/cli/pkg/health"
-	"github.com/lakeport/lakeport/cli/pkg/kit"
-	"github.com/lakeport/lakeport/cli/pkg/render"
-	"github.com/lakeport/lakeport/cli/pkg/source"
-	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
 
 // DiffOptions are the inputs of `lakeport diff`.
 type DiffOptions struct {
 	f *Factory
+	action.Diff
+	conn action.Connection
 
-	// Revisions mode.
-	Base, Head string
-	// Environments mode.
-	FromEnv, ToEnv, Revision string
-	// Live mode.
-	Live                    bool
-	Kubeconfig, KubeContext string
-
-	Envs, Apps       []string
 	Output           string
-	Unified          int
 	Ignore           []string
 	NoDefaultIgnores bool
 	ShowIgnored      bool
@@ -50,12 +32,9 @@ type DiffOptions struct {
 	SplitDir         string
 	MarkdownLimit    int
 	ExitCode         bool
-	All              bool
+	Live             bool
 	headSet, baseSet bool
 	format           output.Format
-	rules            []diff.Rule
-	hasher           *diff.Hasher
-	mode             diff.Mode
 	rerun            string
 	// summaryExtra is where the policy findings a pull request introduces will join the Markdown
 	// summary once `lakeport check` can compute them (a column per application and a section
@@ -131,6 +110,7 @@ not resolve, e.g. in a shallow clone, a render failure, bad flags).`,
   lakeport diff --base origin/main --ignore 'Deployment:spec.template.spec.containers[*].image' --show-ignored`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			o.Config = f.Config(o.conn)
 			o.baseSet, o.headSet = c.Flags().Changed("base"), c.Flags().Changed("head")
 			if err := o.Complete(); err != nil {
 				return err
@@ -148,11 +128,10 @@ not resolve, e.g. in a shallow clone, a render failure, bad flags).`,
 	fl.StringVar(&o.ToEnv, "to-env", "", "...with this one, pairing applications by component")
 	fl.StringVar(&o.Revision, "revision", "", "with --from-env/--to-env: read the kit at this revision (default: the working tree)")
 	fl.BoolVar(&o.Live, "live", false, "compare the cluster's objects with what applying the rendered Applications makes of them")
-	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "with --live: kubeconfig file (default: KUBECONFIG, then ~/.kube/config)")
-	fl.StringVar(&o.KubeContext, "context", "", "with --live: kubeconfig context (default: the current context)")
+	connFlags(cmd, &o.conn, false) // --kubeconfig, --context: with --live
 	addSelectionFlags(cmd, &o.Envs, &o.Apps)
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text, json, yaml or markdown")
-	fl.IntVarP(&o.Unified, "unified", "U", 3, "lines of context around each change in diffs (as git diff -U)")
+	fl.IntVarP(&o.Context, "unified", "U", 3, "lines of context around each change in diffs (as git diff -U)")
 	fl.StringArrayVar(&o.Ignore, "ignore", nil, "also ignore this path or /regexp/ (repeatable; see above)")
 	fl.BoolVar(&o.NoDefaultIgnores, "no-default-ignores", false, "do not ignore chart labels, checksum annotations, managed fields and status")
 	fl.BoolVar(&o.ShowIgnored, "show-ignored", false, "list the ignored differences of every resource")
@@ -175,7 +154,7 @@ func (o *DiffOptions) Complete() error {
 	switch {
 	case o.Live && (envMode || o.baseSet || o.Revision != ""):
 		errs = append(errs, errors.New("--live compares the cluster with --head (default the working tree): --base, --from-env, --to-env and --revision do not apply"))
-	case !o.Live && (o.Kubeconfig != "" || o.KubeContext != ""):
+	case !o.Live && o.conn.HasKubeOverrides():
 		errs = append(errs, errors.New("--kubeconfig and --context go with --live"))
 	case envMode && (o.baseSet || o.headSet):
 		errs = append(errs, errors.New("--base/--head compare revisions and --from-env/--to-env compare environments: use one pair"))
@@ -192,17 +171,17 @@ func (o *DiffOptions) Complete() error {
 	}
 	switch {
 	case o.Live:
-		o.mode = diff.Live
+		o.Mode = diff.Live
 	case envMode:
-		o.mode = diff.Environments
+		o.Mode = diff.Environments
 	default:
-		o.mode = diff.Revisions
+		o.Mode = diff.Revisions
 		if !o.baseSet {
 			o.Base = "HEAD"
 		}
 	}
-	if o.Unified < 0 {
-		errs = append(errs, fmt.Errorf("--unified (-U) must be 0 or more, not %d", o.Unified))
+	if o.Context < 0 {
+		errs = append(errs, fmt.Errorf("--unified (-U) must be 0 or more, not %d", o.Context))
 	}
 	if o.SplitDir != "" && o.format != output.Markdown {
 		errs = append(errs, errors.New("--split-dir goes with -o markdown"))
@@ -211,7 +190,7 @@ func (o *DiffOptions) Complete() error {
 		errs = append(errs, fmt.Errorf("--markdown-limit must be at least 4096, not %d", o.MarkdownLimit))
 	}
 	if !o.NoDefaultIgnores {
-		o.rules = diff.DefaultRules()
+		o.Rules = diff.DefaultRules()
 	}
 	for _, s := range o.Ignore {
 		r, err := diff.ParseRule(s)
@@ -219,14 +198,15 @@ func (o *DiffOptions) Complete() error {
 			errs = append(errs, err)
 			continue
 		}
-		o.rules = append(o.rules, r)
+		o.Rules = append(o.Rules, r)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return &ExitError{Code: CodeError, Err: err}
+		return usageError(err)
 	}
-	if o.hasher, err = diff.NewHasher(o.Salt); err != nil {
-		return &ExitError{Code: CodeError, Err: err}
+	if o.Hasher, err = diff.NewHasher(o.Salt); err != nil {
+		return usageError(err)
 	}
+	o.Config.Conn = o.conn
 	o.rerun = o.rerunCommand()
 	return nil
 }
@@ -234,14 +214,14 @@ func (o *DiffOptions) Complete() error {
 // rerunCommand is the command a reader runs to see everything locally.
 func (o *DiffOptions) rerunCommand() string {
 	args := []string{"lakeport", "diff"}
-	switch o.mode {
+	switch o.Mode {
 	case diff.Live:
 		args = append(args, "--live")
 		if o.Head != "" {
 			args = append(args, "--head", o.Head)
 		}
-		if o.KubeContext != "" {
-			args = append(args, "--context", o.KubeContext)
+		if ctx := o.conn.Context(); ctx != "" {
+			args = append(args, "--context", ctx)
 		}
 	case diff.Environments:
 		args = append(args, "--from-env", o.FromEnv, "--to-env", o.ToEnv)
@@ -265,359 +245,18 @@ func (o *DiffOptions) rerunCommand() string {
 
 // Run computes the diff and writes it.
 func (o *DiffOptions) Run(ctx context.Context) error {
-	start := time.Now()
-	dir := o.f.RepoDir
-	if dir == "" {
-		var err error
-		if dir, err = os.Getwd(); err != nil {
-			return err
-		}
-	}
-	repo, err := source.Open(dir)
+	rep, err := o.Diff.Run(ctx)
 	if err != nil {
 		return err
 	}
-	var rep *diff.Report
-	var progress string
-	switch o.mode {
-	case diff.Live:
-		rep, progress, err = o.runLive(ctx, repo)
-	case diff.Environments:
-		rep, progress, err = o.runEnvironments(ctx, repo)
-	default:
-		rep, progress, err = o.runRevisions(ctx, repo)
-	}
-	if err != nil {
+	if err := o.write(rep.Report); err != nil {
 		return err
 	}
-	if err := o.write(rep); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.f.IO.ErrOut, "%s in %s\n", progress, time.Since(start).Round(time.Millisecond))
-	if rep.Changed() && o.ExitCode {
-		return &ExitError{Code: CodeNegative}
+	fmt.Fprintf(o.f.IO.ErrOut, "%s in %s\n", rep.Summary, rep.Took.Round(time.Millisecond))
+	if o.ExitCode {
+		return rep.Verdict()
 	}
 	return nil
-}
-
-func (o *DiffOptions) runRevisions(ctx context.Context, repo *source.Repo) (*diff.Report, string, error) {
-	bw, hw, err := o.openRevisions(repo)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := checkSelection([]*workspace.Workspace{bw, hw}, o.Envs, o.Apps); err != nil {
-		return nil, "", err
-	}
-	baseApps := filterApps(bw.Apps, o.Envs, o.Apps)
-	headApps := filterApps(hw.Apps, o.Envs, o.Apps)
-
-	var plan *scope.Plan
-	if o.All {
-		plan = &scope.Plan{Base: baseApps, Head: headApps}
-	} else {
-		var err error
-		headName := "working tree"
-		if o.Head != "" {
-			headName = "--head " + o.Head
-		}
-		in := scope.Input{Base: bw, Head: hw, BaseApps: baseApps, HeadApps: headApps, BaseName: "--base " + o.Base, HeadName: headName}
-		if plan, err = scope.Compute(in); err != nil {
-			return nil, "", err
-		}
-	}
-	baseRels, headRels, err := renderBoth(ctx, bw, hw, plan.Base, plan.Head, "--base "+o.Base, o.headLabel())
-	if err != nil {
-		return nil, "", err
-	}
-	rep, err := diff.Compare(
-		diff.Side{Label: o.Base, Revision: bw.Head.Revision(), Releases: baseRels},
-		diff.Side{Label: o.headLabel(), Revision: hw.Head.Revision(), Releases: headRels},
-		diff.Options{Mode: diff.Revisions, Rules: o.rules, Context: o.Unified, Hasher: o.hasher, Scope: plan.Scope},
-	)
-	if err != nil {
-		return nil, "", err
-	}
-	considered := len(unionNames(baseApps, headApps))
-	progress := fmt.Sprintf("diff %s → %s: %d applications, rendered %d at base and %d at head (%d unchanged inputs not rendered)",
-		o.Base, o.headLabel(), considered, len(plan.Base), len(plan.Head), considered-len(rep.Apps))
-	return rep, progress, nil
-}
-
-// runLive compares the cluster with the rendered Applications of the chosen environments.
-func (o *DiffOptions) runLive(ctx context.Context, repo *source.Repo) (*diff.Report, string, error) {
-	w, err := workspace.OpenRepo(repo, o.Head)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(o.Envs) == 0 && len(w.Kit.Environments) > 1 {
-		return nil, "", &ExitError{Code: CodeError, Err: errors.New("--live compares with the cluster of your kubeconfig context: choose the environments that run there with --env")}
-	}
-	apps, err := w.Select(o.Envs, o.Apps)
-	if err != nil {
-		return nil, "", err
-	}
-	rels, err := w.Render(ctx, apps)
-	if err != nil {
-		return nil, "", err
-	}
-	cfg, err := health.LoadKubeConfig(o.Kubeconfig, o.KubeContext, o.f.IO.Getenv)
-	if err != nil {
-		return nil, "", err
-	}
-	cluster, err := live.New(cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	results, err := cluster.Compare(ctx, rels)
-	if err != nil {
-		return nil, "", err
-	}
-	var lives, predicted []*render.Release
-	objects := 0
-	for _, r := range results {
-		lives, predicted = append(lives, r.Live), append(predicted, r.Predicted)
-		objects += len(r.Live.Objects)
-		for _, n := range r.Notes {
-			fmt.Fprintf(o.f.IO.ErrOut, "note: %s\n", n)
-		}
-	}
-	rep, err := diff.Compare(
-		diff.Side{Label: "live " + cluster.Host, Releases: lives},
-		diff.Side{Label: o.headLabel(), Revision: w.Head.Revision(), Releases: predicted},
-		diff.Options{Mode: diff.Live, Rules: o.rules, Context: o.Unified, Hasher: o.hasher},
-	)
-	if err != nil {
-		return nil, "", err
-	}
-	progress := fmt.Sprintf("diff live %s → %s: %d applications, %d objects read from the cluster (dry-run predictions, nothing written)",
-		cluster.Host, o.headLabel(), len(rels), objects)
-	return rep, progress, nil
-}
-
-// openRevisions loads the kit at the base and head revisions. When none of the files the
-// ApplicationSet expands from changed (the kit settings, the ApplicationSet, the AppProjects and
-// the files its git generators read, e.g. every env.yaml: a pull request that changes charts or
-// values files), the head's expansion serves the base too: the Applications are the same, only the
-// revision their floating charts and values are read at differs.
-func (o *DiffOptions) openRevisions(repo *source.Repo) (bw, hw *workspace.Workspace, err error) {
-	baseSnap, err := repo.At(o.Base)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--base %s: %w", o.Base, err)
-	}
-	if hw, err = workspace.OpenRepo(repo, o.Head); err != nil {
-		if o.Head == "" {
-			return nil, nil, fmt.Errorf("working tree: %w", err)
-		}
-		return nil, nil, fmt.Errorf("--head %s: %w", o.Head, err)
-	}
-	changed, err := scope.ChangedFiles(repo, baseSnap, hw.Head, path.Dir(kit.File))
-	if err != nil {
-		return nil, nil, err
-	}
-	reads := expansionInputs(hw.Kit)
-	for _, f := range changed {
-		if reads(f) {
-			if bw, err = workspace.OpenRepo(repo, o.Base); err != nil {
-				return nil, nil, fmt.Errorf("--base %s: %w", o.Base, err)
-			}
-			return bw, hw, nil
-		}
-	}
-	bw = &workspace.Workspace{Repo: repo, Head: baseSnap, Kit: hw.Kit, RepoURL: hw.RepoURL,
-		Renderer: render.New(repo, baseSnap, hw.RepoURL), Apps: hw.Apps}
-	return bw, hw, nil
-}
-
-// expansionInputs says whether a file is one the kit's Applications are generated from: the kit
-// settings, the ApplicationSet, the AppProjects, or a file its git generators read. A directories
-// generator reads everything.
-func expansionInputs(k *kit.Kit) func(string) bool {
-	fixed := map[string]bool{kit.File: true, k.ApplicationSetFile: true, k.ProjectsFile: true}
-	var patterns []*regexp.Regexp
-	all := false
-	var walk func(gs []argov1.ApplicationSetGenerator)
-	walk = func(gs []argov1.ApplicationSetGenerator) {
-		for _, g := range gs {
-			if g.Git != nil {
-				if len(g.Git.Directories) > 0 {
-					all = true
-				}
-				for _, f := range g.Git.Files {
-					// Git pathspec globs: * and ? also match '/'.
-					re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(f.Path)) + "$"
-					if r, err := regexp.Compile(re); err == nil {
-						patterns = append(patterns, r)
-					} else {
-						all = true
-					}
-				}
-			}
-			if g.Matrix != nil || g.Merge != nil {
-				var nested []argov1.ApplicationSetNestedGenerator
-				if g.Matrix != nil {
-					nested = append(nested, g.Matrix.Generators...)
-				}
-				if g.Merge != nil {
-					nested = append(nested, g.Merge.Generators...)
-				}
-				for _, n := range nested {
-					if n.Matrix != nil || n.Merge != nil {
-						all = true // deeper nesting: do not try to be clever
-					}
-					walk([]argov1.ApplicationSetGenerator{{Git: n.Git}})
-				}
-			}
-		}
-	}
-	if k.ApplicationSet != nil {
-		walk(k.ApplicationSet.Spec.Generators)
-	}
-	return func(f string) bool {
-		if all || fixed[f] {
-			return true
-		}
-		for _, r := range patterns {
-			if r.MatchString(f) {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-func (o *DiffOptions) headLabel() string {
-	if o.Head == "" {
-		return "working tree"
-	}
-	return o.Head
-}
-
-func (o *DiffOptions) runEnvironments(ctx context.Context, repo *source.Repo) (*diff.Report, string, error) {
-	w, err := workspace.OpenRepo(repo, o.Revision)
-	if err != nil {
-		if o.Revision != "" {
-			return nil, "", fmt.Errorf("--revision %s: %w", o.Revision, err)
-		}
-		return nil, "", err
-	}
-	if err := checkSelection([]*workspace.Workspace{w}, []string{o.FromEnv, o.ToEnv}, o.Apps); err != nil {
-		return nil, "", err
-	}
-	from := filterApps(w.Apps, []string{o.FromEnv}, o.Apps)
-	to := filterApps(w.Apps, []string{o.ToEnv}, o.Apps)
-	if len(from)+len(to) == 0 {
-		return nil, "", &ExitError{Code: CodeError, Err: fmt.Errorf("no application of %s or %s matches --app %s", o.FromEnv, o.ToEnv, strings.Join(o.Apps, ","))}
-	}
-	fromRels, toRels, err := renderBoth(ctx, w, w, from, to, o.FromEnv, o.ToEnv)
-	if err != nil {
-		return nil, "", err
-	}
-	rev := w.Head.Revision()
-	label := o.Revision
-	if label == "" {
-		label = "working tree"
-	}
-	rep, err := diff.Compare(
-		diff.Side{Label: o.FromEnv, Revision: rev, Releases: fromRels},
-		diff.Side{Label: o.ToEnv, Revision: rev, Releases: toRels},
-		diff.Options{Mode: diff.Environments, Rules: o.rules, Context: o.Unified, Hasher: o.hasher},
-	)
-	if err != nil {
-		return nil, "", err
-	}
-	progress := fmt.Sprintf("diff %s → %s at %s: rendered %d and %d applications", o.FromEnv, o.ToEnv, label, len(from), len(to))
-	return rep, progress, nil
-}
-
-// renderBoth renders the two sides at once; each side's errors name the side.
-func renderBoth(ctx context.Context, bw, hw *workspace.Workspace, bApps, hApps []argov1.Application, bName, hName string) ([]*render.Release, []*render.Release, error) {
-	var bRels, hRels []*render.Release
-	var bErr, hErr error
-	g := errgroup.Group{}
-	g.Go(func() error {
-		if len(bApps) > 0 {
-			bRels, bErr = bw.Render(ctx, bApps)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		if len(hApps) > 0 {
-			hRels, hErr = hw.Render(ctx, hApps)
-		}
-		return nil
-	})
-	_ = g.Wait()
-	var errs []error
-	if bErr != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", bName, bErr))
-	}
-	if hErr != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", hName, hErr))
-	}
-	return bRels, hRels, errors.Join(errs...)
-}
-
-// checkSelection accepts environment and app names that exist on at least one side.
-func checkSelection(ws []*workspace.Workspace, envs, apps []string) error {
-	knownEnv, knownApp := map[string]bool{}, map[string]bool{}
-	var envNames, comps []string
-	for _, w := range ws {
-		for i := range w.Apps {
-			a := &w.Apps[i]
-			if e := workspace.Environment(a); !knownEnv[e] {
-				knownEnv[e] = true
-				envNames = append(envNames, e)
-			}
-			if c := workspace.Component(a); !knownApp[c] {
-				knownApp[c] = true
-				comps = append(comps, c)
-			}
-			knownApp[a.Name] = true
-		}
-	}
-	slices.Sort(envNames)
-	slices.Sort(comps)
-	var bad []string
-	for _, e := range envs {
-		if !knownEnv[e] {
-			bad = append(bad, fmt.Sprintf("unknown environment %q (environments: %s)", e, strings.Join(envNames, ", ")))
-		}
-	}
-	for _, a := range apps {
-		if !knownApp[a] {
-			bad = append(bad, fmt.Sprintf("unknown app %q (components: %s)", a, strings.Join(comps, ", ")))
-		}
-	}
-	if len(bad) > 0 {
-		return &workspace.UsageError{Msg: strings.Join(bad, "; ")}
-	}
-	return nil
-}
-
-func filterApps(all []argov1.Application, envs, apps []string) []argov1.Application {
-	var out []argov1.Application
-	for i := range all {
-		a := &all[i]
-		if len(envs) > 0 && !slices.Contains(envs, workspace.Environment(a)) {
-			continue
-		}
-		if len(apps) > 0 && !slices.Contains(apps, workspace.Component(a)) && !slices.Contains(apps, a.Name) {
-			continue
-		}
-		out = append(out, *a)
-	}
-	return out
-}
-
-func unionNames(a, b []argov1.Application) map[string]bool {
-	out := map[string]bool{}
-	for i := range a {
-		out[a[i].Name] = true
-	}
-	for i := range b {
-		out[b[i].Name] = true
-	}
-	return out
 }
 
 func (o *DiffOptions) write(rep *diff.Report) error {
@@ -654,16 +293,19 @@ func writeParts(dir string, parts []string, out interface{ Write([]byte) (int, e
 	}
 	old, _ := filepath.Glob(filepath.Join(dir, "part-*.md"))
 	keep := map[string]bool{}
+	files := map[string][]byte{}
+	var names []string
 	for i, p := range parts {
-		name := filepath.Join(dir, fmt.Sprintf("part-%d.md", i+1))
+		base := fmt.Sprintf("part-%d.md", i+1)
+		files[base] = []byte(p)
+		name := filepath.Join(dir, base)
 		keep[name] = true
-		tmp := name + ".tmp"
-		if err := os.WriteFile(tmp, []byte(p), 0o644); err != nil {
-			return fmt.Errorf("--split-dir: %w", err)
-		}
-		if err := os.Rename(tmp, name); err != nil {
-			return fmt.Errorf("--split-dir: %w", err)
-		}
+		names = append(names, name)
+	}
+	if err := atomicfile.WriteAll(dir, files, nil); err != nil {
+		return fmt.Errorf("--split-dir: %w", err)
+	}
+	for _, name := range names {
 		if _, err := fmt.Fprintln(out, name); err != nil {
 			return err
 		}

@@ -343,7 +343,7 @@ func TestDiffDyffParity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		apps := filterApps(w.Apps, envs, nil)
+		apps := workspace.Filter(w.Apps, envs, nil)
 		rels, err := w.Render(ctx, apps)
 		if err != nil {
 			t.Fatal(err)
@@ -542,20 +542,20 @@ func TestDiffOptions(t *testing.T) {
 		want func(o *DiffOptions) string
 	}{
 		{"diff", func(o *DiffOptions) string {
-			return fmt.Sprintf("%s %q %q %v %d", o.mode, o.Base, o.Head, o.ExitCode, o.Unified)
+			return fmt.Sprintf("%s %q %q %v %d", o.Mode, o.Base, o.Head, o.ExitCode, o.Context)
 		}},
 		{"diff --base origin/main -o markdown --split-dir out -U 7", func(o *DiffOptions) string {
-			return fmt.Sprintf("%s %q %s %s %d", o.mode, o.Base, o.format, o.SplitDir, o.Unified)
+			return fmt.Sprintf("%s %q %s %s %d", o.Mode, o.Base, o.format, o.SplitDir, o.Context)
 		}},
 		{"diff --from-env staging --to-env prod --app trino --exit-code=false", func(o *DiffOptions) string {
-			return fmt.Sprintf("%s %s→%s %v %v", o.mode, o.FromEnv, o.ToEnv, o.Apps, o.ExitCode)
+			return fmt.Sprintf("%s %s→%s %v %v", o.Mode, o.FromEnv, o.ToEnv, o.Apps, o.ExitCode)
 		}},
 		{"diff --ignore spec.replicas --ignore /x/ --no-default-ignores --salt s", func(o *DiffOptions) string {
 			var specs []string
-			for _, r := range o.rules {
+			for _, r := range o.Rules {
 				specs = append(specs, r.Spec)
 			}
-			return fmt.Sprintf("%v %s %s", specs, o.hasher.Source, o.rerun)
+			return fmt.Sprintf("%v %s %s", specs, o.Hasher.Source, o.rerun)
 		}},
 	}
 	want := []string{

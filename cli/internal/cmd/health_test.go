@@ -45,7 +45,13 @@ func TestMain(m *testing.M) {
 
 func clusterForHealth(t *testing.T) *argoloop.Cluster {
 	t.Helper()
-	healthOnce.Do(func() { healthCluster, healthClusterErr = argoloop.StartCluster(testenv.KubeOptions{}) })
+	healthOnce.Do(func() {
+		if testing.Short() {
+			healthClusterErr = testenv.ErrShort
+			return
+		}
+		healthCluster, healthClusterErr = argoloop.StartCluster(testenv.KubeOptions{})
+	})
 	testenv.NeedServer(t, healthClusterErr)
 	return healthCluster
 }
@@ -196,28 +202,7 @@ func runHealthGolden(t *testing.T, tc healthCase) {
 	c := clusterForHealth(t)
 	f := testkit.NewFixture(t)
 	ns := tc.name
-	ctx := context.Background()
-	cs := kubernetes.NewForConfigOrDie(c.Config)
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if tc.apps != nil {
-		w, err := workspace.Open(f.Dir, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ac := argoclient.NewForConfigOrDie(c.Config)
-		for i := range w.Apps {
-			a := w.Apps[i].DeepCopy()
-			if !tc.apps(a, f) {
-				continue
-			}
-			a.Namespace = ns
-			if _, err := ac.ArgoprojV1alpha1().Applications(ns).Create(ctx, a, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	createApps(t, c, f, ns, tc.apps)
 	env := map[string]string{"KUBECONFIG": c.Kube.KubeconfigPath}
 	for k, v := range tc.env {
 		env[k] = v
@@ -323,5 +308,34 @@ func TestHealthProgressTTY(t *testing.T) {
 	}
 	if !strings.HasSuffix(got, "\x1b[3A\x1b[J") {
 		t.Errorf("the live table is not cleared at the end:\n%q", got)
+	}
+}
+
+// createApps creates namespace ns and in it the Applications the fixture kit generates, as edit
+// leaves them (status as Argo CD writes it); edit returning false leaves one out, a nil edit
+// creates none.
+func createApps(t *testing.T, c *argoloop.Cluster, f *testkit.Fixture, ns string, edit func(a *argov1.Application, f *testkit.Fixture) bool) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := kubernetes.NewForConfigOrDie(c.Config).CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if edit == nil {
+		return
+	}
+	w, err := workspace.Open(f.Dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := argoclient.NewForConfigOrDie(c.Config)
+	for i := range w.Apps {
+		a := w.Apps[i].DeepCopy()
+		if !edit(a, f) {
+			continue
+		}
+		a.Namespace = ns
+		if _, err := ac.ArgoprojV1alpha1().Applications(ns).Create(ctx, a, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -2,48 +2,29 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/spf13/cobra"
 
 	"github.com/lakeport/lakeport/cli/internal/output"
+	"github.com/lakeport/lakeport/cli/pkg/action"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
 	"github.com/lakeport/lakeport/cli/pkg/promote"
-	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
 
 // PromoteOptions are the inputs of `lakeport promote`.
 type PromoteOptions struct {
 	f *Factory
-	promote.Options
-	SkipGate   bool
-	Soak       time.Duration
-	DryRun     bool
-	ExpectHead string
-	Push       bool
-	Remote     string
-	Output     string
-	Plan       bool
-	Gate       GateFlags
+	action.Promote
+	conn   action.Connection
+	Remote string
+	Push   bool
+	Output string
+	Plan   bool
 
 	format output.Format
-}
-
-// GateFlags say where the promotion gate reads Application health from (as `lakeport health`).
-type GateFlags struct {
-	Kubeconfig string
-	Context    string
-	Namespace  string
-	Server     string
-	AuthToken  string
-	GRPCWeb    bool
-	Insecure   bool
-	PlainText  bool
 }
 
 func newPromoteCmd(f *Factory, runF func(*PromoteOptions) error) *cobra.Command {
@@ -77,15 +58,13 @@ Exit codes: 0 promoted (or nothing to promote, or a dry run), 1 refused by the g
   lakeport promote trino --to prod --from dev --force --skip-gate
   lakeport promote --plan                           # the release dashboard`,
 		RunE: func(c *cobra.Command, args []string) error {
+			o.Config = f.Config(o.conn)
 			o.Components = args
-			if o.Plan {
-				if err := o.Complete(); err != nil {
-					return err
-				}
-				return o.RunPlan(c.Context())
-			}
-			if err := o.Complete(); err != nil {
+			if err := o.Complete(c); err != nil {
 				return err
+			}
+			if o.Plan {
+				return o.RunPlan(c.Context())
 			}
 			if runF != nil {
 				return runF(o)
@@ -107,19 +86,12 @@ Exit codes: 0 promoted (or nothing to promote, or a dry run), 1 refused by the g
 	fl.StringVar(&o.Remote, "remote", "origin", "the remote --push pushes to")
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json (with --plan: table or json)")
 	fl.BoolVar(&o.Plan, "plan", false, "show the release dashboard: the pins every environment runs and what is promotable now")
-	fl.StringVar(&o.Gate.Kubeconfig, "kubeconfig", "", "gate: kubeconfig file (default: KUBECONFIG, then ~/.kube/config)")
-	fl.StringVar(&o.Gate.Context, "context", "", "gate: kubeconfig context")
-	fl.StringVarP(&o.Gate.Namespace, "namespace", "n", "argocd", "gate: the namespace of the Application resources")
-	fl.StringVar(&o.Gate.Server, "server", "", "gate: Argo CD API server (default: ARGOCD_SERVER)")
-	fl.StringVar(&o.Gate.AuthToken, "auth-token", "", "gate: Argo CD auth token (default: ARGOCD_AUTH_TOKEN)")
-	fl.BoolVar(&o.Gate.GRPCWeb, "grpc-web", false, "gate: use gRPC-Web to reach the Argo CD API server")
-	fl.BoolVar(&o.Gate.Insecure, "insecure", false, "gate: skip TLS verification of the Argo CD API server")
-	fl.BoolVar(&o.Gate.PlainText, "plaintext", false, "gate: talk to the Argo CD API server without TLS")
+	connFlags(cmd, &o.conn, true) // where the gate reads health from, as lakeport health
 	return cmd
 }
 
-// Complete validates the flags.
-func (o *PromoteOptions) Complete() error {
+// Complete validates the flags and completes the gate's connection.
+func (o *PromoteOptions) Complete(c *cobra.Command) error {
 	var err error
 	if o.Plan && o.Output == "text" {
 		o.Output = "table"
@@ -129,147 +101,63 @@ func (o *PromoteOptions) Complete() error {
 		allowed = []output.Format{output.Table, output.JSON}
 	}
 	if o.format, err = output.Parse(o.Output, allowed...); err != nil {
-		return &ExitError{Code: CodeError, Err: err}
+		return usageError(err)
 	}
+	if err := completeConn(c, o.f, &o.conn); err != nil {
+		return usageError(err)
+	}
+	o.Config.Conn = o.conn
+	if o.Push {
+		o.Promote.Push = o.Remote
+	}
+	o.Gate = o.f.Gate
+	o.BeforeRename = o.f.beforeRename
 	return nil
 }
 
 // PromotionReport is the JSON shape of `lakeport promote -o json`.
 type PromotionReport struct {
-	APIVersion string              `json:"apiVersion"`
-	Kind       string              `json:"kind"`
-	Plan       *promote.Plan       `json:"plan"`
-	Gate       promote.GateResult  `json:"gate"`
-	Preview    *diff.Document      `json:"preview,omitempty"`
-	DryRun     bool                `json:"dryRun"`
-	Result     *promote.Result     `json:"result,omitempty"`
-	Steps      []PromotionStepInfo `json:"steps"`
-}
-
-// PromotionStepInfo is one step's outcome.
-type PromotionStepInfo struct {
-	Step   string `json:"step"`
-	Status string `json:"status"`
-	Detail string `json:"detail,omitempty"`
+	APIVersion string                 `json:"apiVersion"`
+	Kind       string                 `json:"kind"`
+	Plan       *promote.Plan          `json:"plan"`
+	Gate       promote.GateResult     `json:"gate"`
+	Preview    *diff.Document         `json:"preview,omitempty"`
+	DryRun     bool                   `json:"dryRun"`
+	Result     *promote.Result        `json:"result,omitempty"`
+	Steps      []action.PromotionStep `json:"steps"`
 }
 
 // Run performs the promotion.
 func (o *PromoteOptions) Run(ctx context.Context) error {
 	f := o.f
-	errOut := f.IO.ErrOut
-	w, err := f.OpenWorkspace("")
-	if err != nil {
-		return err
-	}
-	rep := &PromotionReport{APIVersion: output.APIVersion, Kind: "Promotion", DryRun: o.DryRun}
-	step := func(name, status, detail string) {
-		rep.Steps = append(rep.Steps, PromotionStepInfo{Step: name, Status: status, Detail: detail})
-		if o.format == output.Text {
-			fmt.Fprintf(errOut, "%-8s %s %s\n", name+":", status, detail)
-		}
-	}
-	finish := func(err error) error {
-		if o.format == output.JSON {
-			if werr := output.WriteJSON(f.IO.Out, rep); werr != nil {
-				return werr
-			}
-		}
-		return err
-	}
-
-	// 1. plan
-	plan, err := promote.NewPlan(w, o.Options)
-	if err != nil {
-		var ue *promote.UsageError
-		if errors.As(err, &ue) && o.format == output.JSON {
-			step("plan", "refused", ue.Msg)
-		}
-		return finish(err)
-	}
-	rep.Plan = plan
-	if len(plan.Changes) == 0 {
-		step("plan", "done", fmt.Sprintf("%s already runs %s's pins of %s: nothing to promote", plan.To, plan.From, strings.Join(plan.Components, ", ")))
-		return finish(nil)
-	}
-	step("plan", "done", fmt.Sprintf("%s: %s → %s, %d pins change", strings.Join(plan.Components, ", "), plan.From, plan.To, len(plan.Changes)))
-
-	// 2. gate
-	gate, err := o.gate(ctx, w, plan)
-	rep.Gate = gate
-	if err != nil {
-		step("gate", "error", err.Error())
-		return finish(err)
-	}
-	switch {
-	case gate.Skipped:
-		step("gate", "SKIPPED", gate.Summary)
-	case gate.OK:
-		step("gate", "passed", gate.Summary)
-	default:
-		step("gate", "refused", gate.Summary)
-		for _, d := range gate.Details {
-			step("gate", "detail", d)
-		}
-		return finish(&ExitError{Code: CodeNegative, Err: fmt.Errorf("gate: %s", gate.Summary)})
-	}
-
-	// 3. preview
-	before, after, err := promote.Preview(ctx, w, plan)
-	if err != nil {
-		step("preview", "error", err.Error())
-		return finish(err)
-	}
-	hasher, err := diff.NewHasher("")
-	if err != nil {
-		return finish(err)
-	}
-	report, err := diff.Compare(
-		diff.Side{Label: plan.To + " now", Revision: plan.Head, Releases: before},
-		diff.Side{Label: plan.To + " promoted", Revision: "worktree", Releases: after},
-		diff.Options{Mode: diff.Revisions, Rules: diff.DefaultRules(), Context: 3, Hasher: hasher})
-	if err != nil {
-		return finish(err)
-	}
-	doc := report.Document()
-	rep.Preview = &doc
-	t := report.Totals()
-	summary := fmt.Sprintf("%d added, %d changed, %d removed", t.Added, t.Changed, t.Removed)
-	step("preview", "done", summary)
 	if o.format == output.Text {
-		if err := diff.WriteText(f.IO.Out, report, diff.TextOptions{}); err != nil {
-			return err
+		o.Step = func(s action.PromotionStep) {
+			if s.Step == "plan" && s.Status == "refused" {
+				return // the error says it
+			}
+			fmt.Fprintf(f.IO.ErrOut, "%-8s %s %s\n", s.Step+":", s.Status, s.Detail)
 		}
-		o.writeChanges(plan)
 	}
-	if o.DryRun {
-		step("write", "skipped", "--dry-run: nothing written")
-		return finish(nil)
+	rep, err := o.Promote.Run(ctx)
+	if o.format == output.JSON {
+		out := PromotionReport{APIVersion: output.APIVersion, Kind: "Promotion", Plan: rep.Plan, Gate: rep.Gate,
+			DryRun: rep.DryRun, Result: rep.Result, Steps: rep.Steps}
+		if rep.Preview != nil {
+			doc := rep.Preview.Document()
+			out.Preview = &doc
+		}
+		if werr := output.WriteJSON(f.IO.Out, out); werr != nil {
+			return werr
+		}
+		return err
 	}
-
-	// 4 and 5. write and commit
-	var diffLines strings.Builder
-	for _, a := range report.Apps {
-		fmt.Fprintf(&diffLines, "  %s: %d added, %d changed, %d removed\n", a.Name, a.Counts.Added, a.Counts.Changed, a.Counts.Removed)
+	if rep.Preview != nil {
+		if werr := diff.WriteText(f.IO.Out, rep.Preview, diff.TextOptions{}); werr != nil {
+			return werr
+		}
+		o.writeChanges(rep.Plan)
 	}
-	wo := promote.WriteOptions{ExpectHead: o.ExpectHead, Message: promote.Message(plan, gate, diffLines.String()), Now: f.Now, BeforeRename: f.beforeRename}
-	if o.Push {
-		wo.Push = o.Remote
-	}
-	if name := f.IO.Getenv("GIT_AUTHOR_NAME"); name != "" {
-		wo.Author = &object.Signature{Name: name, Email: f.IO.Getenv("GIT_AUTHOR_EMAIL")}
-	}
-	res, err := promote.Write(w, plan, wo)
-	rep.Result = res
-	if err != nil {
-		step("write", "refused", err.Error())
-		return finish(err)
-	}
-	step("write", "done", fmt.Sprintf("%d files", len(res.Files)))
-	step("commit", "done", fmt.Sprintf("%s on branch %s", res.Commit[:12], res.Branch))
-	if res.Pushed != "" {
-		step("push", "done", "to "+res.Pushed)
-	}
-	return finish(nil)
+	return err
 }
 
 func (o *PromoteOptions) writeChanges(p *promote.Plan) {
@@ -279,32 +167,6 @@ func (o *PromoteOptions) writeChanges(p *promote.Plan) {
 	}
 	fmt.Fprintln(o.f.IO.Out)
 	_ = t.Render(o.f.IO.Out)
-}
-
-func (o *PromoteOptions) gate(ctx context.Context, w *workspace.Workspace, p *promote.Plan) (promote.GateResult, error) {
-	if o.SkipGate {
-		return promote.GateResult{Skipped: true, Summary: fmt.Sprintf("--skip-gate: %s's health at %s was NOT checked", p.From, shortRev(p.SourceRevision))}, nil
-	}
-	if p.From == p.To {
-		return promote.GateResult{Skipped: true, Summary: fmt.Sprintf("rollback to %s's own pins as of %s: no source environment to gate on", p.To, shortRev(p.PinsAt))}, nil
-	}
-	newGate := o.f.NewGate
-	if newGate == nil {
-		newGate = newHealthGate
-	}
-	g, err := newGate(o)
-	if err != nil {
-		return promote.GateResult{}, err
-	}
-	var apps []string
-	for _, a := range w.Apps {
-		for _, c := range p.Components {
-			if workspace.Environment(&a) == p.From && workspace.Component(&a) == c {
-				apps = append(apps, a.Name)
-			}
-		}
-	}
-	return g.Check(ctx, p.From, apps, p.SourceRevision, o.Soak)
 }
 
 // ReleasePlan is the JSON shape of `lakeport promote --plan`.
@@ -319,64 +181,20 @@ type ReleasePlan struct {
 // RunPlan prints the release dashboard.
 func (o *PromoteOptions) RunPlan(ctx context.Context) error {
 	f := o.f
-	w, err := f.OpenWorkspace("")
+	rp, err := (&action.ReleasePlan{Config: o.Config, SkipGate: o.SkipGate, Soak: o.Soak, Gate: o.Gate}).Run(ctx)
 	if err != nil {
 		return err
 	}
-	rows, err := promote.Dashboard(w)
-	if err != nil {
-		return err
-	}
-	head, err := w.Repo.Resolve("HEAD")
-	if err != nil {
-		return err
-	}
-	if !o.SkipGate {
-		var g promote.Gate
-		newGate := f.NewGate
-		if newGate == nil {
-			newGate = newHealthGate
-		}
-		g, err = newGate(o)
-		var gateErr error
-		for i := range rows {
-			for j := range rows[i].Candidates {
-				c := &rows[i].Candidates[j]
-				res := promote.GateResult{Summary: "not checked"}
-				if err == nil {
-					var apps []string
-					for _, a := range w.Apps {
-						if workspace.Environment(&a) == c.From && workspace.Component(&a) == rows[i].Component {
-							apps = append(apps, a.Name)
-						}
-					}
-					r, gerr := g.Check(ctx, c.From, apps, head.String(), o.Soak)
-					if gerr != nil {
-						gateErr = gerr
-						res.Summary = "gate not checked"
-					} else {
-						res = r
-					}
-				}
-				c.Gate = &res
-			}
-		}
-		if err == nil {
-			err = gateErr
-		}
-		if err != nil {
-			fmt.Fprintf(f.IO.ErrOut, "warning: the gate was not checked: %s (--skip-gate to list pins only)\n", firstLineOf(err.Error()))
-		}
-	}
+	rows := rp.Rows
 	if o.format == output.JSON {
-		return output.WriteJSON(f.IO.Out, ReleasePlan{APIVersion: output.APIVersion, Kind: "ReleasePlan", Head: head.String(), Environments: w.Kit.Promotion, Components: rows})
+		return output.WriteJSON(f.IO.Out, ReleasePlan{APIVersion: output.APIVersion, Kind: "ReleasePlan", Head: rp.Head, Environments: rp.Environments, Components: rows})
 	}
-	header := append([]string{"COMPONENT"}, w.Kit.Promotion...)
+	header := append([]string{"COMPONENT"}, rp.Environments...)
 	header = append(header, "PROMOTABLE")
 	t := output.NewTable(f.IO.IsStdoutTTY(), f.Styles(), header...)
 	for _, r := range rows {
 		cells := []string{r.Component}
-		for _, e := range w.Kit.Promotion {
+		for _, e := range rp.Environments {
 			p := r.Pins[e]
 			if p == nil {
 				cells = append(cells, "-")
@@ -415,11 +233,4 @@ func (o *PromoteOptions) RunPlan(ctx context.Context) error {
 		t.Row(cells...)
 	}
 	return t.Render(f.IO.Out)
-}
-
-func firstLineOf(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

@@ -55,7 +55,7 @@ spec:
 
 func runPromote(t *testing.T, f *testkit.Fixture, gate *fakeGate, args string) (string, string, int) {
 	t.Helper()
-	fac := &Factory{NewGate: func(*PromoteOptions) (promote.Gate, error) { return gate, nil }}
+	fac := &Factory{Gate: gate}
 	return runWith(t, fac, f.Dir, args, gitAuthor)
 }
 
@@ -189,7 +189,7 @@ func TestPromoteCrashBetweenFiles(t *testing.T) {
 	before := snapshotKit(t, f)
 	head, _ := f.Git.Head()
 	fac := &Factory{
-		NewGate: func(*PromoteOptions) (promote.Gate, error) { return &fakeGate{ok: true}, nil },
+		Gate: &fakeGate{ok: true},
 		beforeRename: func(step int, path string) error {
 			if step == 1 {
 				return errors.New("injected crash before writing " + path)

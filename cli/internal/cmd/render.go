@@ -10,19 +10,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lakeport/lakeport/cli/internal/output"
+	"github.com/lakeport/lakeport/cli/pkg/action"
 	"github.com/lakeport/lakeport/cli/pkg/render"
 )
 
 // RenderOptions are the inputs of `lakeport render`.
 type RenderOptions struct {
-	f        *Factory
-	Envs     []string
-	Apps     []string
-	Revision string
-	Output   string
+	f *Factory
+	action.Render
+	Output string
 
 	format output.Format
-	dir    string
 }
 
 func newRenderCmd(f *Factory, runF func(*RenderOptions) error) *cobra.Command {
@@ -50,6 +48,7 @@ resolve, an unknown environment or app).`,
   lakeport render --revision origin/main -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			o.Config = f.Config(action.Connection{})
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -69,14 +68,14 @@ resolve, an unknown environment or app).`,
 func (o *RenderOptions) Complete() error {
 	if dir, ok := strings.CutPrefix(o.Output, "dir="); ok {
 		if dir == "" {
-			return &ExitError{Code: CodeError, Err: fmt.Errorf("-o dir= needs a path, e.g. -o dir=out/rendered")}
+			return usageError(fmt.Errorf("-o dir= needs a path, e.g. -o dir=out/rendered"))
 		}
-		o.dir = dir
+		o.Dir = dir
 		return nil
 	}
 	var err error
 	if o.format, err = output.Parse(o.Output, output.YAML, output.JSON, output.Table); err != nil {
-		return &ExitError{Code: CodeError, Err: fmt.Errorf("%w, or dir=PATH", err)}
+		return usageError(fmt.Errorf("%w, or dir=PATH", err))
 	}
 	return nil
 }
@@ -91,24 +90,13 @@ type RenderList struct {
 // Run renders and writes the output.
 func (o *RenderOptions) Run(ctx context.Context) error {
 	f := o.f
-	start := time.Now()
-	w, err := f.OpenWorkspace(o.Revision)
+	rep, err := o.Render.Run(ctx)
 	if err != nil {
 		return err
 	}
-	apps, err := w.Select(o.Envs, o.Apps)
-	if err != nil {
-		return err
-	}
-	rels, err := w.Render(ctx, apps)
-	if err != nil {
-		return err
-	}
+	rels := rep.Releases
 	switch {
-	case o.dir != "":
-		if err := render.WriteDir(o.dir, rels); err != nil {
-			return err
-		}
+	case o.Dir != "":
 	case o.format == output.Table:
 		if err := writeRenderSummary(f, rels); err != nil {
 			return err
@@ -122,17 +110,12 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	objects, envs := 0, map[string]bool{}
-	for _, r := range rels {
-		objects += len(r.Objects)
-		envs[r.Environment] = true
-	}
 	where := ""
-	if o.dir != "" {
-		where = " into " + o.dir
+	if o.Dir != "" {
+		where = " into " + o.Dir
 	}
 	fmt.Fprintf(f.IO.ErrOut, "rendered %d applications (%d objects) in %d environments%s in %s\n",
-		len(rels), objects, len(envs), where, time.Since(start).Round(time.Millisecond))
+		len(rels), rep.Objects, rep.Environments, where, rep.Took.Round(time.Millisecond))
 	return nil
 }
 

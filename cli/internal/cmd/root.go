@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	goio "io"
-	"os"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -16,12 +15,12 @@ import (
 
 	"github.com/lakeport/lakeport/cli/internal/iostreams"
 	"github.com/lakeport/lakeport/cli/internal/output"
+	"github.com/lakeport/lakeport/cli/pkg/action"
 	"github.com/lakeport/lakeport/cli/pkg/atomicfile"
 	"github.com/lakeport/lakeport/cli/pkg/promote"
-	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
 
-// Factory carries what every command shares: streams and the global flags.
+// Factory carries what every command shares: streams and the global flags, and what tests inject.
 type Factory struct {
 	IO *iostreams.IOStreams
 	// RepoDir is where the kit repository is searched from (--repo; default the working directory).
@@ -29,22 +28,24 @@ type Factory struct {
 	Color   string
 	// Now is the clock (tests fix it).
 	Now func() time.Time
-	// NewGate builds the promotion gate; nil means the health-based gate (tests inject fakes).
-	NewGate func(*PromoteOptions) (promote.Gate, error)
+	// Gate, when set, replaces the health-based promotion gate (tests).
+	Gate promote.Gate
 	// beforeRename injects failures between file writes (tests).
 	beforeRename atomicfile.Hook
 }
 
-// OpenWorkspace loads the kit at a revision ("" = working tree).
-func (f *Factory) OpenWorkspace(revision string) (*workspace.Workspace, error) {
-	dir := f.RepoDir
-	if dir == "" {
-		var err error
-		if dir, err = os.Getwd(); err != nil {
-			return nil, err
-		}
+// Config is the action configuration of one command: the repository, the clock, warnings and
+// notes on stderr, the environment of the streams, and the connection the command's flags fill.
+func (f *Factory) Config(conn action.Connection) *action.Config {
+	errOut := f.IO.ErrOut
+	return &action.Config{
+		RepoDir: f.RepoDir,
+		Now:     f.Now,
+		Getenv:  f.IO.Getenv,
+		Warn:    func(msg string) { fmt.Fprintf(errOut, "warning: %s\n", msg) },
+		Note:    func(msg string) { fmt.Fprintf(errOut, "note: %s\n", msg) },
+		Conn:    conn,
 	}
-	return workspace.Open(dir, revision)
 }
 
 // Styles returns output styles for stdout.
@@ -87,7 +88,8 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 	return root
 }
 
-// ExitError carries an exit code; Err (if any) is printed.
+// ExitError carries an exit code for a command-line mistake found while binding flags; Err (if
+// any) is printed.
 type ExitError struct {
 	Code int
 	Err  error
@@ -102,41 +104,81 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) Unwrap() error { return e.Err }
 
+// usageError is a bad command line: exit 2.
+func usageError(err error) error { return &ExitError{Code: CodeError, Err: err} }
+
 // Exit codes shared by every command.
 const (
 	CodeOK       = 0
-	CodeNegative = 1 // changes, findings, unhealthy
+	CodeNegative = 1 // changes, findings, unhealthy, refused by the gate
 	CodeError    = 2
 	CodeTimeout  = 3
 )
 
-// Main runs the CLI and maps errors to exit codes. It is the only place that does.
+// Main runs the CLI and maps errors to exit codes.
 func Main(ctx context.Context, io *iostreams.IOStreams, args []string) int {
 	return Run(ctx, &Factory{IO: io, Now: time.Now}, args)
 }
 
-// Run is Main with a prepared Factory (tests inject clocks, gates and failures).
+// Run is Main with a prepared Factory (tests inject clocks, gates and failures). It is the only
+// place that prints an error and picks an exit code.
 func Run(ctx context.Context, f *Factory, args []string) int {
 	// Argo CD's generator code logs through logrus' process-wide logger; lakeport reports
 	// through its own streams.
 	logrus.SetOutput(goio.Discard)
-	io := f.IO
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err != nil && !action.IsOutcome(err) {
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Err != nil {
+			fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", flagWords(err))
+		}
+	}
+	return exitCode(err)
+}
+
+// exitCode is the one map from outcomes and typed errors to exit codes.
+func exitCode(err error) int {
 	if err == nil {
 		return CodeOK
 	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
-		if ee.Err != nil {
-			fmt.Fprintf(io.ErrOut, "Error: %v\n", ee.Err)
-		}
 		return ee.Code
 	}
-	fmt.Fprintf(io.ErrOut, "Error: %v\n", err)
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch action.KindOf(err) {
+	case action.KindNegative, action.KindRefused:
+		return CodeNegative
+	case action.KindTimeout:
 		return CodeTimeout
 	}
 	return CodeError
+}
+
+// flagWords says a domain error in the command line's words: the side of a diff or the base of a
+// check become the flags that set them.
+func flagWords(err error) error {
+	var re *action.RevisionError
+	if errors.As(err, &re) && re.Revision != "" && err == error(re) {
+		return fmt.Errorf("--%s %s: %w", re.Side, re.Revision, re.Err)
+	}
+	var be *action.BaseError
+	if errors.As(err, &be) && err == error(be) {
+		return fmt.Errorf("--base: %w", be.Err)
+	}
+	var ue *action.UsageError
+	if errors.As(err, &ue) && err == error(ue) && optionFlag(ue.Option) != "" {
+		return fmt.Errorf("%s with %s", ue.Msg, optionFlag(ue.Option))
+	}
+	return err
+}
+
+// optionFlag is the flag that sets an action's option, by field name.
+func optionFlag(option string) string {
+	switch option {
+	case "Envs":
+		return "--env"
+	}
+	return ""
 }

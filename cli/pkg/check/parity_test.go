@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lakeport/lakeport/cli/internal/conftestpeer"
 	"github.com/lakeport/lakeport/cli/pkg/check"
 	"github.com/lakeport/lakeport/cli/pkg/check/policy"
 	"github.com/lakeport/lakeport/hack/testenv"
@@ -49,7 +50,7 @@ func TestConftestParity(t *testing.T) {
 		t.Fatalf("only %d policy findings: the fixture should break every rule", len(want))
 	}
 
-	runs, err := check.ConftestInputs(t.TempDir(), w.Kit, rels)
+	runs, err := conftestpeer.Inputs(t.TempDir(), w.Kit, rels)
 	if err != nil {
 		t.Fatal(err)
 	}

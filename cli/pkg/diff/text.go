@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/lakeport/lakeport/cli/pkg/source"
 )
 
 // Palette colours text output; a nil function (or a nil Palette) leaves text plain.
@@ -90,7 +92,7 @@ func reportTitle(r *Report) string {
 	if r.Mode == Environments {
 		at := "the working tree"
 		if r.Head.Revision != "worktree" {
-			at = shortSHA(r.Head.Revision)
+			at = source.ShortSHA(r.Head.Revision)
 		}
 		return fmt.Sprintf("%s → %s at %s", r.Base.Label, r.Head.Label, at)
 	}
@@ -107,14 +109,7 @@ func sideName(s SideInfo) string {
 		}
 		return s.Label + " (working tree)"
 	}
-	return fmt.Sprintf("%s (%s)", s.Label, shortSHA(s.Revision))
-}
-
-func shortSHA(s string) string {
-	if len(s) == 40 && strings.Trim(s, "0123456789abcdef") == "" {
-		return s[:12]
-	}
-	return s
+	return fmt.Sprintf("%s (%s)", s.Label, source.ShortSHA(s.Revision))
 }
 
 func appTitle(r *Report, a *AppDiff) string {
@@ -159,7 +154,7 @@ func chartNote(a *AppDiff) string {
 	if b.Path == h.Path && b.Revision == h.Revision && b.Version == h.Version {
 		return ""
 	}
-	return fmt.Sprintf("chart %s@%s (%s) → %s@%s (%s)", b.Path, shortSHA(b.Revision), b.Version, h.Path, shortSHA(h.Revision), h.Version)
+	return fmt.Sprintf("chart %s@%s (%s) → %s@%s (%s)", b.Path, source.ShortSHA(b.Revision), b.Version, h.Path, source.ShortSHA(h.Revision), h.Version)
 }
 
 func resourceNote(rd *ResourceDiff) string {

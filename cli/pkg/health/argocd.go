@@ -34,20 +34,22 @@ type ArgoCDSource struct {
 // NewArgoCDSource connects lazily: the first call dials.
 func NewArgoCDSource(o ArgoCDOptions) (*ArgoCDSource, error) {
 	if o.Server == "" {
-		return nil, fmt.Errorf("no Argo CD server: pass --server or set ARGOCD_SERVER")
+		return nil, fmt.Errorf("no Argo CD server address")
 	}
 	return &ArgoCDSource{opts: o}, nil
 }
 
 func (s *ArgoCDSource) String() string { return "the Argo CD API server at " + s.opts.Server }
 
-func (s *ArgoCDSource) client() (applicationpkg.ApplicationServiceClient, error) {
+func (s *ArgoCDSource) client(ctx context.Context) (applicationpkg.ApplicationServiceClient, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.apps != nil {
 		return s.apps, nil
 	}
-	c, err := apiclient.NewClient(&apiclient.ClientOptions{
+	// With the caller's context: the client checks the server's version while it connects, and
+	// without a deadline it waits forever for a server that hangs up.
+	c, err := apiclient.NewClientWithContext(ctx, &apiclient.ClientOptions{
 		ServerAddr: s.opts.Server,
 		AuthToken:  s.opts.AuthToken,
 		GRPCWeb:    s.opts.GRPCWeb,
@@ -60,7 +62,7 @@ func (s *ArgoCDSource) client() (applicationpkg.ApplicationServiceClient, error)
 	if err != nil {
 		return nil, fmt.Errorf("argo cd client for %s: %w", s.opts.Server, err)
 	}
-	closer, apps, err := c.NewApplicationClient()
+	closer, apps, err := c.NewApplicationClientWithContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("argo cd application client for %s: %w", s.opts.Server, err)
 	}
@@ -82,7 +84,7 @@ func (s *ArgoCDSource) Close() error {
 
 // List lists the Applications, filtered server-side by environment label.
 func (s *ArgoCDSource) List(ctx context.Context, sel Selector) ([]argov1.Application, error) {
-	apps, err := s.client()
+	apps, err := s.client(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +119,7 @@ func (s *ArgoCDSource) List(ctx context.Context, sel Selector) ([]argov1.Applica
 // Refresh asks the server for a normal refresh (it sets the same annotation and waits for the
 // controller to pick it up).
 func (s *ArgoCDSource) Refresh(ctx context.Context, app *argov1.Application) error {
-	apps, err := s.client()
+	apps, err := s.client(ctx)
 	if err != nil {
 		return err
 	}
@@ -151,7 +153,7 @@ func grpcError(err error) error {
 // ExplainResources reads the Application's resource tree: the health Argo CD computed for each
 // managed resource (with its Lua customisations), joined with the sync status of status.resources.
 func (s *ArgoCDSource) ExplainResources(ctx context.Context, app *argov1.Application) ([]Resource, error) {
-	apps, err := s.client()
+	apps, err := s.client(ctx)
 	if err != nil {
 		return nil, err
 	}

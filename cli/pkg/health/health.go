@@ -32,12 +32,15 @@ import (
 
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/lakeport/lakeport/cli/pkg/render"
+	"github.com/lakeport/lakeport/cli/pkg/source"
 )
 
-// Labels the kit's ApplicationSet puts on every Application.
+// Labels the kit's ApplicationSet puts on every Application (defined once, in render).
 const (
-	LabelEnvironment = "lakeport.dev/environment"
-	LabelComponent   = "lakeport.dev/component"
+	LabelEnvironment = render.LabelEnvironment
+	LabelComponent   = render.LabelComponent
 )
 
 // Argo CD status values this package reasons about.
@@ -466,10 +469,8 @@ func short(revs []string) string {
 		switch {
 		case r == "":
 			out[i] = "any"
-		case IsCommitSHA(r):
-			out[i] = r[:12]
 		default:
-			out[i] = r
+			out[i] = source.ShortSHA(r)
 		}
 	}
 	if len(out) > 1 && len(slices.Compact(slices.Clone(out))) == 1 {

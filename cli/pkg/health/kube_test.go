@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
@@ -33,7 +34,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	cluster, clusterErr = argoloop.StartCluster(testenv.KubeOptions{})
+	flag.Parse()
+	if testing.Short() {
+		clusterErr = testenv.ErrShort
+	} else {
+		cluster, clusterErr = argoloop.StartCluster(testenv.KubeOptions{})
+	}
 	code := m.Run()
 	cluster.Stop()
 	os.Exit(code)

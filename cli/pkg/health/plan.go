@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+
+	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
 
 // Selector picks the Applications to check.
@@ -44,16 +46,9 @@ func (s Selector) LabelSelector() string {
 	return LabelEnvironment + " in (" + strings.Join(envs, ",") + ")"
 }
 
-// Match applies the whole selection to one Application.
-func (s Selector) Match(a *argov1.Application) bool {
-	if len(s.Envs) > 0 && !slices.Contains(s.Envs, a.Labels[LabelEnvironment]) {
-		return false
-	}
-	if len(s.Apps) > 0 && !slices.Contains(s.Apps, a.Labels[LabelComponent]) && !slices.Contains(s.Apps, a.Name) {
-		return false
-	}
-	return true
-}
+// Match applies the whole selection to one Application (workspace.Matches: one rule for every
+// verb).
+func (s Selector) Match(a *argov1.Application) bool { return workspace.Matches(a, s.Envs, s.Apps) }
 
 // Source reads Applications and asks Argo CD to refresh them.
 type Source interface {

@@ -211,7 +211,7 @@ func Load(snap source.Snapshot) (*Kit, error) {
 	raw, err := snap.ReadFile(File)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s not found: run lakeport inside a clone of the kit (or pass --repo)", File)
+			return nil, fmt.Errorf("%s not found: run lakeport inside a clone of the kit, or give the path of one", File)
 		}
 		return nil, fmt.Errorf("read %s: %w", File, err)
 	}

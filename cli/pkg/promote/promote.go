@@ -117,7 +117,7 @@ func NewPlan(w *workspace.Workspace, o Options) (*Plan, error) {
 	if o.Pin != "" {
 		rev, err := w.Repo.Resolve(o.Pin)
 		if err != nil {
-			return nil, fmt.Errorf("--pin: %w", err)
+			return nil, fmt.Errorf("pins at %s: %w", o.Pin, err)
 		}
 		p.PinsAt = rev.String()
 		if src, err = workspace.OpenRepo(w.Repo, p.PinsAt); err != nil {

@@ -489,12 +489,8 @@ func mergeMaps(a, b map[string]any) map[string]any {
 	return out
 }
 
-func short(rev string) string {
-	if len(rev) > 12 {
-		return rev[:12]
-	}
-	return rev
-}
+// short shortens a commit SHA for messages (one rule for the whole CLI: source.ShortSHA).
+func short(rev string) string { return source.ShortSHA(rev) }
 
 func revLabel(s source.Snapshot) string {
 	if s.Revision() == source.Worktree {

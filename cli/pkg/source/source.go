@@ -373,3 +373,12 @@ func (o *Overlay) Files(dir string) ([]string, error) {
 	sort.Strings(files)
 	return files, nil
 }
+
+// ShortSHA shortens a full commit SHA (SHA-1 or SHA-256) to 12 hex digits for people to read;
+// anything else (a tag, a branch, HEAD, a short SHA) is returned as written.
+func ShortSHA(rev string) string {
+	if (len(rev) == 40 || len(rev) == 64) && strings.Trim(rev, "0123456789abcdef") == "" {
+		return rev[:12]
+	}
+	return rev
+}

@@ -79,33 +79,14 @@ func OpenSnapshot(repo *source.Repo, head source.Snapshot) (*Workspace, error) {
 // repoURL is the kit repository's URL: the repository the ApplicationSet's git generator reads.
 func repoURL(as *argov1.ApplicationSet) (string, error) {
 	var urls []string
-	var walk func(gs []argov1.ApplicationSetGenerator)
-	walk = func(gs []argov1.ApplicationSetGenerator) {
-		for _, g := range gs {
-			if g.Git != nil {
-				urls = append(urls, g.Git.RepoURL)
-			}
-			if g.Matrix != nil {
-				walk(nested(g.Matrix.Generators))
-			}
-			if g.Merge != nil {
-				walk(nested(g.Merge.Generators))
-			}
-		}
+	gits, _ := appset.GitGenerators(as.Spec.Generators)
+	for _, g := range gits {
+		urls = append(urls, g.RepoURL)
 	}
-	walk(as.Spec.Generators)
 	if len(urls) == 0 {
 		return "", errors.New("the ApplicationSet has no git generator: lakeport needs one over environments/")
 	}
 	return urls[0], nil
-}
-
-func nested(ns []argov1.ApplicationSetNestedGenerator) []argov1.ApplicationSetGenerator {
-	out := make([]argov1.ApplicationSetGenerator, 0, len(ns))
-	for _, n := range ns {
-		out = append(out, argov1.ApplicationSetGenerator{Git: n.Git, List: n.List})
-	}
-	return out
 }
 
 // Environment of an Application (its lakeport.dev/environment label).
@@ -139,18 +120,9 @@ func (w *Workspace) Select(envs, apps []string) ([]argov1.Application, error) {
 	if len(bad) > 0 {
 		return nil, &UsageError{Msg: strings.Join(bad, "; ")}
 	}
-	var out []argov1.Application
-	for _, a := range w.Apps {
-		if len(envs) > 0 && !slices.Contains(envs, Environment(&a)) {
-			continue
-		}
-		if len(apps) > 0 && !slices.Contains(apps, Component(&a)) && !slices.Contains(apps, a.Name) {
-			continue
-		}
-		out = append(out, a)
-	}
+	out := Filter(w.Apps, envs, apps)
 	if len(out) == 0 {
-		return nil, &UsageError{Msg: fmt.Sprintf("no application matches --env %s --app %s", strings.Join(envs, ","), strings.Join(apps, ","))}
+		return nil, &UsageError{Msg: fmt.Sprintf("no application matches environments [%s] and apps [%s]", strings.Join(envs, ","), strings.Join(apps, ","))}
 	}
 	rank := map[string]int{}
 	for i, e := range w.Kit.Promotion {
@@ -158,6 +130,65 @@ func (w *Workspace) Select(envs, apps []string) ([]argov1.Application, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return rank[Environment(&out[i])] < rank[Environment(&out[j])] })
 	return out, nil
+}
+
+// Matches says whether an Application is selected by envs (environment names) and apps
+// (component or Application names); an empty list selects everything. It is the one selection
+// rule every verb uses.
+func Matches(a *argov1.Application, envs, apps []string) bool {
+	if len(envs) > 0 && !slices.Contains(envs, Environment(a)) {
+		return false
+	}
+	return len(apps) == 0 || slices.Contains(apps, Component(a)) || slices.Contains(apps, a.Name)
+}
+
+// Filter returns the Applications of all that Matches selects, in order, without checking names.
+func Filter(all []argov1.Application, envs, apps []string) []argov1.Application {
+	var out []argov1.Application
+	for i := range all {
+		if Matches(&all[i], envs, apps) {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+// CheckNames accepts environment and app names that exist in at least one of the workspaces (the
+// two sides of a diff); otherwise it returns a UsageError listing what exists.
+func CheckNames(ws []*Workspace, envs, apps []string) error {
+	knownEnv, knownApp := map[string]bool{}, map[string]bool{}
+	var envNames, comps []string
+	for _, w := range ws {
+		for i := range w.Apps {
+			a := &w.Apps[i]
+			if e := Environment(a); !knownEnv[e] {
+				knownEnv[e] = true
+				envNames = append(envNames, e)
+			}
+			if c := Component(a); !knownApp[c] {
+				knownApp[c] = true
+				comps = append(comps, c)
+			}
+			knownApp[a.Name] = true
+		}
+	}
+	slices.Sort(envNames)
+	slices.Sort(comps)
+	var bad []string
+	for _, e := range envs {
+		if !knownEnv[e] {
+			bad = append(bad, fmt.Sprintf("unknown environment %q (environments: %s)", e, strings.Join(envNames, ", ")))
+		}
+	}
+	for _, a := range apps {
+		if !knownApp[a] {
+			bad = append(bad, fmt.Sprintf("unknown app %q (components: %s)", a, strings.Join(comps, ", ")))
+		}
+	}
+	if len(bad) > 0 {
+		return &UsageError{Msg: strings.Join(bad, "; ")}
+	}
+	return nil
 }
 
 // Components lists every component name, sorted.

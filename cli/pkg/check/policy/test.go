@@ -48,7 +48,7 @@ func RunTests(ctx context.Context, snap source.Snapshot, dir, run string) ([]Tes
 	}
 	if run != "" {
 		if _, err := regexp.Compile(run); err != nil {
-			return nil, fmt.Errorf("--run %q: %w", run, err)
+			return nil, fmt.Errorf("test filter %q: %w", run, err)
 		}
 	}
 	store := inmem.New()

@@ -40,6 +40,8 @@ import (
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/lakeport/lakeport/cli/pkg/atomicfile"
 )
 
 // Rule IDs of schema problems.
@@ -233,19 +235,7 @@ func writeAtomic(path string, v any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".crd-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteAll(filepath.Dir(path), map[string][]byte{filepath.Base(path): b}, nil)
 }
 
 var (

@@ -1,4 +1,4 @@
-// Command bench measures the pull request preview, `lakeport diff --base HEAD~1`, over the whole
+// Command diff (go run ./cli/internal/benchmarks/diff) measures the pull request preview, `lakeport diff --base HEAD~1`, over the whole
 // kit against the way it is scripted without lakeport: the real helm binary run twice per release
 // (base and head, with the arguments Argo CD's repo server uses) and the real dyff binary comparing
 // each pair. Both are timed as whole processes, interleaved in the same run, and the medians of
@@ -20,7 +20,7 @@
 // Its charts and value files are laid out before timing (helmpeer.Prepare), which favours it: a
 // real script would also check the base revision and each pinned chart revision out.
 //
-//	go run ./cli/pkg/diff/internal/bench -lakeport bin/lakeport -helm .tools/bin/helm -dyff .tools/bin/dyff -runs 5
+//	go run ./cli/internal/benchmarks/diff -lakeport bin/lakeport -helm .tools/bin/helm -dyff .tools/bin/dyff -runs 5
 package main
 
 import (

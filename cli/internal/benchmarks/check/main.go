@@ -1,4 +1,4 @@
-// Command checkbench measures `lakeport check` over every environment of the kit against
+// Command check (go run ./cli/internal/benchmarks/check) measures `lakeport check` over every environment of the kit against
 // conftest on the same rendered manifests, with the same policies and data, in one run: the
 // runs alternate (lakeport, conftest, lakeport...) so that both see the same machine load, and
 // each side's median of -n runs is reported with their ratio.
@@ -8,7 +8,7 @@
 // `conftest test` per environment over files rendered beforehand (conftest cannot render), so
 // the comparison is generous to conftest.
 //
-//	go run ./cli/pkg/check/internal/checkbench -lakeport bin/lakeport -conftest .tools/bin/conftest
+//	go run ./cli/internal/benchmarks/check -lakeport bin/lakeport -conftest .tools/bin/conftest
 package main
 
 import (
@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/lakeport/lakeport/cli/internal/benchmarks/stats"
-	"github.com/lakeport/lakeport/cli/pkg/check"
+	"github.com/lakeport/lakeport/cli/internal/conftestpeer"
 	"github.com/lakeport/lakeport/cli/pkg/check/policy"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
@@ -91,7 +91,7 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	runs, err := check.ConftestInputs(tmp, w.Kit, rels)
+	runs, err := conftestpeer.Inputs(tmp, w.Kit, rels)
 	if err != nil {
 		return err
 	}

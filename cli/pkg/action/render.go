@@ -1,0 +1,93 @@
+package action
+
+import (
+	"context"
+	"time"
+
+	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+
+	"github.com/lakeport/lakeport/cli/pkg/render"
+)
+
+// Apps lists the Applications the kit's ApplicationSet generates.
+type Apps struct {
+	Config *Config
+	// Envs and Apps select environments and components or Application names (empty: all).
+	Envs, Apps []string
+	// Revision reads the kit at this git revision ("" = the working tree).
+	Revision string
+}
+
+// AppsReport is what Apps found.
+type AppsReport struct {
+	// Items are the selected Applications, sorted by name, with apiVersion and kind set.
+	Items []argov1.Application
+}
+
+// Run expands the ApplicationSet and selects.
+func (a *Apps) Run(context.Context) (*AppsReport, error) {
+	w, err := a.Config.openWorkspace(a.Revision)
+	if err != nil {
+		return nil, err
+	}
+	apps, err := w.Select(a.Envs, a.Apps)
+	if err != nil {
+		return nil, err
+	}
+	for i := range apps {
+		apps[i].APIVersion, apps[i].Kind = "argoproj.io/v1alpha1", "Application"
+	}
+	return &AppsReport{Items: apps}, nil
+}
+
+// Render renders the selected Applications as Argo CD's repo server would.
+type Render struct {
+	Config *Config
+	// Envs and Apps select environments and components or Application names (empty: all).
+	Envs, Apps []string
+	// Revision reads the kit at this git revision ("" = the working tree).
+	Revision string
+	// Dir, when set, receives Dir/<env>/<component>.yaml, replacing Dir as a whole only once
+	// everything rendered.
+	Dir string
+}
+
+// RenderReport is what Render produced.
+type RenderReport struct {
+	Releases []*render.Release
+	// Objects and Environments count what was rendered.
+	Objects, Environments int
+	// Took is the wall time by the Config's clock.
+	Took time.Duration
+}
+
+// Run renders (and writes Dir when set).
+func (r *Render) Run(ctx context.Context) (*RenderReport, error) {
+	start := r.Config.now()
+	w, err := r.Config.openWorkspace(r.Revision)
+	if err != nil {
+		return nil, err
+	}
+	apps, err := w.Select(r.Envs, r.Apps)
+	if err != nil {
+		return nil, err
+	}
+	rels, err := w.Render(ctx, apps)
+	if err != nil {
+		return nil, err
+	}
+	if r.Dir != "" {
+		if err := render.WriteDir(r.Dir, rels); err != nil {
+			return nil, err
+		}
+	}
+	rep := &RenderReport{Releases: rels}
+	envs := map[string]bool{}
+	for _, rel := range rels {
+		rep.Objects += len(rel.Objects)
+		envs[rel.Environment] = true
+	}
+	rep.Environments = len(envs)
+	rep.Took = r.Config.since(start)
+	return rep, nil
+}
