@@ -20,7 +20,9 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -179,7 +181,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 				return nil, err
 			}
 			base := fmt.Sprintf("%s_%s_%s_%s", b.Name, o.Version, p.OS, p.Arch)
-			if err := o.writeArchive(filepath.Join(stage, base+".tar.gz"), base, bin); err != nil {
+			notice := filepath.Join(filepath.Dir(bin), "NOTICE")
+			if err := o.writeNotice(ctx, bin, notice); err != nil {
+				return nil, err
+			}
+			if err := o.writeArchive(filepath.Join(stage, base+".tar.gz"), base, bin, notice); err != nil {
 				return nil, err
 			}
 			res.Archives = append(res.Archives, base+".tar.gz")
@@ -269,9 +275,9 @@ func (o Options) goBuild(ctx context.Context, b Binary, p imagebuild.Platform, o
 	return out, nil
 }
 
-// writeArchive writes a gzipped tar of the binary (and the extra files) in folder base/, with
-// fixed owners, modes and times.
-func (o Options) writeArchive(path, base, bin string) error {
+// writeArchive writes a gzipped tar of the binary, the extra files and the NOTICE in folder
+// base/, with fixed owners, modes and times.
+func (o Options) writeArchive(path, base, bin, notice string) error {
 	type entry struct {
 		name string
 		src  string
@@ -281,6 +287,7 @@ func (o Options) writeArchive(path, base, bin string) error {
 	for _, e := range o.Extra {
 		entries = append(entries, entry{name: filepath.Base(e), src: filepath.Join(o.ModuleDir, e), mode: 0o644})
 	}
+	entries = append(entries, entry{name: "NOTICE", src: notice, mode: 0o644})
 	var buf bytes.Buffer
 	gz, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {
@@ -313,6 +320,67 @@ func (o Options) writeArchive(path, base, bin string) error {
 		return err
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// isNotice says whether a file name is a module's NOTICE (Apache-2.0 section 4(d) requires that
+// a redistribution carries the NOTICE of the work it includes).
+func isNotice(name string) bool {
+	return name == "NOTICE" || name == "NOTICE.txt" || name == "NOTICE.md"
+}
+
+// writeNotice writes the NOTICE of the binary: Lakeport's own line, then the NOTICE file of every
+// module linked into it that has one, read from the module cache, in module path order.
+func (o Options) writeNotice(ctx context.Context, bin, path string) error {
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return fmt.Errorf("release: NOTICE of %s: %w", filepath.Base(bin), err)
+	}
+	var mods []string
+	for _, d := range info.Deps {
+		if d.Replace != nil {
+			d = d.Replace
+		}
+		if d.Version == "" || strings.HasPrefix(d.Path, ".") || strings.HasPrefix(d.Path, "/") {
+			continue // a local replacement has no module cache copy
+		}
+		mods = append(mods, d.Path+"@"+d.Version)
+	}
+	sort.Strings(mods)
+	cmd := exec.CommandContext(ctx, o.GoCommand, append([]string{"mod", "download", "-json"}, mods...)...)
+	cmd.Dir = o.ModuleDir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("release: NOTICE of %s: go mod download: %w\n%s", filepath.Base(bin), err, strings.TrimSpace(stderr.String()))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Lakeport\nLicensed under the Apache License, Version 2.0 (LICENSE).\n\n"+
+		"%s links the modules below; the NOTICE file of each one that has one follows, as its licence requires.\n", filepath.Base(bin))
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var m struct{ Path, Version, Dir string }
+		if err := dec.Decode(&m); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("release: NOTICE of %s: %w", filepath.Base(bin), err)
+		}
+		entries, err := os.ReadDir(m.Dir)
+		if err != nil {
+			return fmt.Errorf("release: NOTICE of %s: %s@%s: %w", filepath.Base(bin), m.Path, m.Version, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() || !isNotice(e.Name()) {
+				continue
+			}
+			text, err := os.ReadFile(filepath.Join(m.Dir, e.Name()))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, "\n---- %s %s (%s)\n\n%s\n", m.Path, m.Version, e.Name(), strings.TrimSpace(string(text)))
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // writeSBOM runs cyclonedx-gomod on the binary's build info: every module linked in, with its

@@ -153,7 +153,16 @@ func TestReleaseIsReproducibleAndRuns(t *testing.T) {
 
 	// The archive's binary is the released lakeport.
 	host := runtime.GOOS + "_" + runtime.GOARCH
-	bin := extract(t, filepath.Join(a, "lakeport_v9.8.7_"+host+".tar.gz"), dir, []string{"lakeport", "LICENSE"})
+	bin := extract(t, filepath.Join(a, "lakeport_v9.8.7_"+host+".tar.gz"), dir, []string{"lakeport", "LICENSE", "NOTICE"})
+	// The NOTICE carries those of the Apache-2.0 modules linked in (prometheus/client_golang's,
+	// for one).
+	notice, err := os.ReadFile(filepath.Join(filepath.Dir(bin), "NOTICE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(notice), "---- github.com/prometheus/client_golang ") || !strings.Contains(string(notice), "Prometheus instrumentation library for Go applications") {
+		t.Errorf("the release's NOTICE does not carry prometheus/client_golang's NOTICE:\n%.600s", notice)
+	}
 	out := run(t, root, bin, "version")
 	for _, want := range []string{"lakeport v9.8.7", "commit " + commit, "2026-12-01T18:30:00Z"} {
 		if !strings.Contains(out, want) {
