@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lakeport/lakeport/cli/internal/output"
+	"github.com/lakeport/lakeport/cli/internal/view"
 	"github.com/lakeport/lakeport/cli/pkg/action"
-	"github.com/lakeport/lakeport/cli/pkg/atomicfile"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
 )
 
@@ -274,7 +272,7 @@ func (o *DiffOptions) write(rep *diff.Report) error {
 			_, err := fmt.Fprint(out, parts[0])
 			return err
 		}
-		return writeParts(o.SplitDir, parts, out)
+		return view.WriteParts(o.SplitDir, parts, out)
 	}
 	var pal *diff.Palette
 	if o.f.IO.ColorEnabled() {
@@ -283,39 +281,4 @@ func (o *DiffOptions) write(rep *diff.Report) error {
 		pal = &diff.Palette{Add: paint(st.Good), Del: paint(st.Bad.UnsetBold()), Hunk: paint(st.Warn), Title: paint(st.Header), Dim: paint(st.Dim)}
 	}
 	return diff.WriteText(out, rep, diff.TextOptions{ShowIgnored: o.ShowIgnored, Palette: pal})
-}
-
-// writeParts writes DIR/part-N.md, removes parts a previous run left beyond N, and prints the
-// paths in order.
-func writeParts(dir string, parts []string, out interface{ Write([]byte) (int, error) }) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--split-dir: %w", err)
-	}
-	old, _ := filepath.Glob(filepath.Join(dir, "part-*.md"))
-	keep := map[string]bool{}
-	files := map[string][]byte{}
-	var names []string
-	for i, p := range parts {
-		base := fmt.Sprintf("part-%d.md", i+1)
-		files[base] = []byte(p)
-		name := filepath.Join(dir, base)
-		keep[name] = true
-		names = append(names, name)
-	}
-	if err := atomicfile.WriteAll(dir, files, nil); err != nil {
-		return fmt.Errorf("--split-dir: %w", err)
-	}
-	for _, name := range names {
-		if _, err := fmt.Fprintln(out, name); err != nil {
-			return err
-		}
-	}
-	for _, p := range old {
-		if !keep[p] {
-			if err := os.Remove(p); err != nil {
-				return fmt.Errorf("--split-dir: remove stale %s: %w", p, err)
-			}
-		}
-	}
-	return nil
 }

@@ -22,9 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lakeport/lakeport/cli/internal/argoloop"
-	"github.com/lakeport/lakeport/cli/internal/output"
 	"github.com/lakeport/lakeport/cli/internal/testkit"
-	"github.com/lakeport/lakeport/cli/pkg/health"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
 	"github.com/lakeport/lakeport/hack/testenv"
 )
@@ -286,28 +284,6 @@ func TestHealthDeepGolden(t *testing.T) {
 	checkGolden(t, filepath.Join("testdata", "health-deep.golden"), got)
 	if code != CodeNegative {
 		t.Errorf("exit %d, want 1 (MinIO has no quorum, dev-trino Degraded)", code)
-	}
-}
-
-// TestHealthProgressTTY: on a terminal the wait redraws one table in place (cursor up, clear),
-// and removes it before the final table goes to stdout.
-func TestHealthProgressTTY(t *testing.T) {
-	var b strings.Builder
-	p := newProgress(&b, true, output.NewStyles(false))
-	r := &health.Report{Applications: []health.AppHealth{{Name: "dev-trino", Sync: "Synced", Health: "Healthy", State: health.StateWaiting, Reason: "Argo CD compared 1, waiting for 2"}}}
-	p.update(r, 2*time.Second)
-	p.update(r, 4*time.Second)
-	p.warn("cannot refresh")
-	p.update(r, 6*time.Second)
-	p.done()
-	got := b.String()
-	for _, want := range []string{"waiting: 0/1 ready after 2s\n", "\x1b[3A\x1b[J", "warning: cannot refresh\n", "0/1 ready after 6s"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("progress output lacks %q:\n%q", want, got)
-		}
-	}
-	if !strings.HasSuffix(got, "\x1b[3A\x1b[J") {
-		t.Errorf("the live table is not cleared at the end:\n%q", got)
 	}
 }
 
