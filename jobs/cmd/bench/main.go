@@ -203,8 +203,8 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			if err == nil && res.Rows != rows {
 				err = fmt.Errorf("copy loaded %d rows", res.Rows)
 			}
-			fmt.Fprintf(w, "  round %d: COPY load phases: copy %v, primary key %v, swap %v\n", i+1, res.Phases["copy"].Round(time.Millisecond),
-				res.Phases["index"].Round(time.Millisecond), res.Phases["swap"].Round(time.Millisecond))
+			fmt.Fprintf(w, "  round %d: COPY load phases: copy %v, primary key %v, analyze %v, swap %v\n", i+1, res.Phases["copy"].Round(time.Millisecond),
+				res.Phases["index"].Round(time.Millisecond), res.Phases["analyze"].Round(time.Millisecond), res.Phases["swap"].Round(time.Millisecond))
 			return err
 		})
 		if err != nil {
