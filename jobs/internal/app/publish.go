@@ -58,7 +58,8 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 Validates the dataset's input for the date against its contract and, when it passes, replaces the
 date's partition of the Iceberg table (one commit), loads the date into the relational target
-(one transaction), then verifies and maintains the table through Trino when configured. A re-run
+(one transaction), tags the run's snapshot for the regulatory retention, then verifies it through
+Trino when configured (maintenance is 'distribution maintain', never a publication's). A re-run
 for the same date gives the same table and rows.
 
 Exit codes: 0 published, 1 error (retry may succeed), 2 invalid usage, 3 contract violation
@@ -148,18 +149,24 @@ func (o *publishOptions) run(ctx context.Context) (err error) {
 	if err := o.waitForServices(ctx, true, !o.dryRun); err != nil {
 		return err
 	}
+	maint, err := cfg.Maintenance.Resolve()
+	if err != nil {
+		return usageError{err}
+	}
 	l, err := lake.Open(ctx, cfg.Iceberg)
 	if err != nil {
 		return fmt.Errorf("open iceberg catalog: %w", err)
 	}
 	defer l.Close()
 	p := &publish.Publisher{
-		Lake:      l,
-		Input:     source.Options{URI: cfg.Input.URI, S3: cfg.Input.S3, WorkDir: cfg.WorkDir, AllowIncomplete: cfg.Input.AllowIncomplete},
-		Log:       o.log,
-		BatchRows: cfg.BatchRows,
-		RunID:     o.runID,
-		Metrics:   metrics.New(),
+		TagRetention:    maint.TagRetention,
+		MaintenanceWait: maint.PublishWait,
+		Lake:            l,
+		Input:           source.Options{URI: cfg.Input.URI, S3: cfg.Input.S3, WorkDir: cfg.WorkDir, AllowIncomplete: cfg.Input.AllowIncomplete},
+		Log:             o.log,
+		BatchRows:       cfg.BatchRows,
+		RunID:           o.runID,
+		Metrics:         metrics.New(),
 	}
 	if o.dryRun {
 		var errs []error
