@@ -96,7 +96,8 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("drc was published: %+v", d)
 		}
 		if d.Dataset == "var_es" && (d.IcebergRows != 3000 || d.DBRows == nil || *d.DBRows != 3000 || d.RunID != "r-1" ||
-			d.DBRunID != "r-1" || d.DBSnapshotID != d.SnapshotID || d.State != "published" || d.Divergence != "") {
+			d.DBRunID != "r-1" || d.DBSnapshotID != d.SnapshotID || d.State != "published" || d.Divergence != "" ||
+			fmt.Sprint(d.Tags) != "[run-2026-03-02-r-1]") {
 			t.Errorf("var_es: %+v", d)
 		}
 	}
