@@ -240,6 +240,18 @@ func (v *validator) add(rule, column, detail string, ex Example) {
 	}
 }
 
+// CheckRowCount applies the contract's row-count rule (min, max, change against the previous
+// date) to a total: a sharded publication's, whose shards leave the rule to the merge.
+func CheckRowCount(c *contract.Contract, rows int64, prev *int64) []Violation {
+	v := &validator{c: c, viol: map[string]*Violation{}, global: rows}
+	v.rowCount(prev)
+	out := make([]Violation, 0, len(v.order))
+	for _, id := range v.order {
+		out = append(out, *v.viol[id])
+	}
+	return out
+}
+
 func (v *validator) rowCount(prev *int64) {
 	rc := v.c.RowCount
 	n := v.global
