@@ -224,6 +224,23 @@ func TestDistributionFlags(t *testing.T) {
 				}
 			}
 		}},
+		{"sharded dataset: an Indexed Job, one run id for its pods", map[string]any{"datasets": []any{map[string]any{"name": "frtb_sensitivities", "shards": 4}, map[string]any{"name": "drc"}}}, func(t *testing.T, objs []chartrender.Object) {
+			cj := find(t, objs, "CronJob", "distribution-frtb-sensitivities")
+			job := field(t, cj, "spec", "jobTemplate", "spec")
+			if fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "completionMode")) != "Indexed" || fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "completions")) != "4" ||
+				fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "parallelism")) != "4" {
+				t.Errorf("job spec %v", job)
+			}
+			c := fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "template", "spec", "containers", "0"))
+			for _, want := range []string{"--shards=4", "--run-id=$(LAKEPORT_JOB_NAME)", "metadata.labels['batch.kubernetes.io/job-name']"} {
+				if !strings.Contains(c, want) {
+					t.Errorf("container has no %s: %s", want, c)
+				}
+			}
+			if drc := fmt.Sprint(field(t, find(t, objs, "CronJob", "distribution-drc"), "spec", "jobTemplate", "spec")); strings.Contains(drc, "Indexed") || strings.Contains(drc, "--shards") {
+				t.Errorf("drc is not sharded: %s", drc)
+			}
+		}},
 		{"maintenance off", map[string]any{"maintenance": map[string]any{"enabled": false}}, func(t *testing.T, objs []chartrender.Object) {
 			if count(objs, "CronJob") != 3 {
 				t.Errorf("got %s", keys(objs))
@@ -295,6 +312,8 @@ func TestDistributionFails(t *testing.T) {
 		{"dataset twice", map[string]any{"datasets": []any{map[string]any{"name": "drc"}, map[string]any{"name": "drc"}}}, "drc is listed twice"},
 		// Expiry and orphan removal through Trino ran beside the publications and ignored the tags.
 		{"snapshot expiry through Trino", map[string]any{"config": map[string]any{"trino": map[string]any{"maintenance": map[string]any{"expireSnapshotsRetention": "7d"}}}}, "expireSnapshotsRetention"},
+		{"sharded CronWorkflow", map[string]any{"shards": 2, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, "the CronWorkflow does not shard yet"},
+		{"sharded Oracle load", map[string]any{"datasets": []any{map[string]any{"name": "drc", "shards": 2}}, "config": map[string]any{"database": map[string]any{"driver": "oracle", "dsn": "oracle://u:${P}@db:1521/s"}}}, "PostgreSQL only"},
 		{"tag retention in years", map[string]any{"config": map[string]any{"maintenance": map[string]any{"tagRetention": "10y"}}}, "tagRetention"},
 	})
 }
