@@ -224,13 +224,38 @@ func TestDistributionFlags(t *testing.T) {
 				}
 			}
 		}},
+		{"sharded dataset: an Indexed Job, one run id for its pods", map[string]any{"datasets": []any{map[string]any{"name": "frtb_sensitivities", "shards": 4}, map[string]any{"name": "drc"}}}, func(t *testing.T, objs []chartrender.Object) {
+			cj := find(t, objs, "CronJob", "distribution-frtb-sensitivities")
+			job := field(t, cj, "spec", "jobTemplate", "spec")
+			if fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "completionMode")) != "Indexed" || fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "completions")) != "4" ||
+				fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "parallelism")) != "4" {
+				t.Errorf("job spec %v", job)
+			}
+			c := fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "template", "spec", "containers", "0"))
+			for _, want := range []string{"--shards=4", "--run-id=$(LAKEPORT_JOB_NAME)", "metadata.labels['batch.kubernetes.io/job-name']"} {
+				if !strings.Contains(c, want) {
+					t.Errorf("container has no %s: %s", want, c)
+				}
+			}
+			if drc := fmt.Sprint(field(t, find(t, objs, "CronJob", "distribution-drc"), "spec", "jobTemplate", "spec")); strings.Contains(drc, "Indexed") || strings.Contains(drc, "--shards") {
+				t.Errorf("drc is not sharded: %s", drc)
+			}
+		}},
+		{"maintenance off", map[string]any{"maintenance": map[string]any{"enabled": false}}, func(t *testing.T, objs []chartrender.Object) {
+			if count(objs, "CronJob") != 3 {
+				t.Errorf("got %s", keys(objs))
+			}
+		}},
 		{"per-dataset overrides", map[string]any{"datasets": []any{map[string]any{"name": "drc", "schedule": "0 4 * * *", "suspend": true, "activeDeadlineSeconds": 60}}}, func(t *testing.T, objs []chartrender.Object) {
 			cj := find(t, objs, "CronJob", "distribution-drc")
 			if field(t, cj, "spec", "schedule") != "0 4 * * *" || field(t, cj, "spec", "suspend") != true || fmt.Sprint(field(t, cj, "spec", "jobTemplate", "spec", "activeDeadlineSeconds")) != "60" {
 				t.Errorf("spec %v", cj.U.Object["spec"])
 			}
-			if count(objs, "CronJob") != 1 {
-				t.Error("datasets replaced, want one CronJob")
+			if count(objs, "CronJob") != 2 {
+				t.Errorf("datasets replaced, want one publish CronJob and the maintenance CronJob: %s", keys(objs))
+			}
+			if args := fmt.Sprint(field(t, find(t, objs, "CronJob", "distribution-maintain"), "spec", "jobTemplate", "spec", "template", "spec", "containers", "0", "args")); args != "[maintain --config=/etc/distribution/config.yaml --dataset=drc --optimize-days=7]" {
+				t.Errorf("maintenance args %s: want the datasets of the release", args)
 			}
 		}},
 		{"config from values, secrets from Secrets", map[string]any{"secretEnv": []any{map[string]any{"name": "RISK_DB_PASSWORD", "secretName": "risk-db", "key": "password"}}}, func(t *testing.T, objs []chartrender.Object) {
@@ -245,8 +270,12 @@ func TestDistributionFlags(t *testing.T) {
 		}},
 		{"CronWorkflow instead of CronJobs", map[string]any{"cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, func(t *testing.T, objs []chartrender.Object) {
 			wf := find(t, objs, "CronWorkflow", "distribution-nightly")
-			if field(t, wf, "spec", "concurrencyPolicy") != "Forbid" || count(objs, "CronJob") != 0 {
+			// Only the maintenance CronJob: the same owner of table maintenance in both modes.
+			if field(t, wf, "spec", "concurrencyPolicy") != "Forbid" || count(objs, "CronJob") != 1 {
 				t.Errorf("got %s", keys(objs))
+			}
+			if strings.Contains(fmt.Sprint(wf.U.Object), "maintain") {
+				t.Error("the CronWorkflow must not maintain the tables: the maintenance CronJob does")
 			}
 			tasks := fmt.Sprint(field(t, wf, "spec", "workflowSpec", "templates", "0", "dag", "tasks"))
 			for _, ds := range []string{"var-es", "frtb-sensitivities", "drc"} {
@@ -281,5 +310,10 @@ func TestDistributionFails(t *testing.T) {
 		{"password in the Trino URL", map[string]any{"config": map[string]any{"trino": map[string]any{"url": "https://u:pw@trino:8443"}}}, "config.trino.url"},
 		{"credential in catalog properties", map[string]any{"config": map[string]any{"iceberg": map[string]any{"catalog": map[string]any{"properties": map[string]any{"credential": "id:secret"}}}}}, "config.iceberg.catalog.properties.credential"},
 		{"dataset twice", map[string]any{"datasets": []any{map[string]any{"name": "drc"}, map[string]any{"name": "drc"}}}, "drc is listed twice"},
+		// Expiry and orphan removal through Trino ran beside the publications and ignored the tags.
+		{"snapshot expiry through Trino", map[string]any{"config": map[string]any{"trino": map[string]any{"maintenance": map[string]any{"expireSnapshotsRetention": "7d"}}}}, "expireSnapshotsRetention"},
+		{"sharded CronWorkflow", map[string]any{"shards": 2, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, "the CronWorkflow does not shard yet"},
+		{"sharded Oracle load", map[string]any{"datasets": []any{map[string]any{"name": "drc", "shards": 2}}, "config": map[string]any{"database": map[string]any{"driver": "oracle", "dsn": "oracle://u:${P}@db:1521/s"}}}, "PostgreSQL only"},
+		{"tag retention in years", map[string]any{"config": map[string]any{"maintenance": map[string]any{"tagRetention": "10y"}}}, "tagRetention"},
 	})
 }

@@ -87,12 +87,12 @@ func TestDistributionTrustedCA(t *testing.T) {
 		wantPods  int
 		wantError string
 	}{
-		{name: "default: no CA", values: nil, wantPods: 4},
-		{name: "ConfigMap", values: map[string]any{"trustedCA": map[string]any{"configMapName": "bank-ca"}}, wantPods: 4,
+		{name: "default: no CA", values: nil, wantPods: 5}, // 3 publish CronJobs, the maintenance CronJob, the migration Job
+		{name: "ConfigMap", values: map[string]any{"trustedCA": map[string]any{"configMapName": "bank-ca"}}, wantPods: 5,
 			volume: map[string]any{"configMap": map[string]any{"name": "bank-ca", "items": []any{map[string]any{"key": "ca.crt", "path": "ca.crt"}}}}},
-		{name: "Secret with its own key", values: map[string]any{"trustedCA": map[string]any{"secretName": "bank-ca", "key": "bundle.pem"}}, wantPods: 4,
+		{name: "Secret with its own key", values: map[string]any{"trustedCA": map[string]any{"secretName": "bank-ca", "key": "bundle.pem"}}, wantPods: 5,
 			volume: map[string]any{"secret": map[string]any{"secretName": "bank-ca", "items": []any{map[string]any{"key": "bundle.pem", "path": "ca.crt"}}}}},
-		{name: "CronWorkflow", values: map[string]any{"trustedCA": map[string]any{"configMapName": "bank-ca"}, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, wantPods: 2,
+		{name: "CronWorkflow", values: map[string]any{"trustedCA": map[string]any{"configMapName": "bank-ca"}, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, wantPods: 3,
 			volume: map[string]any{"configMap": map[string]any{"name": "bank-ca", "items": []any{map[string]any{"key": "ca.crt", "path": "ca.crt"}}}}},
 		{name: "both", values: map[string]any{"trustedCA": map[string]any{"configMapName": "a", "secretName": "b"}}, wantError: "trustedCA: set configMapName or secretName, not both"},
 		{name: "bad name", values: map[string]any{"trustedCA": map[string]any{"configMapName": "Bank_CA"}}, wantError: "/trustedCA/configMapName"},

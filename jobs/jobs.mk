@@ -4,13 +4,13 @@
 TEST_TOOLS += versitygw
 
 DEMO_TARGETS  += jobs-demo
-BENCH_TARGETS += jobs-bench
+BENCH_TARGETS += jobs-bench bench-jobs
 
 JOBS_DEMO_DIR  ?= out/demo
 JOBS_DEMO_DATE ?= 2026-03-02
 JOBS_DEMO_ROWS ?= 50000
 
-.PHONY: jobs-build jobs-demo jobs-bench jobs-test
+.PHONY: jobs-build jobs-demo jobs-bench jobs-test bench-jobs
 
 jobs-build: ## Build the job binaries (generate, distribution) into ./bin
 	$(GO) build -trimpath -o $(BIN)/ ./jobs/cmd/...
@@ -39,6 +39,15 @@ jobs-demo: jobs-build
 jobs-bench: jobs-build
 	bash hack/apt.sh
 	$(BIN)/bench $(JOBS_BENCH_FLAGS)
+
+# The sharded publication: the same 4M-row day published by 1 and by 2 workers (separate
+# `distribution publish --shards` processes, as an Indexed Job's pods), wall clock ratio and peak
+# RSS per worker, medians of 3 runs. For the flat-RSS check add a case with 4x the rows on 4
+# workers: JOBS_BENCH_SHARD_FLAGS='--cases 4000000x1,4000000x2,16000000x4'.
+JOBS_BENCH_SHARD_FLAGS ?=
+bench-jobs: jobs-build
+	bash hack/apt.sh
+	$(BIN)/benchshard --distribution $(BIN)/distribution $(JOBS_BENCH_SHARD_FLAGS)
 
 jobs-test: ## The jobs' tests (real PostgreSQL and versitygw included)
 	LAKEPORT_REQUIRE_TOOLS=1 $(GO) test -race -shuffle=on -count=1 ./jobs/...

@@ -38,3 +38,24 @@ deny_cronjob_deadline contains msg if {
 	not input.spec.workflowSpec.activeDeadlineSeconds
 	msg := sprintf("%s: no run deadline: set spec.workflowSpec.activeDeadlineSeconds so that a stuck run is stopped", [k8s.name(input)])
 }
+
+# Iceberg table maintenance has one owner: the distribution chart's `distribution maintain`
+# CronJob, which runs under each dataset's maintenance lock (no publication runs beside it) and
+# keeps the publications' tags for the regulatory retention. A Trino statement that compacts,
+# expires snapshots or removes orphan files from any other workload (the Trino chart's own
+# maintenance CronJobs, a pipeline step) races the publications: a concurrent optimize fails a
+# publish, an expiry can remove the snapshot a publication state points at.
+maintenance_statements := ["expire_snapshots", "remove_orphan_files", "execute optimize"]
+
+# METADATA
+# title: One owner of Iceberg table maintenance
+# custom:
+#   severity: failure
+deny_table_maintenance_owner contains msg if {
+	k8s.is_workload(input)
+	some c in k8s.containers(input)
+	text := lower(concat(" ", array.concat(object.get(c.container, "command", []), object.get(c.container, "args", []))))
+	some stmt in maintenance_statements
+	contains(text, stmt)
+	msg := sprintf("%s: container %q runs Iceberg maintenance (%s) outside `distribution maintain`: it races the publications (no publication lock) and ignores the publications' tags; turn it off and configure maintenance in the distribution chart (maintenance.*)", [k8s.name(input), c.container.name, stmt])
+}

@@ -28,3 +28,20 @@ test_cron_workflow if {
 test_cronjob_rules_ignore_other_kinds if {
 	count(deny_cronjob_concurrency) == 0 with input as f.deployment
 }
+
+trino_maintenance_cronjob := json.patch(f.cronjob, [{"op": "add", "path": "/spec/jobTemplate/spec/template/spec/containers/0/command", "value": [
+	"trino", "--execute",
+	"ALTER TABLE iceberg.risk.var_es EXECUTE optimize(file_size_threshold => '128MB'); ALTER TABLE iceberg.risk.var_es EXECUTE expire_snapshots(retention_threshold => '7d');",
+]}])
+
+test_table_maintenance_outside_the_owner_denied if {
+	count(deny_table_maintenance_owner) == 2 with input as trino_maintenance_cronjob
+	some msg in deny_table_maintenance_owner with input as trino_maintenance_cronjob
+	contains(msg, "runs Iceberg maintenance (expire_snapshots) outside `distribution maintain`")
+}
+
+test_distribution_maintain_allowed if {
+	owner := json.patch(f.cronjob, [{"op": "add", "path": "/spec/jobTemplate/spec/template/spec/containers/0/args", "value": ["maintain", "--config=/etc/distribution/config.yaml", "--dataset=all"]}])
+	count(deny_table_maintenance_owner) == 0 with input as owner
+	count(deny_table_maintenance_owner) == 0 with input as f.cronjob
+}

@@ -182,6 +182,15 @@ func ruleCases() []ruleCase {
 		{rule: "trino_s3_tls", env: "prod", bad: []obj{catalog("bad-s3-tls", "http://minio:9000")}, good: []obj{catalog("good-s3-tls", "https://s3.bank.test")}},
 		{rule: "cronjob_concurrency", bad: []obj{func() obj { c := cronJob("bad-concurrency"); delete(c["spec"].(obj), "concurrencyPolicy"); return c }()}, good: []obj{cronJob("good-concurrency")}},
 		{rule: "cronjob_deadline", bad: []obj{func() obj { c := cronJob("bad-deadline"); delete(c["spec"].(obj), "startingDeadlineSeconds"); return c }()}, good: []obj{cronJob("good-deadline")}},
+		{rule: "table_maintenance_owner", bad: []obj{func() obj {
+			c := cronJob("bad-maintenance")
+			container(c)["command"] = []any{"trino", "--execute", "ALTER TABLE iceberg.risk.var_es EXECUTE expire_snapshots(retention_threshold => '7d')"}
+			return c
+		}()}, good: []obj{func() obj {
+			c := cronJob("good-maintenance")
+			container(c)["args"] = []any{"maintain", "--dataset=all"}
+			return c
+		}()}},
 		{rule: "probes", bad: []obj{with("bad-probes", 1, func(o obj) { delete(container(o), "readinessProbe") })}, good: []obj{compliant("good-probes", 1)}},
 		{rule: "read_only_root_filesystem", bad: []obj{with("bad-rofs", 1, func(o obj) { delete(at(container(o), "securityContext"), "readOnlyRootFilesystem") })}, good: []obj{compliant("good-rofs", 1)}},
 	}

@@ -42,6 +42,8 @@ Commands:
   migrate    apply the relational schema migrations (the chart's PreSync hook)
   publish    validate a dataset's input for --cob-date and publish it to Iceberg, the database and Trino
   validate   check a dataset's input against its contract, publish nothing
+  maintain   the one maintenance of the Iceberg tables (tags, snapshot expiry, orphans, manifests,
+             Trino optimize), under each dataset's lock
   inspect    show what consumers see: snapshots, rows per date in Iceberg and in the database
   contracts  print the embedded data contracts
   version    print the version
@@ -57,7 +59,7 @@ Exit codes:
   4  input not ready: missing, or no _SUCCESS marker yet
   5  verification failed: published, but Trino does not read back the published rows
   6  conflict: another publication of the same dataset and date is running or won the race;
-     this run committed nothing
+     this run committed nothing (maintain: a publication of the dataset is running)
 
 Datasets: ` + "%s" + `
 `
@@ -84,6 +86,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runPublish(ctx, args[1:], stdout, stderr)
 	case "validate":
 		err = runValidate(ctx, args[1:], stdout, stderr)
+	case "maintain":
+		err = runMaintain(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		err = runInspect(ctx, args[1:], stdout, stderr)
 	case "contracts":

@@ -61,6 +61,9 @@ func TestExitCodes(t *testing.T) {
 		{"validate passes", []string{"validate", "--data-dir", dir, "--dataset", "var_es", "--cob-date", "2026-03-02"}, ExitOK, "PASSED", "", ""},
 		{"inspect", []string{"inspect", "--data-dir", dir}, ExitOK, "var_es              2026-03-02  3000", "", ""},
 		{"contracts", []string{"contracts"}, ExitOK, "name: frtb_sensitivities", "", ""},
+		{"shards without a run id", []string{"publish", "--data-dir", dir, "--dataset", "var_es", "--cob-date", "2026-03-02", "--shards", "2"}, ExitUsage, "", "--shards > 1 publishes one --dataset with a --run-id", ""},
+		{"shard index out of range", []string{"publish", "--data-dir", dir, "--dataset", "var_es", "--cob-date", "2026-03-02", "--shards", "2", "--shard-index", "2", "--run-id", "x"}, ExitUsage, "", "--shard-index 2 of --shards 2", ""},
+		{"shards on SQLite", []string{"publish", "--data-dir", dir, "--dataset", "var_es", "--cob-date", "2026-03-02", "--shards", "2", "--shard-index", "1", "--run-id", "x"}, ExitError, "", "only the postgres driver can", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,7 +99,8 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("drc was published: %+v", d)
 		}
 		if d.Dataset == "var_es" && (d.IcebergRows != 3000 || d.DBRows == nil || *d.DBRows != 3000 || d.RunID != "r-1" ||
-			d.DBRunID != "r-1" || d.DBSnapshotID != d.SnapshotID || d.State != "published" || d.Divergence != "") {
+			d.DBRunID != "r-1" || d.DBSnapshotID != d.SnapshotID || d.State != "published" || d.Divergence != "" ||
+			fmt.Sprint(d.Tags) != "[run-2026-03-02-r-1]") {
 			t.Errorf("var_es: %+v", d)
 		}
 	}

@@ -49,6 +49,9 @@ type DatasetView struct {
 	State string `json:"state,omitempty"`
 	// Divergence says how the two stores differ; empty when they serve the same publication.
 	Divergence string `json:"divergence,omitempty"`
+	// Tags are the date's publication tags (run-<cob_date>-<run id>), oldest first: the snapshots
+	// kept for the regulatory retention, from which any reported figure can be read again.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // Inspection is the output of inspect.
@@ -126,6 +129,9 @@ func (o *inspectOptions) run(ctx context.Context) error {
 			ice := lake.LastPublished(tbl, s.CobDate)
 			if ice != nil {
 				v.SnapshotID, v.RunID, v.Checksum = ice.SnapshotID, ice.RunID(), ice.ContentChecksum()
+			}
+			for _, tag := range lake.Tags(tbl, s.CobDate) {
+				v.Tags = append(v.Tags, tag.Name)
 			}
 			if loader != nil {
 				n, err := loader.Count(ctx, c, s.CobDate)

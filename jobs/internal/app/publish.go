@@ -30,6 +30,9 @@ type publishOptions struct {
 	reportPath string
 	dryRun     bool // validate only
 	stdout     io.Writer
+	shards     int
+	shardIndex int
+	shardWait  time.Duration
 
 	contracts []*contract.Contract
 	cob       time.Time
@@ -45,7 +48,14 @@ func newPublishFlags(o *publishOptions, name string, stderr io.Writer) *flag.Fla
 	fs.StringVar(&o.cobDateStr, "cob-date", "", "close-of-business date: YYYY-MM-DD, today or previous-business-day (UTC, in the configured holiday calendar) (required)")
 	fs.StringVar(&o.reportPath, "report", "", "write the validation report as JSON to this file")
 	if name == "publish" {
-		fs.StringVar(&o.runID, "run-id", "", "run id recorded in the snapshot summary and the publication log (default: random)")
+		fs.StringVar(&o.runID, "run-id", "", "run id recorded in the snapshot summary and the publication log (default: random; required with --shards, the same for every worker)")
+		fs.IntVar(&o.shards, "shards", 1, "workers of a sharded publication (an Indexed Job's completions); 1: one process publishes")
+		idx := 0
+		if v, ok := os.LookupEnv("JOB_COMPLETION_INDEX"); ok {
+			_, _ = fmt.Sscan(v, &idx)
+		}
+		fs.IntVar(&o.shardIndex, "shard-index", idx, "this worker's index, 0 the coordinator (default: $JOB_COMPLETION_INDEX)")
+		fs.DurationVar(&o.shardWait, "shard-wait", time.Hour, "how long a worker waits for the staging table and the coordinator for the workers' results")
 	}
 	return fs
 }
@@ -58,12 +68,17 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 Validates the dataset's input for the date against its contract and, when it passes, replaces the
 date's partition of the Iceberg table (one commit), loads the date into the relational target
-(one transaction), then verifies and maintains the table through Trino when configured. A re-run
+(one transaction), tags the run's snapshot for the regulatory retention, then verifies it through
+Trino when configured (maintenance is 'distribution maintain', never a publication's). A re-run
 for the same date gives the same table and rows.
 
 Exit codes: 0 published, 1 error (retry may succeed), 2 invalid usage, 3 contract violation
 (nothing published), 4 input not ready, 5 Trino verification failed, 6 another publication of
 the same dataset and date is running or won (nothing committed by this run).
+
+Sharded (--shards K, an Indexed Job): every worker validates and writes its share of the files;
+worker 0 (--shard-index, default $JOB_COMPLETION_INDEX) waits for them all and publishes in one
+commit.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -122,6 +137,15 @@ func (o *publishOptions) validate() error {
 		}
 		o.contracts = append(o.contracts, c)
 	}
+	if o.dryRun {
+		o.shards, o.shardIndex = 1, 0 // validate: one process
+	}
+	if o.shards < 1 || o.shardIndex < 0 || o.shardIndex >= max(o.shards, 1) {
+		errs = append(errs, fmt.Errorf("--shard-index %d of --shards %d: want 0 <= index < shards", o.shardIndex, o.shards))
+	}
+	if o.shards > 1 && (o.runID == "" || len(o.datasets) != 1) {
+		errs = append(errs, errors.New("--shards > 1 publishes one --dataset with a --run-id shared by the workers"))
+	}
 	cal, err := calendar.New(o.cfg.Calendar)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("config calendar: %w", err))
@@ -148,18 +172,24 @@ func (o *publishOptions) run(ctx context.Context) (err error) {
 	if err := o.waitForServices(ctx, true, !o.dryRun); err != nil {
 		return err
 	}
+	maint, err := cfg.Maintenance.Resolve()
+	if err != nil {
+		return usageError{err}
+	}
 	l, err := lake.Open(ctx, cfg.Iceberg)
 	if err != nil {
 		return fmt.Errorf("open iceberg catalog: %w", err)
 	}
 	defer l.Close()
 	p := &publish.Publisher{
-		Lake:      l,
-		Input:     source.Options{URI: cfg.Input.URI, S3: cfg.Input.S3, WorkDir: cfg.WorkDir, AllowIncomplete: cfg.Input.AllowIncomplete},
-		Log:       o.log,
-		BatchRows: cfg.BatchRows,
-		RunID:     o.runID,
-		Metrics:   metrics.New(),
+		TagRetention:    maint.TagRetention,
+		MaintenanceWait: maint.PublishWait,
+		Lake:            l,
+		Input:           source.Options{URI: cfg.Input.URI, S3: cfg.Input.S3, WorkDir: cfg.WorkDir, AllowIncomplete: cfg.Input.AllowIncomplete},
+		Log:             o.log,
+		BatchRows:       cfg.BatchRows,
+		RunID:           o.runID,
+		Metrics:         metrics.New(),
 	}
 	if o.dryRun {
 		var errs []error
@@ -230,7 +260,7 @@ func (o *publishOptions) run(ctx context.Context) (err error) {
 	}()
 	var errs []error
 	for _, c := range o.contracts {
-		res, err := p.Publish(ctx, c, o.cob)
+		res, err := p.PublishShard(ctx, c, o.cob, publish.ShardSpec{Index: o.shardIndex, Count: o.shards, RunID: o.runID, Wait: o.shardWait})
 		if res != nil && res.Report != nil {
 			if rerr := o.report(res.Report); rerr != nil {
 				return rerr
@@ -238,6 +268,10 @@ func (o *publishOptions) run(ctx context.Context) (err error) {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
+			continue
+		}
+		if o.shards > 1 && o.shardIndex > 0 {
+			fmt.Fprintf(o.stdout, "shard %d of %d of %s %s done (run %s), %v\n", o.shardIndex, o.shards, c.Name, o.cob.Format(time.DateOnly), res.RunID, res.Duration.Round(time.Millisecond))
 			continue
 		}
 		fmt.Fprintf(o.stdout, "published %s %s: %d rows, snapshot %d, %d files, run %s, %v\n", c.Name, o.cob.Format(time.DateOnly),

@@ -64,7 +64,7 @@ func TestTracesCarrySnapshotAndTrinoQueryID(t *testing.T) {
 		}
 		spans[s.Name()] = attrs
 	}
-	for _, name := range []string{"publish var_es", "input", "validate", "iceberg.write", "iceberg.commit", "trino.verify", "trino.maintain"} {
+	for _, name := range []string{"publish var_es", "input", "validate", "iceberg.write", "iceberg.commit", "trino.verify"} {
 		if _, ok := spans[name]; !ok {
 			t.Errorf("no span %q (have %v)", name, spans)
 		}

@@ -40,17 +40,103 @@ type Database struct {
 	DSN string `json:"dsn"`
 }
 
-// Maintenance is the Iceberg maintenance run through Trino after a publication.
+// Maintenance is the part of table maintenance that Trino does (compaction), run by
+// `distribution maintain` under the dataset's maintenance lock, never after a publication.
 type Maintenance struct {
 	Optimize bool `json:"optimize,omitempty"`
 	// OptimizeFileSizeThreshold: files below it are compacted (default 128MB).
 	OptimizeFileSizeThreshold string `json:"optimizeFileSizeThreshold,omitempty"`
 	// OptimizeManifests rewrites the manifests (Trino 471+), which nightly overwrites multiply.
 	OptimizeManifests bool `json:"optimizeManifests,omitempty"`
-	// ExpireSnapshotsRetention, e.g. "7d"; empty skips expire_snapshots.
+	// ExpireSnapshotsRetention is refused: snapshot expiry is maintenance.expireSnapshotsOlderThan,
+	// done by the job itself so that it keeps the publications' tags.
 	ExpireSnapshotsRetention string `json:"expireSnapshotsRetention,omitempty"`
-	// RemoveOrphanFilesRetention, e.g. "7d"; empty skips remove_orphan_files.
+	// RemoveOrphanFilesRetention is refused: see maintenance.removeOrphanFilesOlderThan.
 	RemoveOrphanFilesRetention string `json:"removeOrphanFilesRetention,omitempty"`
+}
+
+// TableMaintenance is the one maintenance of the Iceberg tables (`distribution maintain`, under the
+// dataset's lock, which every publication holds shared) and the retention of the publications'
+// tags.
+type TableMaintenance struct {
+	// TagRetention is the regulatory period for which every publication's snapshot stays
+	// reproducible: its tag run-<cob_date>-<run id> carries it as max-ref-age (default 3653d,
+	// ten years; "forever" never expires the tags).
+	TagRetention string `json:"tagRetention,omitempty"`
+	// ExpireSnapshotsOlderThan expires untagged snapshots older than this (default 7d; "off"
+	// disables expiry).
+	ExpireSnapshotsOlderThan string `json:"expireSnapshotsOlderThan,omitempty"`
+	// RetainLast keeps at least this many snapshots of main whatever their age (default 1).
+	RetainLast int `json:"retainLast,omitempty"`
+	// RemoveOrphanFilesOlderThan removes unreferenced files older than this (default 3d; "off"
+	// disables it). It must exceed the longest publication (its files are unreferenced until its
+	// commit).
+	RemoveOrphanFilesOlderThan string `json:"removeOrphanFilesOlderThan,omitempty"`
+	// RewriteManifests merges manifests (default true).
+	RewriteManifests *bool `json:"rewriteManifests,omitempty"`
+	// PublishWait is how long a publication waits for a running maintenance of its dataset before
+	// it gives up with exit code 6 (default 30m).
+	PublishWait string `json:"publishWait,omitempty"`
+}
+
+// Resolved are the maintenance settings as durations (0: off / for ever).
+type ResolvedMaintenance struct {
+	TagRetention, ExpireOlderThan, OrphansOlderThan, PublishWait time.Duration
+	RetainLast                                                   int
+	RewriteManifests                                             bool
+}
+
+// Resolve applies the defaults and parses the durations (Validate reports bad ones).
+func (m TableMaintenance) Resolve() (ResolvedMaintenance, error) {
+	r := ResolvedMaintenance{RetainLast: max(m.RetainLast, 1), RewriteManifests: m.RewriteManifests == nil || *m.RewriteManifests}
+	var errs []error
+	for _, f := range []struct {
+		key, val, def string
+		off           string
+		out           *time.Duration
+	}{
+		{"maintenance.tagRetention", m.TagRetention, "3653d", "forever", &r.TagRetention},
+		{"maintenance.expireSnapshotsOlderThan", m.ExpireSnapshotsOlderThan, "7d", "off", &r.ExpireOlderThan},
+		{"maintenance.removeOrphanFilesOlderThan", m.RemoveOrphanFilesOlderThan, "3d", "off", &r.OrphansOlderThan},
+		{"maintenance.publishWait", m.PublishWait, "30m", "", &r.PublishWait},
+	} {
+		v := f.val
+		if v == "" {
+			v = f.def
+		}
+		if f.off != "" && v == f.off {
+			continue
+		}
+		d, err := ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %q: want a positive duration like 7d, 36h or 90m%s", f.key, v, offHint(f.off)))
+			continue
+		}
+		*f.out = d
+	}
+	if m.RetainLast < 0 {
+		errs = append(errs, fmt.Errorf("maintenance.retainLast %d: want >= 1", m.RetainLast))
+	}
+	return r, errors.Join(errs...)
+}
+
+func offHint(off string) string {
+	if off == "" {
+		return ""
+	}
+	return ", or " + off
+}
+
+// ParseDuration parses a Go duration or a number of days ("7d").
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		var days int64
+		if _, err := fmt.Sscanf(n, "%d", &days); err != nil || fmt.Sprint(days) != n {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // Trino is the optional query engine used to verify and maintain the tables.
@@ -77,7 +163,9 @@ type Config struct {
 	Iceberg  lake.Config `json:"iceberg"`
 	Database Database    `json:"database"`
 	Trino    Trino       `json:"trino,omitempty"`
-	Metrics  Metrics     `json:"metrics,omitempty"`
+	// Maintenance is the tables' maintenance (`distribution maintain`) and tag retention.
+	Maintenance TableMaintenance `json:"maintenance,omitempty"`
+	Metrics     Metrics          `json:"metrics,omitempty"`
 	// Tracing exports OpenTelemetry spans (OTLP/HTTP).
 	Tracing tracing.Config `json:"tracing,omitempty"`
 	// WorkDir receives downloaded input (default: a temporary folder).
@@ -198,6 +286,15 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("database.driver %q: want postgres, oracle, sqlite or none", c.Database.Driver))
 	}
 	if _, err := calendar.New(c.Calendar); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Trino.Maintenance.ExpireSnapshotsRetention != "" {
+		errs = append(errs, errors.New("trino.maintenance.expireSnapshotsRetention: snapshot expiry moved to maintenance.expireSnapshotsOlderThan (run by `distribution maintain` under the dataset's lock, keeping the publications' tags)"))
+	}
+	if c.Trino.Maintenance.RemoveOrphanFilesRetention != "" {
+		errs = append(errs, errors.New("trino.maintenance.removeOrphanFilesRetention: orphan removal moved to maintenance.removeOrphanFilesOlderThan (run by `distribution maintain` under the dataset's lock)"))
+	}
+	if _, err := c.Maintenance.Resolve(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Trino.Timeout != "" {

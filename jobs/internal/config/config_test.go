@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func lookup(env map[string]string) func(string) (string, bool) {
@@ -17,7 +18,8 @@ iceberg:
   warehouse: s3://lakehouse/warehouse
   tableProperties: {owner: "${TEAM}"}
 database: {driver: postgres, dsn: "${DB_DSN}"}
-trino: {url: "http://distribution@trino:8080", timeout: 5m, maintenance: {optimize: true, expireSnapshotsRetention: 7d}}
+trino: {url: "http://distribution@trino:8080", timeout: 5m, maintenance: {optimize: true}}
+maintenance: {tagRetention: 2557d, expireSnapshotsOlderThan: 36h, removeOrphanFilesOlderThan: "off"}
 `
 	cfg, err := Parse([]byte(yaml), lookup(map[string]string{
 		"S3_ENDPOINT": "http://minio:9000", "AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": `p"a$s:w{o}rd`,
@@ -28,6 +30,13 @@ trino: {url: "http://distribution@trino:8080", timeout: 5m, maintenance: {optimi
 	}
 	if cfg.Input.S3.SecretAccessKey != `p"a$s:w{o}rd` || cfg.Iceberg.Catalog.URI != "postgres://cat" || cfg.Database.DSN != "postgres://db" {
 		t.Errorf("expansion: %+v", cfg)
+	}
+	m, err := cfg.Maintenance.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.TagRetention != 2557*24*time.Hour || m.ExpireOlderThan != 36*time.Hour || m.OrphansOlderThan != 0 || m.RetainLast != 1 || !m.RewriteManifests || m.PublishWait != 30*time.Minute {
+		t.Errorf("maintenance: %+v", m)
 	}
 	if cfg.Iceberg.TableProperties["owner"] != "market-risk" {
 		t.Errorf("map expansion: %v", cfg.Iceberg.TableProperties)
@@ -43,6 +52,12 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		{"invalid", `{input: {uri: ""}, iceberg: {catalog: {uri: ""}}, database: {driver: mysql}, trino: {timeout: soon}}`,
 			[]string{"input.uri is required", "iceberg.catalog.uri is required", "iceberg.warehouse is required", `database.driver "mysql"`, "trino.timeout"}},
 		{"unknown key", `{input: {uri: x, bucket: y}}`, []string{"bucket"}},
+		// Expiry and orphan removal through Trino ran outside the publication lock and ignored
+		// the tags' retention: refused, with where they went.
+		{"maintenance through trino", `{input: {uri: x}, iceberg: {catalog: {uri: c}, warehouse: w}, database: {driver: none}, trino: {maintenance: {expireSnapshotsRetention: 7d, removeOrphanFilesRetention: 7d}}}`,
+			[]string{"trino.maintenance.expireSnapshotsRetention: snapshot expiry moved to maintenance.expireSnapshotsOlderThan", "trino.maintenance.removeOrphanFilesRetention"}},
+		{"bad maintenance durations", `{input: {uri: x}, iceberg: {catalog: {uri: c}, warehouse: w}, database: {driver: none}, maintenance: {tagRetention: 10y, expireSnapshotsOlderThan: "-1h", retainLast: -2}}`,
+			[]string{`maintenance.tagRetention "10y"`, `maintenance.expireSnapshotsOlderThan "-1h"`, "maintenance.retainLast -2"}},
 		{"unknown calendar", `{input: {uri: x}, iceberg: {catalog: {uri: c}, warehouse: w}, database: {driver: none}, calendar: target` + "3" + `}`,
 			[]string{`calendar "target3"`, "target2"}},
 	}

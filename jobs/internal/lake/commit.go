@@ -392,21 +392,32 @@ func (p *Published) Rows() int64 {
 // LastPublished walks the current snapshot's ancestry back to the newest snapshot a publication of
 // cob committed (its summary's lakeport.cob-date), or nil. Compactions in between keep the rows it
 // published.
+//
+// When expiry has cut the ancestry above that snapshot, the newest of the date's publication tags
+// (TagName) names it: every publication is tagged, and a tag outlives snapshot expiry.
 func LastPublished(tbl *table.Table, cob time.Time) *Published {
 	date := cob.Format(time.DateOnly)
+	published := func(snap *table.Snapshot) *Published {
+		p := &Published{SnapshotID: snap.SnapshotID, SequenceNumber: snap.SequenceNumber,
+			CommittedAt: time.UnixMilli(snap.TimestampMs).UTC(), Summary: map[string]string{}}
+		for k, v := range snap.Summary.Properties {
+			p.Summary[k] = v
+		}
+		return p
+	}
 	for snap := tbl.CurrentSnapshot(); snap != nil; {
 		if snap.Summary != nil && snap.Summary.Properties[SummaryCobDate] == date {
-			p := &Published{SnapshotID: snap.SnapshotID, SequenceNumber: snap.SequenceNumber,
-				CommittedAt: time.UnixMilli(snap.TimestampMs).UTC(), Summary: map[string]string{}}
-			for k, v := range snap.Summary.Properties {
-				p.Summary[k] = v
-			}
-			return p
+			return published(snap)
 		}
 		if snap.ParentSnapshotID == nil {
-			return nil
+			break
 		}
 		snap = tbl.SnapshotByID(*snap.ParentSnapshotID)
+	}
+	if tags := Tags(tbl, cob); len(tags) > 0 {
+		if snap := tbl.SnapshotByID(tags[len(tags)-1].SnapshotID); snap != nil && snap.Summary != nil {
+			return published(snap)
+		}
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/utils"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" database/sql driver
 	"github.com/uptrace/bun/driver/sqliteshim"
 
@@ -207,13 +208,29 @@ func (l *Lake) openSQL(props iceberg.Properties) error {
 	if strings.EqualFold(sv, sqlcat.SchemaVersionV1) {
 		props[sqlcat.SchemaVersionKey] = sqlcat.SchemaVersionV1
 	}
-	cat, err := sqlcat.NewCatalog(c.Name, db, d, props)
+	// iceberg-go creates its tables with CREATE TABLE IF NOT EXISTS, which races in PostgreSQL when
+	// several processes open a fresh catalog at once (the workers of a sharded publication): the
+	// losers see 23505 on pg_type or 42710/42P07. The tables exist by then: open again.
+	var cat *sqlcat.Catalog
+	for attempt := 1; ; attempt++ {
+		cat, err = sqlcat.NewCatalog(c.Name, db, d, props)
+		if err == nil || attempt == 5 || !concurrentCreate(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+	}
 	if err != nil {
 		_ = db.Close()
 		return fmt.Errorf("sql catalog %s: %w", c.Name, err)
 	}
 	l.cat, l.db = cat, db
 	return nil
+}
+
+// concurrentCreate reports a PostgreSQL error of two sessions creating the same table at once.
+func concurrentCreate(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "23505" || pg.Code == "42710" || pg.Code == "42P07")
 }
 
 // SQLiteDSN turns a path into a modernc SQLite DSN with WAL and a busy timeout (kept as is when it

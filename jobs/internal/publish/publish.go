@@ -74,13 +74,12 @@ const (
 	PointPublished        = "published"         // after the swap recorded "published"
 )
 
-// Verifier checks a publication through a query engine and maintains the table.
+// Verifier checks a publication through a query engine. Table maintenance is not a publication's
+// business: `distribution maintain` owns it (package maintain), under the dataset's lock.
 type Verifier interface {
 	// Verify checks that snapshot snapshotID of the table holds rows rows for cob; it returns the
 	// engine's query id.
 	Verify(ctx context.Context, c *contract.Contract, cob time.Time, snapshotID, rows int64) (queryID string, err error)
-	// Maintain runs table maintenance (optimize, expire snapshots...).
-	Maintain(ctx context.Context, c *contract.Contract, cob time.Time) error
 }
 
 // Publisher holds the adapters of a run.
@@ -100,6 +99,12 @@ type Publisher struct {
 	Locker publock.Locker
 	// Commit tunes the Iceberg metadata commit's retries.
 	Commit lake.CommitOptions
+	// TagRetention is the regulatory retention of the tag (lake.TagName) that every publication
+	// puts on its snapshot: snapshot expiry keeps the snapshot that long (0: for ever).
+	TagRetention time.Duration
+	// MaintenanceWait bounds how long a publication waits for a running maintenance of its
+	// dataset before it gives up with a *ConflictError (0: it does not wait).
+	MaintenanceWait time.Duration
 	// Hook, when set, is called at each Point*; an error stops the publication there (tests inject
 	// failures, and the command kills itself there when LAKEPORT_CRASH_AT names the point).
 	Hook func(ctx context.Context, point string) error
@@ -124,6 +129,27 @@ type Result struct {
 	Resumed bool
 	// AlreadyPublished: both stores already held this input; nothing was written.
 	AlreadyPublished bool
+	// Tag is the Iceberg tag of the publication's snapshot.
+	Tag string
+}
+
+// acquire takes the publication's lock; while maintenance of the dataset runs it tries again
+// every few seconds for up to MaintenanceWait (maintenance ends; a rival publication of the same
+// date is final at once).
+func (p *Publisher) acquire(ctx context.Context, log *slog.Logger, key publock.Key, runID string) (publock.Lock, error) {
+	deadline := time.Now().Add(p.MaintenanceWait)
+	for {
+		lk, err := p.Locker.TryAcquire(ctx, key, runID)
+		if err == nil || !publock.IsMaintenanceBusy(err) || !time.Now().Before(deadline) {
+			return lk, err
+		}
+		log.Info("waiting for the maintenance of the dataset to finish", "holder", err.Error(), "until", deadline.Format(time.RFC3339))
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(ctx.Err(), err)
+		case <-time.After(min(2*time.Second, time.Until(deadline)+time.Millisecond)):
+		}
+	}
 }
 
 // NewRunID returns a random run id.
@@ -202,7 +228,7 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 
 	// 0. the publication's lock
 	if p.Locker != nil {
-		lk, lerr := p.Locker.TryAcquire(ctx, publock.Key{Dataset: c.Name, CobDate: cob}, runID)
+		lk, lerr := p.acquire(ctx, log, publock.Key{Dataset: c.Name, CobDate: cob}, runID)
 		if lerr != nil {
 			if publock.IsBusy(lerr) {
 				return res, &ConflictError{Err: lerr}
@@ -290,6 +316,10 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 		if p.DB == nil || (rec != nil && rec.State == relational.StatePublished && rec.SnapshotID == ice.SnapshotID) ||
 			(store == nil && p.publishedIn(ctx, c, cob, ice.SnapshotID)) {
 			res.AlreadyPublished = true
+			res.Tag = lake.TagName(cob, ice.RunID())
+			if err := p.Lake.Tag(ctx, c, ice.SnapshotID, res.Tag, p.TagRetention); err != nil {
+				return res, err
+			}
 			log.Info("already published: both stores hold this input", "snapshot_id", ice.SnapshotID, "published_by", ice.RunID())
 			return res, p.verify(ctx, log, c, cob, res, rep.Rows)
 		}
@@ -398,6 +428,12 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 			return res, err
 		}
 	}
+	// The run's tag: the snapshot stays reproducible for the regulatory period whatever expiry does.
+	tag := lake.TagName(cob, pub.RunID)
+	if err := p.Lake.Tag(ctx, c, res.Commit.SnapshotID, tag, p.TagRetention); err != nil {
+		return res, err
+	}
+	res.Tag = tag
 	if rec == nil || rec.State != relational.StateIcebergCommitted || rec.SnapshotID != res.Commit.SnapshotID {
 		if err := state(relational.StateIcebergCommitted, res.Commit); err != nil {
 			return res, err
@@ -486,21 +522,12 @@ func (p *Publisher) verify(ctx context.Context, log *slog.Logger, c *contract.Co
 		return &VerificationError{Err: err}
 	}
 	log.Info("trino verified", "trino_query_id", qid, "snapshot_id", res.Commit.SnapshotID, "rows", rows, "duration", time.Since(t0))
-	t0 = time.Now()
-	sctx, span = tracing.Start(ctx, "trino.maintain")
-	merr := p.Verifier.Maintain(sctx, c, cob)
-	tracing.End(span, merr)
-	if merr != nil {
-		// Maintenance failing does not undo a correct publication: warn, do not fail.
-		log.Warn("trino maintenance failed", "error", merr.Error())
-	} else {
-		log.Info("trino maintenance done", "duration", time.Since(t0))
-	}
 	if m != nil {
 		m.Duration.WithLabelValues(c.Name, "trino").Set(time.Since(t0).Seconds())
 	}
 	return nil
 }
+
 func outcome(err error) string {
 	var v *ViolationError
 	var in *InputNotReadyError

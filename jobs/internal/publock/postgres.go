@@ -24,7 +24,8 @@ func (p *Postgres) Close() error { return nil }
 
 type pgLock struct {
 	conn *pgx.Conn
-	id   int64
+	id   int64 // the date's lock (exclusive); 0 for maintenance
+	ds   int64 // the dataset-wide lock: shared with id != 0, exclusive for maintenance
 	lost chan struct{}
 	once sync.Once
 	stop chan struct{}
@@ -32,29 +33,68 @@ type pgLock struct {
 	err  error
 }
 
-// TryAcquire implements Locker with pg_try_advisory_lock(bigint).
-func (p *Postgres) TryAcquire(ctx context.Context, key Key, owner string) (Lock, error) {
+func (p *Postgres) connect(ctx context.Context, what, app string) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(p.dsn)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: parse dsn: %w", key, err)
+		return nil, fmt.Errorf("lock %s: parse dsn: %w", what, err)
 	}
-	cfg.RuntimeParams["application_name"] = "lakeport-publish " + key.String() + " " + owner
+	cfg.RuntimeParams["application_name"] = app
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: connect: %w", key, err)
+		return nil, fmt.Errorf("lock %s: connect: %w", what, err)
 	}
-	id := key.id64()
+	return conn, nil
+}
+
+// TryAcquire implements Locker with pg_try_advisory_lock_shared on the dataset's lock, then
+// pg_try_advisory_lock on the date's, both held by one session.
+func (p *Postgres) TryAcquire(ctx context.Context, key Key, owner string) (Lock, error) {
+	conn, err := p.connect(ctx, key.String(), "lakeport-publish "+key.String()+" "+owner)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (Lock, error) {
+		_ = conn.Close(context.WithoutCancel(ctx)) // the session's locks go with it
+		return nil, err
+	}
+	ds, id := datasetID64(key.Dataset), key.id64()
 	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, id).Scan(&ok); err != nil {
-		_ = conn.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("lock %s: pg_try_advisory_lock(%d): %w", key, id, err)
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock_shared($1)`, ds).Scan(&ok); err != nil {
+		return fail(fmt.Errorf("lock %s: pg_try_advisory_lock_shared(%d): %w", key, ds, err))
 	}
 	if !ok {
-		holder := holderOf(ctx, conn, id)
-		_ = conn.Close(context.WithoutCancel(ctx))
-		return nil, &BusyError{Key: key, Holder: holder}
+		return fail(&BusyError{Key: key, Holder: holderOf(ctx, conn, ds), Maintenance: true})
 	}
-	l := &pgLock{conn: conn, id: id, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, id).Scan(&ok); err != nil {
+		return fail(fmt.Errorf("lock %s: pg_try_advisory_lock(%d): %w", key, id, err))
+	}
+	if !ok {
+		return fail(&BusyError{Key: key, Holder: holderOf(ctx, conn, id)})
+	}
+	l := &pgLock{conn: conn, id: id, ds: ds, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	go l.watch()
+	return l, nil
+}
+
+// TryAcquireMaintenance implements Locker with pg_try_advisory_lock on the dataset's lock, which
+// every publication of the dataset holds shared.
+func (p *Postgres) TryAcquireMaintenance(ctx context.Context, dataset, owner string) (Lock, error) {
+	conn, err := p.connect(ctx, dataset, "lakeport-maintain "+dataset+" "+owner)
+	if err != nil {
+		return nil, err
+	}
+	ds := datasetID64(dataset)
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, ds).Scan(&ok); err != nil {
+		_ = conn.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("maintenance lock %s: pg_try_advisory_lock(%d): %w", dataset, ds, err)
+	}
+	if !ok {
+		holder := holderOf(ctx, conn, ds)
+		_ = conn.Close(context.WithoutCancel(ctx))
+		return nil, &BusyError{Key: Key{Dataset: dataset}, Holder: holder, Maintenance: true}
+	}
+	l := &pgLock{conn: conn, ds: ds, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	go l.watch()
 	return l, nil
 }
@@ -66,7 +106,7 @@ func holderOf(ctx context.Context, conn *pgx.Conn, id int64) string {
 	// A bigint advisory lock shows as classid = high 32 bits, objid = low 32 bits, objsubid = 1.
 	err := conn.QueryRow(ctx, `SELECT l.pid, coalesce(a.application_name, '')
 FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid <> pg_backend_pid()
   AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
 LIMIT 1`, id).Scan(&pid, &app)
 	if err != nil {
@@ -105,10 +145,19 @@ func (l *pgLock) Release(ctx context.Context) error {
 		close(l.stop)
 		<-l.done // the connection is not safe for concurrent use: wait for the last ping
 		var ok bool
-		if qerr := l.conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, l.id).Scan(&ok); qerr != nil {
-			err = qerr
-		} else if !ok {
-			err = errors.New("advisory lock was not held")
+		switch {
+		case l.id == 0: // maintenance: the dataset's lock, exclusive
+			if qerr := l.conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, l.ds).Scan(&ok); qerr != nil {
+				err = qerr
+			} else if !ok {
+				err = errors.New("advisory lock was not held")
+			}
+		default:
+			if qerr := l.conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1), pg_advisory_unlock_shared($2)`, l.id, l.ds).Scan(&ok, new(bool)); qerr != nil {
+				err = qerr
+			} else if !ok {
+				err = errors.New("advisory lock was not held")
+			}
 		}
 		if cerr := l.conn.Close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
 			err = cerr

@@ -11,6 +11,12 @@
 //   - a file lock (flock) next to the SQLite catalog of the embedded default.
 //
 // Acquire never waits: a lock held by another publisher is an *BusyError, final for the caller.
+//
+// Table maintenance (snapshot expiry, orphan removal, manifest rewrites, compaction) touches every
+// date of a dataset's table, so each Locker also keeps a dataset-wide lock: every publication holds
+// it shared (TryAcquire takes it before the date's lock), maintenance holds it exclusively
+// (TryAcquireMaintenance). A publication never runs beside maintenance of its dataset, and
+// maintenance never starts while any date of the dataset is being published.
 package publock
 
 import (
@@ -34,6 +40,10 @@ type Lock interface {
 type Locker interface {
 	// TryAcquire takes the lock of key for owner (a run id) or returns a *BusyError at once.
 	TryAcquire(ctx context.Context, key Key, owner string) (Lock, error)
+	// TryAcquireMaintenance takes the dataset-wide lock exclusively for owner: no publication of
+	// any date of the dataset runs while it is held. It returns a *BusyError at once when a
+	// publication (or other maintenance) of the dataset runs.
+	TryAcquireMaintenance(ctx context.Context, dataset, owner string) (Lock, error)
 	Close() error
 }
 
@@ -54,14 +64,38 @@ func (k Key) id64() int64 {
 	return int64(h.Sum64())
 }
 
+// datasetID64 is the advisory lock id of a dataset's table-wide lock.
+func datasetID64(dataset string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("lakeport.table/" + dataset))
+	return int64(h.Sum64())
+}
+
 // BusyError says that another publisher holds the lock.
 type BusyError struct {
 	Key Key
 	// Holder describes the other publisher when known (run id, backend pid, lease expiry).
 	Holder string
+	// Maintenance: the dataset-wide lock is what is held: maintenance runs (for a publisher), or
+	// a publication or other maintenance runs (for maintenance; Key.CobDate is zero then).
+	Maintenance bool
 }
 
 func (e *BusyError) Error() string {
+	if e.Maintenance && e.Key.CobDate.IsZero() {
+		s := fmt.Sprintf("maintenance of %s must wait: a publication or another maintenance of the dataset is running", e.Key.Dataset)
+		if e.Holder != "" {
+			s += " (" + e.Holder + ")"
+		}
+		return s
+	}
+	if e.Maintenance {
+		s := fmt.Sprintf("publication of %s must wait: maintenance of %s is running", e.Key, e.Key.Dataset)
+		if e.Holder != "" {
+			s += " (" + e.Holder + ")"
+		}
+		return s
+	}
 	s := fmt.Sprintf("publication of %s is in progress elsewhere", e.Key)
 	if e.Holder != "" {
 		s += " (" + e.Holder + ")"
@@ -73,6 +107,13 @@ func (e *BusyError) Error() string {
 func IsBusy(err error) bool {
 	var b *BusyError
 	return errors.As(err, &b)
+}
+
+// IsMaintenanceBusy reports whether err is a *BusyError of a publisher that found maintenance
+// running (it may wait and try again: maintenance ends, unlike a rival publication of its date).
+func IsMaintenanceBusy(err error) bool {
+	var b *BusyError
+	return errors.As(err, &b) && b.Maintenance && !b.Key.CobDate.IsZero()
 }
 
 // ErrLost is the cause of a context cancelled because its lock was lost.

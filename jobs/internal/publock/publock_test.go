@@ -104,10 +104,70 @@ func exclusive(t *testing.T, l publock.Locker) {
 	}
 }
 
+// maintenanceExcludes is the dataset-wide contract: maintenance cannot start while any date of
+// the dataset is being published, no publication starts while maintenance runs (its error says
+// so: the publisher may wait), maintenance of another dataset is independent, and after release
+// both can proceed again.
+func maintenanceExcludes(t *testing.T, l publock.Locker) {
+	t.Helper()
+	ctx := context.Background()
+	pub, err := l.TryAcquire(ctx, key, "publisher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.TryAcquireMaintenance(ctx, key.Dataset, "maint-1")
+	if !publock.IsBusy(err) || publock.IsMaintenanceBusy(err) || !strings.Contains(err.Error(), "maintenance of var_es must wait") {
+		t.Fatalf("maintenance during a publication: err = %v, want busy", err)
+	}
+	other, err := l.TryAcquireMaintenance(ctx, "drc", "maint-drc")
+	if err != nil {
+		t.Fatalf("maintenance of another dataset must not wait for var_es: %v", err)
+	}
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A second date of the same dataset publishes beside the first (shared dataset lock).
+	pub2, err := l.TryAcquire(ctx, publock.Key{Dataset: key.Dataset, CobDate: key.CobDate.AddDate(0, 0, 1)}, "publisher-2")
+	if err != nil {
+		t.Fatalf("two dates of one dataset must publish side by side: %v", err)
+	}
+	if err := pub.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = l.TryAcquireMaintenance(ctx, key.Dataset, "maint-2"); !publock.IsBusy(err) {
+		t.Fatalf("maintenance while the second date publishes: err = %v, want busy", err)
+	}
+	if err := pub2.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := l.TryAcquireMaintenance(ctx, key.Dataset, "maint-3")
+	if err != nil {
+		t.Fatalf("maintenance once no publication runs: %v", err)
+	}
+	_, err = l.TryAcquire(ctx, key, "publisher-3")
+	if !publock.IsMaintenanceBusy(err) || !strings.Contains(err.Error(), "maintenance of var_es is running") {
+		t.Fatalf("publication during maintenance: err = %v, want a maintenance busy error", err)
+	}
+	if _, err := l.TryAcquireMaintenance(ctx, key.Dataset, "maint-4"); !publock.IsBusy(err) {
+		t.Fatalf("two maintenances of one dataset: err = %v, want busy", err)
+	}
+	if err := m.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := l.TryAcquire(ctx, key, "publisher-4")
+	if err != nil {
+		t.Fatalf("publication after maintenance: %v", err)
+	}
+	if err := again.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPostgresAdvisoryLock(t *testing.T) {
 	testenv.NeedServer(t, pgErr)
 	l := publock.NewPostgres(pg.DSN)
 	exclusive(t, l)
+	t.Run("maintenance and publications exclude each other", func(t *testing.T) { maintenanceExcludes(t, l) })
 
 	t.Run("a killed holder's lock goes with its session", func(t *testing.T) {
 		ctx := context.Background()
@@ -151,6 +211,7 @@ func TestPostgresAdvisoryLock(t *testing.T) {
 
 func TestFileLock(t *testing.T) {
 	exclusive(t, publock.NewFile(t.TempDir()))
+	maintenanceExcludes(t, publock.NewFile(t.TempDir()))
 }
 
 func newS3Locker(t *testing.T, ttl time.Duration, now func() time.Time) *publock.S3 {
@@ -173,6 +234,7 @@ var bucketSeq atomic.Int64
 
 func TestS3Lease(t *testing.T) {
 	exclusive(t, newS3Locker(t, time.Minute, nil))
+	t.Run("maintenance and publications exclude each other", func(t *testing.T) { maintenanceExcludes(t, newS3Locker(t, time.Minute, nil)) })
 
 	t.Run("an expired lease is taken over once, and its old holder learns it lost it", func(t *testing.T) {
 		ctx := context.Background()

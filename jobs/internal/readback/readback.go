@@ -82,6 +82,12 @@ type metadata struct {
 
 // Read reads the table whose current metadata file is metadataLocation.
 func Read(ctx context.Context, st Store, metadataLocation string, c *contract.Contract) (*Table, error) {
+	return ReadSnapshot(ctx, st, metadataLocation, c, 0)
+}
+
+// ReadSnapshot reads snapshot snapshotID of the table (0: the current snapshot): a tagged
+// publication read back as a regulator would ask for it.
+func ReadSnapshot(ctx context.Context, st Store, metadataLocation string, c *contract.Contract, snapshotID int64) (*Table, error) {
 	raw, err := st.Get(ctx, metadataLocation)
 	if err != nil {
 		return nil, err
@@ -95,6 +101,9 @@ func Read(ctx context.Context, st Store, metadataLocation string, c *contract.Co
 		return out, nil
 	}
 	out.SnapshotID = *md.CurrentSnapshotID
+	if snapshotID != 0 {
+		out.SnapshotID = snapshotID
+	}
 	var manifestList string
 	for _, s := range md.Snapshots {
 		if s.SnapshotID == out.SnapshotID {

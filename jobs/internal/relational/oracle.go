@@ -53,7 +53,11 @@ const (
 //     partition_extended_name allows PARTITION FOR; WITHOUT VALIDATION is safe because every row
 //     of the stage was loaded for this date): a data-dictionary swap, readers see the old day or
 //     the new day, never a mix;
-//  6. in one transaction: the publication (publications, publication_log) and step "published";
+//  6. in one transaction: the publication (publications, publication_log), step "published" and
+//     the publication state "published" (publication_states, publication_state_log: the same
+//     state machine as PostgreSQL and SQLite, pending and iceberg-committed being recorded by the
+//     publisher through StateStore); before the exchange, a snapshot older than the recorded one
+//     is refused (*StaleSnapshotError);
 //  7. drop the stage, which now holds the previous day's rows (their count is Replaced).
 //
 // Dates are bound as 'YYYY-MM-DD' strings through TO_DATE(:n, 'YYYY-MM-DD'): go-ora binds a
@@ -139,8 +143,13 @@ type OracleStatements struct {
 	Step string
 	// StepError records a failure, keeping the step (4 binds).
 	StepError string
-	// Record upserts the publication (7 binds); Log appends it to publication_log (7 binds).
+	// Record upserts the publication (8 binds); Log appends it to publication_log (8 binds).
 	Record, Log string
+	// Recorded reads the recorded publication's snapshot sequence number and run (2 binds).
+	Recorded string
+	// SetState upserts the publication state (9 binds); LogState appends the transition to
+	// publication_state_log (9 binds); GetState reads it (2 binds).
+	SetState, LogState, GetState string
 }
 
 // OracleSQL returns the statements that load c for the date cob.
@@ -181,15 +190,98 @@ WHEN NOT MATCHED THEN INSERT (dataset, cob_date, run_id, step, stage_table, rows
 WHERE dataset = :2 AND cob_date = TO_DATE(:3, 'YYYY-MM-DD') AND run_id = :4`,
 		Record: `MERGE INTO publications p
 USING (SELECT :1 AS dataset, TO_DATE(:2, 'YYYY-MM-DD') AS cob_date, :3 AS run_id, :4 AS snapshot_id,
-              :5 AS input_sha256, :6 AS content_checksum, :7 AS row_count FROM dual) s
+              :5 AS input_sha256, :6 AS content_checksum, :7 AS row_count, :8 AS snapshot_seq FROM dual) s
 ON (p.dataset = s.dataset AND p.cob_date = s.cob_date)
 WHEN MATCHED THEN UPDATE SET p.run_id = s.run_id, p.snapshot_id = s.snapshot_id, p.input_sha256 = s.input_sha256,
-  p.content_checksum = s.content_checksum, p.row_count = s.row_count, p.published_at = SYSTIMESTAMP
-WHEN NOT MATCHED THEN INSERT (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, published_at)
-  VALUES (s.dataset, s.cob_date, s.run_id, s.snapshot_id, s.input_sha256, s.content_checksum, s.row_count, SYSTIMESTAMP)`,
-		Log: `INSERT INTO publication_log (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count)
-VALUES (:1, TO_DATE(:2, 'YYYY-MM-DD'), :3, :4, :5, :6, :7)`,
+  p.content_checksum = s.content_checksum, p.row_count = s.row_count, p.snapshot_seq = s.snapshot_seq, p.published_at = SYSTIMESTAMP
+WHEN NOT MATCHED THEN INSERT (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, snapshot_seq, published_at)
+  VALUES (s.dataset, s.cob_date, s.run_id, s.snapshot_id, s.input_sha256, s.content_checksum, s.row_count, s.snapshot_seq, SYSTIMESTAMP)`,
+		Log: `INSERT INTO publication_log (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, snapshot_seq)
+VALUES (:1, TO_DATE(:2, 'YYYY-MM-DD'), :3, :4, :5, :6, :7, :8)`,
+		Recorded: `SELECT NVL(snapshot_seq, 0), run_id FROM publications WHERE dataset = :1 AND cob_date = TO_DATE(:2, 'YYYY-MM-DD')`,
+		SetState: oracleSetState,
+		LogState: oracleLogState,
+		GetState: oracleGetState,
 	}
+}
+
+// The publication_states statements (migration 0003), shared by Load and SetState: one
+// placeholder per bind, dates through TO_DATE.
+const (
+	oracleSetState = `MERGE INTO publication_states p
+USING (SELECT :1 AS dataset, TO_DATE(:2, 'YYYY-MM-DD') AS cob_date, :3 AS state, :4 AS run_id, :5 AS input_sha256,
+              :6 AS content_checksum, :7 AS row_count, :8 AS snapshot_id, :9 AS snapshot_seq FROM dual) s
+ON (p.dataset = s.dataset AND p.cob_date = s.cob_date)
+WHEN MATCHED THEN UPDATE SET p.state = s.state, p.run_id = s.run_id, p.input_sha256 = s.input_sha256,
+  p.content_checksum = s.content_checksum, p.row_count = s.row_count, p.snapshot_id = s.snapshot_id,
+  p.snapshot_seq = s.snapshot_seq, p.updated_at = SYSTIMESTAMP
+WHEN NOT MATCHED THEN INSERT (dataset, cob_date, state, run_id, input_sha256, content_checksum, row_count, snapshot_id, snapshot_seq, updated_at)
+  VALUES (s.dataset, s.cob_date, s.state, s.run_id, s.input_sha256, s.content_checksum, s.row_count, s.snapshot_id, s.snapshot_seq, SYSTIMESTAMP)`
+	oracleLogState = `INSERT INTO publication_state_log (dataset, cob_date, state, run_id, input_sha256, content_checksum, row_count, snapshot_id, snapshot_seq)
+VALUES (:1, TO_DATE(:2, 'YYYY-MM-DD'), :3, :4, :5, :6, :7, :8, :9)`
+	oracleGetState = `SELECT dataset, TO_CHAR(cob_date, 'YYYY-MM-DD'), state, run_id, input_sha256, content_checksum, row_count,
+  snapshot_id, snapshot_seq, updated_at
+FROM publication_states WHERE dataset = :1 AND cob_date = TO_DATE(:2, 'YYYY-MM-DD')`
+)
+
+// stateArgs are the 9 binds of SetState and LogState (the same list: a transition is recorded
+// the same way in both).
+func stateArgs(st PublicationState) []any {
+	var snap, seq any
+	if st.SnapshotID != 0 {
+		snap, seq = st.SnapshotID, st.SnapshotSeq
+	}
+	return []any{st.Dataset, oracleDate(st.CobDate), string(st.State), st.RunID, st.InputSHA256, st.ContentChecksum, st.Rows, snap, seq}
+}
+
+// State implements StateStore.
+func (o *Oracle) State(ctx context.Context, dataset string, cob time.Time) (*PublicationState, error) {
+	var st PublicationState
+	var day, state string
+	var snap, seq sql.NullInt64
+	err := o.db.QueryRowContext(ctx, oracleGetState, dataset, oracleDate(cob)).
+		Scan(&st.Dataset, &day, &state, &st.RunID, &st.InputSHA256, &st.ContentChecksum, &st.Rows, &snap, &seq, &st.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		if oraCode(err, "ORA-00942") {
+			return nil, fmt.Errorf("read publication state of %s %s: publication_states does not exist: run `distribution migrate` first: %w", dataset, oracleDate(cob), err)
+		}
+		return nil, fmt.Errorf("read publication state of %s %s: %w", dataset, oracleDate(cob), err)
+	}
+	if st.CobDate, err = time.Parse(time.DateOnly, day); err != nil {
+		return nil, fmt.Errorf("publication state %s: cob_date %q: %w", dataset, day, err)
+	}
+	st.State, st.SnapshotID, st.SnapshotSeq = State(state), snap.Int64, seq.Int64
+	return &st, nil
+}
+
+// SetState implements StateStore: the current row and the log, in one transaction.
+func (o *Oracle) SetState(ctx context.Context, st PublicationState) error {
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := setStateOracle(ctx, tx, st); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit publication state %s of %s %s: %w", st.State, st.Dataset, oracleDate(st.CobDate), err)
+	}
+	return nil
+}
+
+func setStateOracle(ctx context.Context, tx *sql.Tx, st PublicationState) error {
+	args := stateArgs(st)
+	if _, err := tx.ExecContext(ctx, oracleSetState, args...); err != nil {
+		return fmt.Errorf("record publication state %s of %s %s: %w", st.State, st.Dataset, oracleDate(st.CobDate), err)
+	}
+	if _, err := tx.ExecContext(ctx, oracleLogState, args...); err != nil {
+		return fmt.Errorf("log publication state %s of %s %s: %w", st.State, st.Dataset, oracleDate(st.CobDate), err)
+	}
+	return nil
 }
 
 // oraCode reports whether err carries the Oracle error code (e.g. "ORA-00942").
@@ -274,6 +366,19 @@ func (o *Oracle) Load(ctx context.Context, c *contract.Contract, pub Publication
 		return res, err
 	}
 
+	// A newer snapshot already recorded (another run committed after this one): refuse before
+	// anything is exchanged. The caller holds the publication lock, so nothing records between
+	// this read and the exchange.
+	var recSeq int64
+	var recRun string
+	switch err := conn.QueryRowContext(ctx, st.Recorded, pub.Dataset, oracleDate(pub.CobDate)).Scan(&recSeq, &recRun); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return res, fmt.Errorf("read the recorded publication: %w", err)
+	case pub.SnapshotSeq > 0 && recSeq > pub.SnapshotSeq:
+		return res, &StaleSnapshotError{Dataset: pub.Dataset, CobDate: pub.CobDate, Recorded: recSeq, Offered: pub.SnapshotSeq, RecordedRun: recRun}
+	}
+
 	t0 = time.Now()
 	if err := step(OracleStepExchanging); err != nil {
 		return res, err
@@ -291,7 +396,7 @@ func (o *Oracle) Load(ctx context.Context, c *contract.Contract, pub Publication
 		return res, fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	args := []any{pub.Dataset, oracleDate(pub.CobDate), pub.RunID, pub.SnapshotID, pub.InputSHA256, pub.ContentChecksum, res.Rows}
+	args := []any{pub.Dataset, oracleDate(pub.CobDate), pub.RunID, pub.SnapshotID, pub.InputSHA256, pub.ContentChecksum, res.Rows, pub.SnapshotSeq}
 	if _, err := tx.ExecContext(ctx, st.Record, args...); err != nil {
 		return res, fmt.Errorf("record publication: %w", err)
 	}
@@ -300,6 +405,11 @@ func (o *Oracle) Load(ctx context.Context, c *contract.Contract, pub Publication
 	}
 	if _, err := tx.ExecContext(ctx, st.Step, pub.Dataset, oracleDate(pub.CobDate), pub.RunID, OracleStepPublished, st.Stage, res.Rows, res.Replaced, nil); err != nil {
 		return res, fmt.Errorf("record step %s in relational_loads: %w", OracleStepPublished, err)
+	}
+	// The publication state "published", in the transaction that records the publication.
+	if err := setStateOracle(ctx, tx, PublicationState{Dataset: pub.Dataset, CobDate: pub.CobDate, State: StatePublished, RunID: pub.RunID,
+		InputSHA256: pub.InputSHA256, ContentChecksum: pub.ContentChecksum, Rows: res.Rows, SnapshotID: pub.SnapshotID, SnapshotSeq: pub.SnapshotSeq}); err != nil {
+		return res, err
 	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit the publication: %w", err)

@@ -114,6 +114,7 @@ func dateBindProblems(s oracleshim.Statement, tsColumns map[int]bool) []string {
 type model struct {
 	step, stepError string
 	published       string // run id in publications
+	state           string // publication_states.state
 	partition       string // "old" or "new" rows in the date's partition
 	stageDropped    bool
 }
@@ -129,6 +130,8 @@ func replay(stmts []oracleshim.Statement, st OracleStatements) model {
 			m.stepError = s.Args[0].Value.(string)
 		case st.Record:
 			m.published = s.Args[2].Value.(string)
+		case st.SetState:
+			m.state = s.Args[2].Value.(string)
 		case st.Exchange:
 			m.partition = "new"
 		case st.DropStage:
@@ -222,7 +225,7 @@ func TestOracleLoadByPartitionExchange(t *testing.T) {
 	o := NewOracle(db, 1000)
 	rdr := open()
 	defer rdr.Release()
-	pub := Publication{Dataset: "drc", CobDate: cob, RunID: "run-1", SnapshotID: 42, InputSHA256: "in", ContentChecksum: "cc"}
+	pub := Publication{Dataset: "drc", CobDate: cob, RunID: "run-1", SnapshotID: 42, SnapshotSeq: 7, InputSHA256: "in", ContentChecksum: "cc"}
 	res, err := o.Load(ctx, c, pub, rdr)
 	if err != nil {
 		t.Fatal(err)
@@ -277,10 +280,12 @@ func TestOracleLoadByPartitionExchange(t *testing.T) {
 		"ALTER TABLE drc_x20260302 ADD CONSTRAINT drc_x20260302_pk PRIMARY KEY (issuer_id, seniority, desk, legal_entity, cob_date)", "implicit-commit",
 		"BEGIN DBMS_STATS.GATHER_TABLE_STATS(ownname => USER, tabname => :1); END;",
 		"step staged",
+		"SELECT NVL(snapshot_seq, 0), run_id FROM publications WHERE dataset = :1 AND cob_date = TO_DATE(:2, 'YYYY-MM-DD')",
 		"step exchanging",
 		"ALTER TABLE drc EXCHANGE PARTITION FOR (DATE '2026-03-02') WITH TABLE drc_x20260302 INCLUDING INDEXES WITHOUT VALIDATION", "implicit-commit",
 		"SELECT COUNT(*) FROM drc_x20260302",
-		"begin", "MERGE INTO publications p", "INSERT INTO publication_log (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count)", "step published", "commit",
+		"begin", "MERGE INTO publications p", "INSERT INTO publication_log (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, snapshot_seq)", "step published",
+		"MERGE INTO publication_states p", "INSERT INTO publication_state_log (dataset, cob_date, state, run_id, input_sha256, content_checksum, row_count, snapshot_id, snapshot_seq)", "commit",
 		"DROP TABLE drc_x20260302 PURGE", "implicit-commit",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -305,7 +310,7 @@ func TestOracleLoadByPartitionExchange(t *testing.T) {
 			}
 		}
 	}
-	if m := replay(stmts, st); m.step != OracleStepPublished || m.published != "run-1" || m.partition != "new" || !m.stageDropped || m.stepError != "" {
+	if m := replay(stmts, st); m.step != OracleStepPublished || m.published != "run-1" || m.state != string(StatePublished) || m.partition != "new" || !m.stageDropped || m.stepError != "" {
 		t.Errorf("after the load: %+v", m)
 	}
 }
@@ -331,6 +336,8 @@ func TestOracleFailureLeavesTheStatesRight(t *testing.T) {
 		{"SELECT COUNT(*) FROM drc_x", OracleStepExchanging, "new", true},
 		{"MERGE INTO publications", OracleStepExchanging, "new", true},
 		{"INSERT INTO publication_log", OracleStepExchanging, "new", true},
+		{"MERGE INTO publication_states", OracleStepExchanging, "new", true},
+		{"INSERT INTO publication_state_log", OracleStepExchanging, "new", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.failAt, func(t *testing.T) {
@@ -344,7 +351,7 @@ func TestOracleFailureLeavesTheStatesRight(t *testing.T) {
 				t.Fatalf("err = %v", err)
 			}
 			m := replay(rec.Statements(), st)
-			if m.step != tt.step || m.partition != tt.partition || m.published != "" || !strings.Contains(m.stepError, "ORA-00600") {
+			if m.step != tt.step || m.partition != tt.partition || m.published != "" || m.state != "" || !strings.Contains(m.stepError, "ORA-00600") {
 				t.Errorf("after a failure at %q: %+v, want step %s, partition %s, nothing published, the error recorded", tt.failAt, m, tt.step, tt.partition)
 			}
 			if m.stageDropped != tt.stage {
@@ -384,8 +391,13 @@ func TestOracleChecksCatchTheOldDefects(t *testing.T) {
 	c, _ := contract.Load("drc")
 	st := OracleSQL(c, cob)
 	for name, q := range map[string]string{"Record": st.Record, "Log": st.Log} {
-		if n := len(oracleshim.Placeholders(q)); n != 7 {
-			t.Errorf("%s: %d placeholders, want 7", name, n)
+		if n := len(oracleshim.Placeholders(q)); n != 8 {
+			t.Errorf("%s: %d placeholders, want 8", name, n)
+		}
+	}
+	for name, q := range map[string]string{"SetState": st.SetState, "LogState": st.LogState} {
+		if n := len(oracleshim.Placeholders(q)); n != 9 {
+			t.Errorf("%s: %d placeholders, want 9", name, n)
 		}
 	}
 	if n := len(oracleshim.Placeholders(st.Step)); n != 8 {
@@ -455,6 +467,109 @@ func TestOracleCountAndPublicationBindDates(t *testing.T) {
 	}
 }
 
+// The publisher records the state machine (pending -> iceberg-committed -> published) in every
+// loader that is a StateStore; Oracle recorded only its own load steps (relational_loads) before,
+// so a crash between the Iceberg commit and the exchange left nothing that inspect or a re-run
+// could read.
+var _ StateStore = (*Oracle)(nil)
+
+// TestOraclePublicationStates: SetState writes the current row and the log in one transaction,
+// binding exactly its placeholders and the date as text for TO_DATE; State reads it back; a
+// schema without the table says to migrate.
+func TestOraclePublicationStates(t *testing.T) {
+	ctx := context.Background()
+	updated := time.Date(2026, 3, 2, 22, 0, 0, 0, time.UTC)
+	missing := false
+	rec := oracleshim.New(func(s oracleshim.Statement) oracleshim.Response {
+		if strings.HasPrefix(s.SQL, "SELECT dataset, TO_CHAR(cob_date") {
+			if missing {
+				return oracleshim.Response{Err: errors.New("ORA-00942: table or view does not exist")}
+			}
+			return oracleshim.Response{Columns: []string{"DATASET", "COB_DATE", "STATE", "RUN_ID", "INPUT_SHA256", "CONTENT_CHECKSUM", "ROW_COUNT", "SNAPSHOT_ID", "SNAPSHOT_SEQ", "UPDATED_AT"},
+				Rows: [][]driver.Value{{"drc", "2026-03-02", "iceberg-committed", "run-9", "in", "cc", int64(2500), int64(42), int64(7), updated}}}
+		}
+		return oracleshim.Response{RowsAffected: 1}
+	})
+	db := rec.DB()
+	defer db.Close()
+	o := NewOracle(db, 0)
+	tokyo := time.FixedZone("JST", 9*3600)
+	for _, st := range []PublicationState{
+		{Dataset: "drc", CobDate: cob.In(tokyo), State: StatePending, RunID: "run-9", InputSHA256: "in", ContentChecksum: "cc", Rows: 2500},
+		{Dataset: "drc", CobDate: cob, State: StateIcebergCommitted, RunID: "run-9", InputSHA256: "in", ContentChecksum: "cc", Rows: 2500, SnapshotID: 42, SnapshotSeq: 7},
+	} {
+		if err := o.SetState(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var kinds []string
+	for _, s := range rec.Statements() {
+		if s.Kind == "exec" || s.Kind == "query" {
+			kinds = append(kinds, firstLine(s.SQL))
+			if err := oracleshim.CheckBinds(s.SQL, s.Placeholders, s.Args); err != nil {
+				t.Errorf("%s: %v", firstLine(s.SQL), err)
+			}
+			for _, p := range dateBindProblems(s, nil) {
+				t.Errorf("%s: %s", firstLine(s.SQL), p)
+			}
+			if s.Args[1].Value != "2026-03-02" {
+				t.Errorf("%s: cob_date bound as %v", firstLine(s.SQL), s.Args[1].Value)
+			}
+			if !s.InTx {
+				t.Errorf("%s outside the transaction", firstLine(s.SQL))
+			}
+		} else {
+			kinds = append(kinds, s.Kind)
+		}
+	}
+	want := "begin,MERGE INTO publication_states p,INSERT INTO publication_state_log (dataset, cob_date, state, run_id, input_sha256, content_checksum, row_count, snapshot_id, snapshot_seq),commit"
+	if got := strings.Join(kinds, ","); got != want+","+want {
+		t.Errorf("statements %s", got)
+	}
+	// pending has no snapshot yet: NULL, not 0.
+	if first := rec.Statements()[1]; first.Args[7].Value != nil || first.Args[8].Value != nil {
+		t.Errorf("pending state binds snapshot %v / %v, want NULL", first.Args[7].Value, first.Args[8].Value)
+	}
+	got, err := o.State(ctx, "drc", cob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || got.State != StateIcebergCommitted || got.SnapshotID != 42 || got.SnapshotSeq != 7 || !got.CobDate.Equal(cob) || !got.UpdatedAt.Equal(updated) {
+		t.Errorf("state %+v", got)
+	}
+	missing = true
+	if _, err := o.State(ctx, "drc", cob); err == nil || !strings.Contains(err.Error(), "run `distribution migrate` first") {
+		t.Errorf("without the table: %v", err)
+	}
+}
+
+// TestOracleRefusesAStaleSnapshot: when publications already records a newer Iceberg snapshot
+// (another run committed after this one), the load stops before the exchange: the partition and
+// the publication stay the newer run's, the stage is dropped and the refusal is recorded.
+func TestOracleRefusesAStaleSnapshot(t *testing.T) {
+	c, open := records(t, "drc", 1200, 1)
+	st := OracleSQL(c, cob)
+	rec := oracleshim.New(dropStageOnce(func(s oracleshim.Statement) oracleshim.Response {
+		if s.SQL == st.Recorded {
+			return oracleshim.Response{Columns: []string{"SEQ", "RUN_ID"}, Rows: [][]driver.Value{{int64(9), "run-newer"}}}
+		}
+		return scripted(st, 900, "")(s)
+	}, st))
+	db := rec.DB()
+	defer db.Close()
+	rdr := open()
+	defer rdr.Release()
+	_, err := NewOracle(db, 500).Load(context.Background(), c, Publication{Dataset: "drc", CobDate: cob, RunID: "run-older", SnapshotID: 5, SnapshotSeq: 5}, rdr)
+	var stale *StaleSnapshotError
+	if !errors.As(err, &stale) || stale.Recorded != 9 || stale.RecordedRun != "run-newer" {
+		t.Fatalf("err = %v, want a stale snapshot refusal naming run-newer", err)
+	}
+	m := replay(rec.Statements(), st)
+	if m.partition != "old" || m.published != "" || m.state != "" || !m.stageDropped || m.step != OracleStepStaged || !strings.Contains(m.stepError, "run-newer") {
+		t.Errorf("after the refusal: %+v", m)
+	}
+}
+
 // The Oracle schema has what the loader uses: LOCAL primary-key indexes (partition exchange
 // INCLUDING INDEXES needs them; a global index would go unusable), no staging tables left, and
 // relational_loads.
@@ -481,6 +596,19 @@ func TestOracleMigrationsFitTheLoader(t *testing.T) {
 	for _, col := range []string{"run_id", "step", "stage_table", "rows_loaded", "rows_replaced", "last_error", "updated_at"} {
 		if !regexp.MustCompile(`(?s)CREATE TABLE relational_loads \(.*\b` + col + `\b`).MatchString(schema) {
 			t.Errorf("relational_loads has no %s", col)
+		}
+	}
+	// The publication state machine, as on PostgreSQL and SQLite.
+	for _, table := range []string{"publication_states", "publication_state_log"} {
+		for _, col := range []string{"dataset", "cob_date", "state", "run_id", "input_sha256", "content_checksum", "row_count", "snapshot_id", "snapshot_seq"} {
+			if !regexp.MustCompile(`(?s)CREATE TABLE ` + table + ` \([^;]*\b` + col + `\b`).MatchString(schema) {
+				t.Errorf("%s has no %s", table, col)
+			}
+		}
+	}
+	for _, table := range []string{"publications", "publication_log"} {
+		if !strings.Contains(schema, "ALTER TABLE "+table+" ADD (snapshot_seq NUMBER(19));") {
+			t.Errorf("%s has no snapshot_seq", table)
 		}
 	}
 }
@@ -529,6 +657,12 @@ func TestRealOracle(t *testing.T) {
 	state, err := o.LoadState(ctx, "drc", cob)
 	if err != nil || state == nil || state.Step != OracleStepPublished || state.Error != "" {
 		t.Fatalf("load state %+v %v", state, err)
+	}
+	if err := o.SetState(ctx, PublicationState{Dataset: "drc", CobDate: cob, State: StatePending, RunID: "real-2", InputSHA256: "i", ContentChecksum: "c", Rows: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := o.State(ctx, "drc", cob); err != nil || ps == nil || ps.State != StatePending || ps.RunID != "real-2" || !ps.CobDate.Equal(cob) {
+		t.Fatalf("publication state %+v %v", ps, err)
 	}
 	var locality string
 	if err := o.db.QueryRowContext(ctx, `SELECT locality FROM user_part_indexes WHERE index_name = 'DRC_PK'`).Scan(&locality); err != nil || locality != "LOCAL" {

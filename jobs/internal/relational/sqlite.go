@@ -49,11 +49,129 @@ func (s *SQLite) DB() *sql.DB { return s.db }
 // Close closes the database.
 func (s *SQLite) Close() error { return s.db.Close() }
 
-// Load implements Loader: one transaction deletes the date's rows, inserts the new ones through a
-// prepared statement and records the publication.
+// Load implements Loader: Stage then Swap.
 func (s *SQLite) Load(ctx context.Context, c *contract.Contract, pub Publication, rdr array.RecordReader) (Result, error) {
+	st, err := s.Stage(ctx, c, pub, rdr)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := st.Swap(ctx, pub)
+	if err != nil {
+		if aerr := st.Abort(context.WithoutCancel(ctx)); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
+	}
+	return res, err
+}
+
+type sqliteStaged struct {
+	s      *SQLite
+	c      *contract.Contract
+	stage  string
+	rows   int64
+	phases map[string]time.Duration
+	start  time.Time
+}
+
+// Stage implements Stager: the rows go into a table of the run's own (<t>_d<date>_s<hash of the
+// run id>, as on PostgreSQL) through prepared INSERTs in one transaction, committed before the
+// Iceberg commit; the date's rows are untouched until Swap.
+func (s *SQLite) Stage(ctx context.Context, c *contract.Contract, pub Publication, rdr array.RecordReader) (StagedLoad, error) {
 	start := time.Now()
-	var res Result
+	st := &sqliteStaged{s: s, c: c, stage: stagingName(c, pub.CobDate, pub.RunID), phases: map[string]time.Duration{}, start: start}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, q := range []string{
+		fmt.Sprintf(`DROP TABLE IF EXISTS %s`, quoteIdent(st.stage)),
+		fmt.Sprintf(`CREATE TABLE %s AS SELECT * FROM %s WHERE 0`, quoteIdent(st.stage), quoteIdent(c.Table)),
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			if strings.Contains(err.Error(), "no such table") {
+				return nil, fmt.Errorf("table %s does not exist: run `distribution migrate` first: %w", c.Table, err)
+			}
+			return nil, fmt.Errorf("prepare staging table %s: %w", st.stage, err)
+		}
+	}
+	cols := make([]string, len(c.Columns))
+	marks := make([]string, len(c.Columns))
+	for i, col := range c.Columns {
+		cols[i], marks[i] = quoteIdent(col.Name), "?"
+	}
+	stmt, err := tx.PrepareContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, quoteIdent(st.stage), strings.Join(cols, ", "), strings.Join(marks, ", ")))
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	src := newRowSource(rdr, true)
+	for src.Next() {
+		vals, _ := src.Values()
+		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+			return nil, fmt.Errorf("insert into %s: %w", st.stage, err)
+		}
+	}
+	if err := src.Err(); err != nil {
+		return nil, err
+	}
+	st.rows = src.rows
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit staging table %s: %w", st.stage, err)
+	}
+	st.phases["stage"] = time.Since(start)
+	return st, nil
+}
+
+// DropStaging implements Stager.
+func (s *SQLite) DropStaging(ctx context.Context, c *contract.Contract, cob time.Time) ([]string, error) {
+	prefix := partitionName(c, cob)
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ? ESCAPE '\'`,
+		strings.ReplaceAll(prefix, "_", `\_`)+`\_s%`)
+	if err != nil {
+		return nil, fmt.Errorf("list staging tables of %s: %w", prefix, err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if _, err := s.db.ExecContext(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s`, quoteIdent(n))); err != nil {
+			return nil, fmt.Errorf("drop staging table %s: %w", n, err)
+		}
+	}
+	return names, nil
+}
+
+func (st *sqliteStaged) Rows() int64 { return st.rows }
+
+// Abort implements StagedLoad.
+func (st *sqliteStaged) Abort(ctx context.Context) error {
+	if _, err := st.s.db.ExecContext(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s`, quoteIdent(st.stage))); err != nil {
+		return fmt.Errorf("drop staging table %s: %w", st.stage, err)
+	}
+	return nil
+}
+
+// Swap implements StagedLoad: one transaction refuses a snapshot older than the recorded one,
+// replaces the date's rows with the staged ones (DELETE, INSERT ... SELECT: no value crosses the
+// driver again), drops the stage and records the publication and the state "published".
+func (st *sqliteStaged) Swap(ctx context.Context, pub Publication) (Result, error) {
+	s, c := st.s, st.c
+	res := Result{Rows: st.rows, Phases: map[string]time.Duration{}}
+	for k, v := range st.phases {
+		res.Phases[k] = v
+	}
+	t0 := time.Now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return res, err
@@ -75,26 +193,19 @@ func (s *SQLite) Load(ctx context.Context, c *contract.Contract, pub Publication
 	}
 	res.Replaced, _ = del.RowsAffected()
 	cols := make([]string, len(c.Columns))
-	marks := make([]string, len(c.Columns))
 	for i, col := range c.Columns {
-		cols[i], marks[i] = quoteIdent(col.Name), "?"
+		cols[i] = quoteIdent(col.Name)
 	}
-	stmt, err := tx.PrepareContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, quoteIdent(c.Table), strings.Join(cols, ", "), strings.Join(marks, ", ")))
+	ins, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s`, quoteIdent(c.Table), strings.Join(cols, ", "), strings.Join(cols, ", "), quoteIdent(st.stage)))
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("swap %s into %s: %w", st.stage, c.Table, err)
 	}
-	defer stmt.Close()
-	src := newRowSource(rdr, true)
-	for src.Next() {
-		vals, _ := src.Values()
-		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
-			return res, fmt.Errorf("insert into %s: %w", c.Table, err)
-		}
+	if n, _ := ins.RowsAffected(); n != st.rows {
+		return res, fmt.Errorf("swap %s into %s: %d rows moved, %d staged", st.stage, c.Table, n, st.rows)
 	}
-	if err := src.Err(); err != nil {
-		return res, err
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`DROP TABLE %s`, quoteIdent(st.stage))); err != nil {
+		return res, fmt.Errorf("drop %s: %w", st.stage, err)
 	}
-	res.Rows = src.rows
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	args := []any{pub.Dataset, date, pub.RunID, pub.SnapshotID, pub.InputSHA256, pub.ContentChecksum, res.Rows, now, pub.SnapshotSeq}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO publications (dataset, cob_date, run_id, snapshot_id, input_sha256, content_checksum, row_count, published_at, snapshot_seq)
@@ -115,7 +226,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 	if err := tx.Commit(); err != nil {
 		return res, err
 	}
-	res.Duration = time.Since(start)
+	res.Phases["swap"] = time.Since(t0)
+	res.Duration = time.Since(st.start)
 	return res, nil
 }
 

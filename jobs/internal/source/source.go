@@ -99,6 +99,24 @@ func (in *Input) FileChecksums(max int) string {
 	return b.String()
 }
 
+// Shard returns shard i of k of the input for a sharded publish: file j (the files are sorted by
+// name) belongs to shard j mod k. The shard shares the files (closing it removes nothing) and
+// Owns tells whether a file name is the shard's.
+func (in *Input) Shard(i, k int) (*Input, func(name string) bool, error) {
+	if k < 1 || i < 0 || i >= k {
+		return nil, nil, fmt.Errorf("shard %d of %d: want 0 <= index < count", i, k)
+	}
+	out := &Input{Dataset: in.Dataset, CobDate: in.CobDate, URI: in.URI}
+	own := map[string]bool{}
+	for j, f := range in.Files {
+		if j%k == i {
+			out.Files = append(out.Files, f)
+			own[f.Name] = true
+		}
+	}
+	return out, func(name string) bool { return own[name] }, nil
+}
+
 // Close removes downloaded copies.
 func (in *Input) Close() error {
 	if in.cleanup != nil {

@@ -154,8 +154,11 @@ func (c *Client) Verify(ctx context.Context, ct *contract.Contract, cob time.Tim
 	return qid, nil
 }
 
-// MaintenanceStatements are the statements Maintain runs, in order.
-func (c *Client) MaintenanceStatements(ct *contract.Contract, cob time.Time) []string {
+// MaintenanceStatements are the statements Maintain runs, in order: compaction of the dates from
+// since on (the whole table when since is zero) and the manifest rewrite. Snapshot expiry and
+// orphan removal are not Trino's: `distribution maintain` does them itself (lake.Maintain), under
+// the dataset's lock and keeping the publications' tags.
+func (c *Client) MaintenanceStatements(ct *contract.Contract, since time.Time) []string {
 	var out []string
 	tbl := c.Table(ct)
 	if c.maint.Optimize {
@@ -163,24 +166,22 @@ func (c *Client) MaintenanceStatements(ct *contract.Contract, cob time.Time) []s
 		if th == "" {
 			th = "128MB"
 		}
-		out = append(out, fmt.Sprintf(`ALTER TABLE %s EXECUTE optimize(file_size_threshold => '%s') WHERE %s = DATE '%s'`,
-			tbl, th, quote(ct.PartitionBy), cob.Format(time.DateOnly)))
+		stmt := fmt.Sprintf(`ALTER TABLE %s EXECUTE optimize(file_size_threshold => '%s')`, tbl, th)
+		if !since.IsZero() {
+			stmt += fmt.Sprintf(` WHERE %s >= DATE '%s'`, quote(ct.PartitionBy), since.Format(time.DateOnly))
+		}
+		out = append(out, stmt)
 	}
 	if c.maint.OptimizeManifests {
 		out = append(out, fmt.Sprintf(`ALTER TABLE %s EXECUTE optimize_manifests`, tbl))
 	}
-	if r := c.maint.ExpireSnapshotsRetention; r != "" {
-		out = append(out, fmt.Sprintf(`ALTER TABLE %s EXECUTE expire_snapshots(retention_threshold => '%s')`, tbl, r))
-	}
-	if r := c.maint.RemoveOrphanFilesRetention; r != "" {
-		out = append(out, fmt.Sprintf(`ALTER TABLE %s EXECUTE remove_orphan_files(retention_threshold => '%s')`, tbl, r))
-	}
 	return out
 }
 
-// Maintain runs the configured maintenance; it stops at the first failure.
-func (c *Client) Maintain(ctx context.Context, ct *contract.Contract, cob time.Time) error {
-	for _, stmt := range c.MaintenanceStatements(ct, cob) {
+// Maintain runs the configured compaction; it stops at the first failure. The caller holds the
+// dataset's maintenance lock.
+func (c *Client) Maintain(ctx context.Context, ct *contract.Contract, since time.Time) error {
+	for _, stmt := range c.MaintenanceStatements(ct, since) {
 		if _, _, err := c.Query(ctx, stmt); err != nil {
 			return err
 		}

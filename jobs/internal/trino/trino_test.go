@@ -235,21 +235,20 @@ func snapshotCounts(rows map[string]int) func(string, int) (int, map[string]any)
 
 func TestMaintain(t *testing.T) {
 	co := newCoordinator(t, func(stmt string, _ int) (int, map[string]any) {
-		if strings.Contains(stmt, "remove_orphan_files") {
-			return 200, failed("NOT_SUPPORTED", "USER_ERROR", "remove_orphan_files is disabled")
+		if strings.Contains(stmt, "optimize_manifests") {
+			return 200, failed("NOT_SUPPORTED", "USER_ERROR", "optimize_manifests is not supported")
 		}
 		return 200, finished(nil, nil)
 	})
-	cl := co.client(t, config.Maintenance{Optimize: true, OptimizeManifests: true, ExpireSnapshotsRetention: "7d", RemoveOrphanFilesRetention: "7d"})
+	cl := co.client(t, config.Maintenance{Optimize: true, OptimizeManifests: true})
 	err := cl.Maintain(context.Background(), varES(t), cob)
-	if err == nil || !strings.Contains(err.Error(), "remove_orphan_files is disabled") {
+	if err == nil || !strings.Contains(err.Error(), "optimize_manifests is not supported") {
 		t.Fatalf("err = %v", err)
 	}
+	// No expire_snapshots nor remove_orphan_files: those are the job's own, under the lock.
 	want := []string{
-		`ALTER TABLE "iceberg"."risk"."var_es" EXECUTE optimize(file_size_threshold => '128MB') WHERE "cob_date" = DATE '2026-03-02'`,
+		`ALTER TABLE "iceberg"."risk"."var_es" EXECUTE optimize(file_size_threshold => '128MB') WHERE "cob_date" >= DATE '2026-03-02'`,
 		`ALTER TABLE "iceberg"."risk"."var_es" EXECUTE optimize_manifests`,
-		`ALTER TABLE "iceberg"."risk"."var_es" EXECUTE expire_snapshots(retention_threshold => '7d')`,
-		`ALTER TABLE "iceberg"."risk"."var_es" EXECUTE remove_orphan_files(retention_threshold => '7d')`,
 	}
 	if strings.Join(co.stmts, "\n") != strings.Join(want, "\n") {
 		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(co.stmts, "\n"), strings.Join(want, "\n"))

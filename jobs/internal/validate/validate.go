@@ -66,6 +66,11 @@ type Report struct {
 	Checksum        string      `json:"checksum"`
 	Violations      []Violation `json:"violations"`
 	Duration        string      `json:"duration"`
+	// Digest is the content checksum (Checksum) as a value, for merging the shards' digests.
+	Digest rowhash.Digest `json:"-"`
+	// KeysTracked is the number of keys held in memory for the uniqueness check (all of them,
+	// or the shard's share when Options.Shard is set).
+	KeysTracked int64 `json:"-"`
 }
 
 // Passed reports whether no rule was broken.
@@ -118,6 +123,42 @@ type Options struct {
 	// PreviousRows is the row count of the previous published date, when there is one.
 	PreviousRows *int64
 	BatchRows    int64
+	// Shard, when Count > 1, makes the validation shard Index of Count of a sharded publish.
+	Shard Shard
+}
+
+// Shard is one worker's share of a sharded validation. Every shard reads every file, and:
+//   - checks key uniqueness only for the keys that KeyShard assigns to it, on every file, so
+//     that a key repeated in two files owned by different shards is still caught, by exactly
+//     one shard, while each shard holds about 1/Count of the keys in memory;
+//   - checks every other rule, counts rows and computes the content checksum only on the rows of
+//     the files it Owns (the shards' digests merge into the unsharded one);
+//   - leaves the row-count rule (min, max, change) to whoever merges the shards.
+type Shard struct {
+	Index, Count int
+	// Owns says whether a file (its name relative to the date folder) is this shard's.
+	Owns func(file string) bool
+}
+
+func (s Shard) active() bool { return s.Count > 1 }
+
+// KeyShard is the shard (0..count-1) of each row's key in rec: a hash of the key columns that
+// every process computes alike (rowhash; not maphash, whose seeds differ per process).
+func KeyShard(c *contract.Contract, rec arrow.RecordBatch, count int) ([]int, error) {
+	h := make([]uint64, rec.NumRows())
+	for i := range h {
+		h[i] = rowhash.Start()
+	}
+	for _, ki := range c.KeyIndexes() {
+		if err := rowhash.ArrowColumn(rec.Column(ki), h); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]int, len(h))
+	for i, x := range h {
+		out[i] = int(rowhash.Finish(x) % uint64(count))
+	}
+	return out, nil
 }
 
 type key struct{ a, b uint64 }
@@ -131,7 +172,9 @@ type validator struct {
 	keys    map[key]int64 // key hash -> global row number of first sighting
 	digest  rowhash.Digest
 	pattern []map[string]bool // per column: cache of pattern results
-	global  int64
+	global  int64             // rows checked (this shard's files)
+	read    int64             // rows read (every file): the row numbers of examples
+	shard   Shard
 }
 
 // Validate streams the input once and checks every contract rule.
@@ -142,6 +185,13 @@ func Validate(ctx context.Context, c *contract.Contract, in *source.Input, o Opt
 		c: c, cob: int32(arrow.Date32FromTime(in.CobDate)), viol: map[string]*Violation{},
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		keys:  make(map[key]int64, in.Rows()), pattern: make([]map[string]bool, len(c.Columns)),
+		shard: o.Shard,
+	}
+	if o.Shard.active() {
+		if o.Shard.Index < 0 || o.Shard.Index >= o.Shard.Count || o.Shard.Owns == nil {
+			return nil, fmt.Errorf("shard %d of %d: want 0 <= index < count and the files it owns", o.Shard.Index, o.Shard.Count)
+		}
+		v.keys = make(map[key]int64, in.Rows()/int64(o.Shard.Count)+1)
 	}
 	problems, err := in.CheckSchema(c)
 	if err != nil {
@@ -164,8 +214,10 @@ func Validate(ctx context.Context, c *contract.Contract, in *source.Input, o Opt
 		}
 	}
 	rep.Rows = v.global
-	v.rowCount(o.PreviousRows)
-	rep.Checksum = v.digest.String()
+	if !o.Shard.active() {
+		v.rowCount(o.PreviousRows)
+	}
+	rep.Checksum, rep.Digest, rep.KeysTracked = v.digest.String(), v.digest, int64(len(v.keys))
 	for _, id := range v.order {
 		rep.Violations = append(rep.Violations, *v.viol[id])
 	}
@@ -186,6 +238,18 @@ func (v *validator) add(rule, column, detail string, ex Example) {
 	if len(x.Examples) < MaxExamples {
 		x.Examples = append(x.Examples, ex)
 	}
+}
+
+// CheckRowCount applies the contract's row-count rule (min, max, change against the previous
+// date) to a total: a sharded publication's, whose shards leave the rule to the merge.
+func CheckRowCount(c *contract.Contract, rows int64, prev *int64) []Violation {
+	v := &validator{c: c, viol: map[string]*Violation{}, global: rows}
+	v.rowCount(prev)
+	out := make([]Violation, 0, len(v.order))
+	for _, id := range v.order {
+		out = append(out, *v.viol[id])
+	}
+	return out
 }
 
 func (v *validator) rowCount(prev *int64) {
@@ -209,8 +273,12 @@ func (v *validator) rowCount(prev *int64) {
 func (v *validator) batch(rec arrow.RecordBatch, file string, off int64) error {
 	n := int(rec.NumRows())
 	ex := func(i int, val string) Example { return Example{File: file, Row: off + int64(i), Value: val} }
-	// Per-column rules.
+	own := !v.shard.active() || v.shard.Owns(file)
+	// Per-column rules (a shard: on its own files only).
 	for ci := range v.c.Columns {
+		if !own {
+			break
+		}
 		col := &v.c.Columns[ci]
 		a := rec.Column(ci)
 		if !col.Nullable && a.NullN() > 0 {
@@ -302,13 +370,27 @@ func (v *validator) batch(rec arrow.RecordBatch, file string, off int64) error {
 			}
 		}
 	}
+	var shards []int
+	if v.shard.active() {
+		var err error
+		if shards, err = KeyShard(v.c, rec, v.shard.Count); err != nil {
+			return err
+		}
+	}
 	for i := 0; i < n; i++ {
+		if shards != nil && shards[i] != v.shard.Index {
+			continue // another shard's key: checked there
+		}
 		k := key{ka[i], kb[i]}
 		if first, dup := v.keys[k]; dup {
 			v.add(RuleUniqueKey, strings.Join(v.c.Key, ","), "key repeats an earlier row", ex(i, fmt.Sprintf("%s (first at input row %d)", keyString(rec, v.c.KeyIndexes(), i), first)))
 			continue
 		}
-		v.keys[k] = v.global + int64(i)
+		v.keys[k] = v.read + int64(i)
+	}
+	v.read += int64(n)
+	if !own {
+		return nil
 	}
 	v.global += int64(n)
 	return rowhash.ArrowRecord(rec, &v.digest)
