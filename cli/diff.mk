@@ -6,7 +6,7 @@ DEMO_TARGETS  += demo-diff
 .PHONY: bench-diff demo-diff
 bench-diff: build ## lakeport diff --base HEAD~1 vs helm template ×2 per release + dyff between (real binaries)
 	@echo "== diff: the pull request preview vs helm template ×2 + dyff between per release"
-	@$(GO) run ./cli/pkg/diff/internal/bench -lakeport $(BIN)/lakeport -helm $(TOOLS)/helm -dyff $(TOOLS)/dyff -runs 5
+	@$(GO) run ./cli/internal/benchmarks/diff -lakeport $(BIN)/lakeport -helm $(TOOLS)/helm -dyff $(TOOLS)/dyff -runs 5
 
 demo-diff: build
 	@echo "== lakeport diff: what promoting staging to prod would change"

@@ -13,11 +13,16 @@ RELEASE_OUT     ?= out/release/$(VERSION)
 RELEASE_EXTRA   ?= LICENSE,README.md
 RELEASE_REGISTRY ?= ghcr.io
 TEST_TOOLS      += actionlint cyclonedx-gomod
+BENCH_TARGETS   += bench-start
 
-.PHONY: release
+.PHONY: release bench-start
 release: ## Release tarballs, SBOMs, SHA256SUMS and OCI images under out/release/VERSION
 	@test -n "$(VERSION)" || { echo "make release: VERSION=vX.Y.Z is required" >&2; exit 2; }
 	bash hack/ensure.sh cyclonedx-gomod
 	$(GO) run ./hack/release/cmd/release -version $(VERSION) -commit "$$(git rev-parse HEAD)" \
 	  -date "$$(git log -1 --format=%ct)" -platforms "$(PLATFORMS)" -registry "$(RELEASE_REGISTRY)" \
 	  -extra "$(RELEASE_EXTRA)" -sbom-tool $(TOOLS)/cyclonedx-gomod -out $(RELEASE_OUT)
+
+bench-start: build ## lakeport version: the release build (stripped) vs the development build, start time and size
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -buildid=" -o out/bench/lakeport-release ./cli/cmd/lakeport
+	@$(GO) run ./cli/internal/benchmarks/start -dev $(BIN)/lakeport -release out/bench/lakeport-release -runs 31
