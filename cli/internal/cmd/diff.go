@@ -266,7 +266,7 @@ func (o *DiffOptions) write(rep *diff.Report) error {
 		return output.WriteYAML(out, rep.Document())
 	case output.Markdown:
 		parts := diff.Markdown(rep, diff.MarkdownOptions{
-			Limit: o.MarkdownLimit, Split: o.SplitDir != "", ShowIgnored: o.ShowIgnored, Rerun: o.rerun, Extra: o.summaryExtra,
+			Limit: o.MarkdownLimit, Split: o.SplitDir != "", ShowIgnored: o.ShowIgnored, Rerun: o.rerun, SplitHow: "use --split-dir", Extra: o.summaryExtra,
 		})
 		if o.SplitDir == "" {
 			_, err := fmt.Fprint(out, parts[0])

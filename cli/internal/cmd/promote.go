@@ -135,13 +135,18 @@ func (o *PromoteOptions) Run(ctx context.Context) error {
 			if s.Step == "plan" && s.Status == "refused" {
 				return // the error says it
 			}
-			fmt.Fprintf(f.IO.ErrOut, "%-8s %s %s\n", s.Step+":", s.Status, s.Detail)
+			fmt.Fprintf(f.IO.ErrOut, "%-8s %s %s\n", s.Step+":", s.Status, sayFlags(s.Detail))
 		}
 	}
 	rep, err := o.Promote.Run(ctx)
 	if o.format == output.JSON {
+		steps := make([]action.PromotionStep, len(rep.Steps))
+		for i, s := range rep.Steps {
+			s.Detail = sayFlags(s.Detail)
+			steps[i] = s
+		}
 		out := PromotionReport{APIVersion: output.APIVersion, Kind: "Promotion", Plan: rep.Plan, Gate: rep.Gate,
-			DryRun: rep.DryRun, Result: rep.Result, Steps: rep.Steps}
+			DryRun: rep.DryRun, Result: rep.Result, Steps: steps}
 		if rep.Preview != nil {
 			doc := rep.Preview.Document()
 			out.Preview = &doc

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	goio "io"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -171,7 +173,21 @@ func flagWords(err error) error {
 	if errors.As(err, &ue) && err == error(ue) && optionFlag(ue.Option) != "" {
 		return fmt.Errorf("%s with %s", ue.Msg, optionFlag(ue.Option))
 	}
+	if said := sayFlags(err.Error()); said != err.Error() {
+		return errors.New(said)
+	}
 	return err
+}
+
+// optionRef is an option named in a domain message: {Field}, the field of the action's or the
+// domain's options that settles it.
+var optionRef = regexp.MustCompile(`\{(To|From|Pin|Force|All|ExpectHead|DryRun|Ignore|Envs)\}`)
+
+// sayFlags says the options a domain message names ({Force}) as the flags that set them (--force).
+func sayFlags(msg string) string {
+	return optionRef.ReplaceAllStringFunc(msg, func(ref string) string {
+		return optionFlag(ref[1 : len(ref)-1])
+	})
 }
 
 // optionFlag is the flag that sets an action's option, by field name.
@@ -179,6 +195,12 @@ func optionFlag(option string) string {
 	switch option {
 	case "Envs":
 		return "--env"
+	case "ExpectHead":
+		return "--expect-head"
+	case "DryRun":
+		return "--dry-run"
+	case "To", "From", "Pin", "Force", "All", "Ignore":
+		return "--" + strings.ToLower(option)
 	}
 	return ""
 }

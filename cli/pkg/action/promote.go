@@ -132,7 +132,7 @@ func (p *Promote) Run(ctx context.Context) (*PromoteReport, error) {
 	step("preview", "done", fmt.Sprintf("%d added, %d changed, %d removed", t.Added, t.Changed, t.Removed))
 	if p.DryRun {
 		// The words are the CLI's (golden output); the step is the same for any caller.
-		step("write", "skipped", "--dry-run: nothing written")
+		step("write", "skipped", "{DryRun}: nothing written")
 		return rep, nil
 	}
 

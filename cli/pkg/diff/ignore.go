@@ -115,20 +115,20 @@ func ParseRule(s string) (Rule, error) {
 	if len(rest) >= 2 && strings.HasPrefix(rest, "/") && strings.HasSuffix(rest, "/") {
 		re, err := regexp.Compile(rest[1 : len(rest)-1])
 		if err != nil {
-			return r, fmt.Errorf("--ignore %q: %w", s, err)
+			return r, fmt.Errorf("{Ignore} %q: %w", s, err)
 		}
 		r.re = re
 		return r, nil
 	}
 	segs, err := parsePath(rest)
 	if err != nil {
-		return r, fmt.Errorf("--ignore %q: %w", s, err)
+		return r, fmt.Errorf("{Ignore} %q: %w", s, err)
 	}
 	if len(segs) == 0 {
-		return r, fmt.Errorf("--ignore %q: empty path (it would ignore whole objects)", s)
+		return r, fmt.Errorf("{Ignore} %q: empty path (it would ignore whole objects)", s)
 	}
 	if segs[len(segs)-1].kind == segDeep {
-		return r, fmt.Errorf("--ignore %q: .. must be followed by a key", s)
+		return r, fmt.Errorf("{Ignore} %q: .. must be followed by a key", s)
 	}
 	r.segs = segs
 	return r, nil

@@ -35,6 +35,9 @@ type MarkdownOptions struct {
 	ShowIgnored bool
 	// Rerun is the command that shows everything locally; truncation notes cite it.
 	Rerun string
+	// SplitHow says how to get the report in parts when even the summary fills a part (a CLI
+	// names its flag); empty: "split the report into parts".
+	SplitHow string
 	// Extra adds to the summary (nil: nothing).
 	Extra *SummaryExtra
 }
@@ -406,9 +409,13 @@ func fitOne(header string, apps []mdApp, o *MarkdownOptions) string {
 		return best
 	}
 	// Too many resources even without diffs: the summary and a note.
-	how := "run `lakeport diff` locally or use --split-dir"
+	split := o.SplitHow
+	if split == "" {
+		split = "split the report into parts"
+	}
+	how := "run `lakeport diff` locally or " + split
 	if o.Rerun != "" {
-		how = "run " + mdCode(o.Rerun) + " locally or use --split-dir"
+		how = "run " + mdCode(o.Rerun) + " locally or " + split
 	}
 	s := strings.Replace(partMarker(1), "@@TOTAL@@", "1", 1) + header +
 		fmt.Sprintf("_The per-application sections do not fit in one comment: %s._\n", how)

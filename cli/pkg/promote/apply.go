@@ -112,7 +112,7 @@ func Write(w *workspace.Workspace, p *Plan, o WriteOptions) (*Result, error) {
 		return nil, &ConflictError{fmt.Sprintf("HEAD moved from %s to %s since the plan was made: run the promotion again", source.ShortSHA(p.Head), source.ShortSHA(head.Hash().String()))}
 	}
 	if o.ExpectHead != "" && !strings.HasPrefix(p.Head, o.ExpectHead) {
-		return nil, &ConflictError{fmt.Sprintf("HEAD is %s, not %s (--expect-head): the branch moved since the preview", source.ShortSHA(p.Head), o.ExpectHead)}
+		return nil, &ConflictError{fmt.Sprintf("HEAD is %s, not %s ({ExpectHead}): the branch moved since the preview", source.ShortSHA(p.Head), o.ExpectHead)}
 	}
 	files := make([]string, 0, len(p.Edits))
 	for f := range p.Edits {

@@ -89,6 +89,9 @@ func (p *Plan) Branch() string {
 }
 
 // UsageError is a promotion request that cannot be carried out as asked.
+//
+// Msg names the options that settle it in braces, by their field name in Options ({To}, {From},
+// {Pin}, {Force}, {All}): a library caller reads the field, a CLI says its flag.
 type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
@@ -101,7 +104,7 @@ func NewPlan(w *workspace.Workspace, o Options) (*Plan, error) {
 	k := w.Kit
 	to := k.Environment(o.To)
 	if o.To == "" {
-		return nil, &UsageError{"--to is required"}
+		return nil, &UsageError{"{To} is required"}
 	}
 	if to == nil {
 		return nil, &UsageError{fmt.Sprintf("unknown environment %q (environments: %s)", o.To, strings.Join(k.EnvironmentNames(), ", "))}
@@ -130,7 +133,7 @@ func NewPlan(w *workspace.Workspace, o Options) (*Plan, error) {
 	if p.From == "" {
 		i := slices.Index(k.Promotion, o.To)
 		if i == 0 {
-			return nil, &UsageError{fmt.Sprintf("%s is the first stage of the promotion order (%s): nothing comes before it; pass --from or --pin", o.To, strings.Join(k.Promotion, " → "))}
+			return nil, &UsageError{fmt.Sprintf("%s is the first stage of the promotion order (%s): nothing comes before it; pass {From} or {Pin}", o.To, strings.Join(k.Promotion, " → "))}
 		}
 		p.From = k.Promotion[i-1]
 	}
@@ -139,18 +142,18 @@ func NewPlan(w *workspace.Workspace, o Options) (*Plan, error) {
 		return nil, &UsageError{fmt.Sprintf("unknown environment %q (environments: %s)", p.From, strings.Join(k.EnvironmentNames(), ", "))}
 	}
 	if p.From == p.To && o.Pin == "" {
-		return nil, &UsageError{"--from and --to are the same environment; to roll back, pass --pin <revision>"}
+		return nil, &UsageError{"{From} and {To} are the same environment; to roll back, pass {Pin} <revision>"}
 	}
 	fi, ti := slices.Index(k.Promotion, p.From), slices.Index(k.Promotion, p.To)
 	if p.From != p.To {
 		if ti < fi {
 			if !o.Force {
-				return nil, &UsageError{fmt.Sprintf("%s comes after %s in the promotion order (%s): promoting backwards needs --force", p.From, p.To, strings.Join(k.Promotion, " → "))}
+				return nil, &UsageError{fmt.Sprintf("%s comes after %s in the promotion order (%s): promoting backwards needs {Force}", p.From, p.To, strings.Join(k.Promotion, " → "))}
 			}
 		} else if ti-fi > 1 {
 			p.Skipped = slices.Clone(k.Promotion[fi+1 : ti])
 			if !o.Force {
-				return nil, &UsageError{fmt.Sprintf("promoting %s → %s skips %s (promotion order %s): promote through each stage, or pass --force", p.From, p.To, strings.Join(p.Skipped, ", "), strings.Join(k.Promotion, " → "))}
+				return nil, &UsageError{fmt.Sprintf("promoting %s → %s skips %s (promotion order %s): promote through each stage, or pass {Force}", p.From, p.To, strings.Join(p.Skipped, ", "), strings.Join(k.Promotion, " → "))}
 			}
 		}
 	}
@@ -158,7 +161,7 @@ func NewPlan(w *workspace.Workspace, o Options) (*Plan, error) {
 	p.Components = o.Components
 	if o.All {
 		if len(o.Components) > 0 {
-			return nil, &UsageError{"give components or --all, not both"}
+			return nil, &UsageError{"give components or {All}, not both"}
 		}
 		for _, c := range to.Components {
 			if from.Component(c.Component) != nil {
@@ -167,7 +170,7 @@ func NewPlan(w *workspace.Workspace, o Options) (*Plan, error) {
 		}
 	}
 	if len(p.Components) == 0 {
-		return nil, &UsageError{"name the components to promote, or --all"}
+		return nil, &UsageError{"name the components to promote, or {All}"}
 	}
 	sort.Strings(p.Components)
 	var bad []string
@@ -296,9 +299,9 @@ func Message(p *Plan, gate GateResult, diffSummary string) string {
 		fmt.Fprintf(&b, "Pins of %s as of %s.\n", p.From, p.PinsAt)
 	}
 	if len(p.Skipped) > 0 {
-		fmt.Fprintf(&b, "FORCED: skips %s of the promotion order (--force).\n", strings.Join(p.Skipped, ", "))
+		fmt.Fprintf(&b, "FORCED: skips %s of the promotion order.\n", strings.Join(p.Skipped, ", "))
 	} else if p.Forced {
-		b.WriteString("Forced (--force).\n")
+		b.WriteString("Forced against the promotion order.\n")
 	}
 	b.WriteString("\nPins:\n")
 	for _, c := range p.Changes {
