@@ -53,14 +53,28 @@ func ParsePlatforms(s string) ([]Platform, error) {
 	if strings.TrimSpace(s) == "" {
 		return []Platform{{OS: "linux", Arch: runtime.GOARCH}}, nil
 	}
+	return ParsePlatformList(s, func(p Platform) error {
+		if p.OS != "linux" {
+			return errors.New("want linux/<arch> (e.g. linux/amd64, linux/arm64)")
+		}
+		return nil
+	})
+}
+
+// ParsePlatformList parses a comma-separated os/arch list, each entry once, each accepted by
+// check (whose error says what is wanted).
+func ParsePlatformList(s string, check func(Platform) error) ([]Platform, error) {
 	var out []Platform
 	seen := map[Platform]bool{}
 	for _, f := range strings.Split(s, ",") {
-		os, arch, ok := strings.Cut(strings.TrimSpace(f), "/")
-		if !ok || os != "linux" || arch == "" || strings.Contains(arch, "/") {
-			return nil, fmt.Errorf("platform %q: want linux/<arch> (e.g. linux/amd64, linux/arm64)", f)
+		goos, arch, ok := strings.Cut(strings.TrimSpace(f), "/")
+		p := Platform{OS: goos, Arch: arch}
+		if !ok || goos == "" || arch == "" || strings.Contains(arch, "/") {
+			return nil, fmt.Errorf("platform %q: want <os>/<arch> (e.g. linux/amd64)", f)
 		}
-		p := Platform{OS: os, Arch: arch}
+		if err := check(p); err != nil {
+			return nil, fmt.Errorf("platform %q: %w", f, err)
+		}
 		if seen[p] {
 			return nil, fmt.Errorf("platform %q is listed twice", f)
 		}

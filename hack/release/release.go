@@ -85,21 +85,12 @@ func ParsePlatforms(s string) ([]imagebuild.Platform, error) {
 	case "host":
 		return []imagebuild.Platform{{OS: runtime.GOOS, Arch: runtime.GOARCH}}, nil
 	}
-	var out []imagebuild.Platform
-	seen := map[imagebuild.Platform]bool{}
-	for _, f := range strings.Split(s, ",") {
-		goos, arch, _ := strings.Cut(strings.TrimSpace(f), "/")
-		if (goos != "linux" && goos != "darwin") || (arch != "amd64" && arch != "arm64") {
-			return nil, fmt.Errorf("platform %q: want linux or darwin / amd64 or arm64 (e.g. linux/amd64)", f)
+	return imagebuild.ParsePlatformList(s, func(p imagebuild.Platform) error {
+		if (p.OS != "linux" && p.OS != "darwin") || (p.Arch != "amd64" && p.Arch != "arm64") {
+			return errors.New("want linux or darwin / amd64 or arm64 (e.g. linux/amd64)")
 		}
-		p := imagebuild.Platform{OS: goos, Arch: arch}
-		if seen[p] {
-			return nil, fmt.Errorf("platform %q is listed twice", f)
-		}
-		seen[p] = true
-		out = append(out, p)
-	}
-	return out, nil
+		return nil
+	})
 }
 
 // Options are the inputs of one release build.
