@@ -2,7 +2,8 @@
 # apt.sh: install the Debian packages the tests need and hack/ensure.sh does
 # not build: PostgreSQL (server binaries under /usr/lib/postgresql/<ver>/bin),
 # redis-server (Argo CD's cache), git, and shellcheck (actionlint runs it on
-# the workflows' `run:` scripts).
+# the workflows' `run:` scripts), python3 (the Jupyter chart's helper module is run
+# by charts/jupyter_test.go).
 #
 # Idempotent and quick: when everything is installed it only asks dpkg.
 # `apt-get update` runs only when something is missing. Uses sudo when not
@@ -11,7 +12,7 @@
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-APT_PACKAGES=(postgresql redis-server git shellcheck)
+APT_PACKAGES=(postgresql redis-server git shellcheck python3)
 
 installed() {
 	[[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]

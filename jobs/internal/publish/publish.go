@@ -136,6 +136,33 @@ type Result struct {
 // acquire takes the publication's lock; while maintenance of the dataset runs it tries again
 // every few seconds for up to MaintenanceWait (maintenance ends; a rival publication of the same
 // date is final at once).
+// lockPublication takes the publication's lock (a lock another run holds is a ConflictError) and
+// returns a context that is cancelled with publock.ErrLost if the lock is lost, and the function
+// that releases both.
+func (p *Publisher) lockPublication(ctx context.Context, log *slog.Logger, key publock.Key, runID string) (context.Context, func(), error) {
+	lk, err := p.acquire(ctx, log, key, runID)
+	if err != nil {
+		if publock.IsBusy(err) {
+			return ctx, nil, &ConflictError{Err: err}
+		}
+		return ctx, nil, err
+	}
+	held, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-lk.Lost():
+			cancel(publock.ErrLost)
+		case <-held.Done():
+		}
+	}()
+	return held, func() {
+		cancel(nil)
+		if rerr := lk.Release(context.WithoutCancel(ctx)); rerr != nil {
+			log.Warn("releasing the publication lock failed", "error", rerr.Error())
+		}
+	}, nil
+}
+
 func (p *Publisher) acquire(ctx context.Context, log *slog.Logger, key publock.Key, runID string) (publock.Lock, error) {
 	deadline := time.Now().Add(p.MaintenanceWait)
 	for {
@@ -228,28 +255,12 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 
 	// 0. the publication's lock
 	if p.Locker != nil {
-		lk, lerr := p.acquire(ctx, log, publock.Key{Dataset: c.Name, CobDate: cob}, runID)
-		if lerr != nil {
-			if publock.IsBusy(lerr) {
-				return res, &ConflictError{Err: lerr}
-			}
+		var release func()
+		var lerr error
+		if ctx, release, lerr = p.lockPublication(ctx, log, publock.Key{Dataset: c.Name, CobDate: cob}, runID); lerr != nil {
 			return res, lerr
 		}
-		defer func() {
-			if rerr := lk.Release(context.WithoutCancel(ctx)); rerr != nil {
-				log.Warn("releasing the publication lock failed", "error", rerr.Error())
-			}
-		}()
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		go func() {
-			select {
-			case <-lk.Lost():
-				cancel(publock.ErrLost)
-			case <-ctx.Done():
-			}
-		}()
+		defer release()
 	}
 
 	// 1. input

@@ -94,28 +94,12 @@ func (p *Publisher) PublishShard(ctx context.Context, c *contract.Contract, cob 
 	// 0. the coordinator holds the publication's lock for the whole run and prepares the
 	// staging table the workers COPY into.
 	if coordinator && p.Locker != nil {
-		lk, err := p.acquire(ctx, log, publock.Key{Dataset: c.Name, CobDate: cob}, spec.RunID)
-		if err != nil {
-			if publock.IsBusy(err) {
-				return res, &ConflictError{Err: err}
-			}
+		var release func()
+		var err error
+		if ctx, release, err = p.lockPublication(ctx, log, publock.Key{Dataset: c.Name, CobDate: cob}, spec.RunID); err != nil {
 			return res, err
 		}
-		defer func() {
-			if rerr := lk.Release(context.WithoutCancel(ctx)); rerr != nil {
-				log.Warn("releasing the publication lock failed", "error", rerr.Error())
-			}
-		}()
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		go func() {
-			select {
-			case <-lk.Lost():
-				cancel(publock.ErrLost)
-			case <-ctx.Done():
-			}
-		}()
+		defer release()
 	}
 	tbl, err := p.Lake.Table(ctx, c)
 	if err != nil {
