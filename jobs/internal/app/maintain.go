@@ -63,17 +63,7 @@ Flags:`)
 		o.datasets = contract.Names()
 	}
 	var errs []error
-	if len(o.datasets) == 0 {
-		errs = append(errs, errors.New("--dataset is required"))
-	}
-	for _, d := range o.datasets {
-		c, err := contract.Load(d)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		o.contracts = append(o.contracts, c)
-	}
+	o.contracts, errs = loadContracts(o.datasets)
 	if o.optimizeDays < 0 {
 		errs = append(errs, fmt.Errorf("--optimize-days %d: want >= 0", o.optimizeDays))
 	}

@@ -124,19 +124,27 @@ func (o *publishOptions) complete() error {
 	return nil
 }
 
-func (o *publishOptions) validate() error {
+// loadContracts loads the contract of every --dataset, collecting every problem.
+func loadContracts(datasets []string) ([]*contract.Contract, []error) {
+	var out []*contract.Contract
 	var errs []error
-	if len(o.datasets) == 0 {
+	if len(datasets) == 0 {
 		errs = append(errs, errors.New("--dataset is required"))
 	}
-	for _, d := range o.datasets {
+	for _, d := range datasets {
 		c, err := contract.Load(d)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		o.contracts = append(o.contracts, c)
+		out = append(out, c)
 	}
+	return out, errs
+}
+
+func (o *publishOptions) validate() error {
+	var errs []error
+	o.contracts, errs = loadContracts(o.datasets)
 	if o.dryRun {
 		o.shards, o.shardIndex = 1, 0 // validate: one process
 	}
