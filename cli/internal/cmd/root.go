@@ -86,6 +86,7 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 		newVersionCmd(f),
 		newCheckCmd(f, nil),
 		newPromoteCmd(f, nil),
+		newInitCmd(f, nil),
 	)
 	return root
 }
@@ -171,7 +172,7 @@ func flagWords(err error) error {
 	}
 	var ue *action.UsageError
 	if errors.As(err, &ue) && err == error(ue) && optionFlag(ue.Option) != "" {
-		return fmt.Errorf("%s with %s", ue.Msg, optionFlag(ue.Option))
+		return fmt.Errorf("%s with %s", sayFlags(ue.Msg), optionFlag(ue.Option))
 	}
 	if said := sayFlags(err.Error()); said != err.Error() {
 		return errors.New(said)
@@ -181,12 +182,15 @@ func flagWords(err error) error {
 
 // optionRef is an option named in a domain message: {Field}, the field of the action's or the
 // domain's options that settles it.
-var optionRef = regexp.MustCompile(`\{(To|From|Pin|Force|All|ExpectHead|DryRun|Ignore|Envs)\}`)
+var optionRef = regexp.MustCompile(`\{[A-Z][A-Za-z]+\}`)
 
 // sayFlags says the options a domain message names ({Force}) as the flags that set them (--force).
 func sayFlags(msg string) string {
 	return optionRef.ReplaceAllStringFunc(msg, func(ref string) string {
-		return optionFlag(ref[1 : len(ref)-1])
+		if fl := optionFlag(ref[1 : len(ref)-1]); fl != "" {
+			return fl
+		}
+		return ref
 	})
 }
 
@@ -199,6 +203,20 @@ func optionFlag(option string) string {
 		return "--expect-head"
 	case "DryRun":
 		return "--dry-run"
+	case "Kubeconfig":
+		return "--kubeconfig"
+	case "ArgoServer":
+		return "--server"
+	case "RepoURL":
+		return "--repo-url"
+	case "Environments":
+		return "--env"
+	case "Charts":
+		return "--chart"
+	case "KubeVersion":
+		return "--kube-version"
+	case "ProjectPrefix":
+		return "--project-prefix"
 	case "To", "From", "Pin", "Force", "All", "Ignore":
 		return "--" + strings.ToLower(option)
 	}

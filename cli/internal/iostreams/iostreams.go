@@ -17,6 +17,7 @@ type IOStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
+	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool
 	color     bool
@@ -27,6 +28,7 @@ type IOStreams struct {
 func System() *IOStreams {
 	s := &IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 		getenv:    os.Getenv,
@@ -49,6 +51,12 @@ func Test(getenv func(string) string) (*IOStreams, *bytes.Buffer, *bytes.Buffer)
 
 // SetTTY marks stdout and stderr as terminals (tests).
 func (s *IOStreams) SetTTY(tty bool) { s.stdoutTTY, s.stderrTTY = tty, tty }
+
+// IsStdinTTY says whether stdin is a terminal (a command may prompt).
+func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
+
+// SetStdinTTY marks stdin as a terminal (tests of prompts).
+func (s *IOStreams) SetStdinTTY(tty bool) { s.stdinTTY = tty }
 
 // IsStdoutTTY says whether stdout is a terminal.
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }

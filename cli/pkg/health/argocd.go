@@ -6,7 +6,6 @@ import (
 	"io"
 	"sync"
 
-	"github.com/argoproj/argo-cd/v3/pkg/apiclient"
 	applicationpkg "github.com/argoproj/argo-cd/v3/pkg/apiclient/application"
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"google.golang.org/grpc/codes"
@@ -28,7 +27,7 @@ type ArgoCDSource struct {
 	opts   ArgoCDOptions
 	mu     sync.Mutex
 	closer io.Closer
-	apps   applicationpkg.ApplicationServiceClient
+	apps   *argoApps
 }
 
 // NewArgoCDSource connects lazily: the first call dials.
@@ -41,31 +40,19 @@ func NewArgoCDSource(o ArgoCDOptions) (*ArgoCDSource, error) {
 
 func (s *ArgoCDSource) String() string { return "the Argo CD API server at " + s.opts.Server }
 
-func (s *ArgoCDSource) client(ctx context.Context) (applicationpkg.ApplicationServiceClient, error) {
+func (s *ArgoCDSource) client(ctx context.Context) (*argoApps, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.apps != nil {
 		return s.apps, nil
 	}
-	// With the caller's context: the client checks the server's version while it connects, and
-	// without a deadline it waits forever for a server that hangs up.
-	c, err := apiclient.NewClientWithContext(ctx, &apiclient.ClientOptions{
-		ServerAddr: s.opts.Server,
-		AuthToken:  s.opts.AuthToken,
-		GRPCWeb:    s.opts.GRPCWeb,
-		Insecure:   s.opts.Insecure,
-		PlainText:  s.opts.PlainText,
-		// Never read or write ~/.config/argocd: the flags and environment say everything.
-		ConfigPath: "/nonexistent/lakeport/argocd-config",
-		UserAgent:  "lakeport-health",
-	})
+	// With the caller's context: the connection asks the server's version, and without a
+	// deadline it would wait forever for a server that hangs up.
+	conn, err := dialArgoCD(ctx, s.opts)
 	if err != nil {
 		return nil, fmt.Errorf("argo cd client for %s: %w", s.opts.Server, err)
 	}
-	closer, apps, err := c.NewApplicationClientWithContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("argo cd application client for %s: %w", s.opts.Server, err)
-	}
+	closer, apps := io.Closer(conn), &argoApps{conn}
 	s.closer, s.apps = closer, apps
 	return apps, nil
 }

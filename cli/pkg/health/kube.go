@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -53,6 +55,17 @@ func LoadKubeConfig(kubeconfig, context string, getenv func(string) string) (*re
 	}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
 	cfg, err := cc.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		// client-go's own message speaks of KUBERNETES_MASTER, which no one sets any more.
+		where := "~/.kube/config"
+		if len(rules.Precedence) > 0 && rules.ExplicitPath == "" {
+			where = "KUBECONFIG (" + strings.Join(rules.Precedence, string(filepath.ListSeparator)) + ")"
+		}
+		if rules.ExplicitPath != "" {
+			where = rules.ExplicitPath
+		}
+		return nil, fmt.Errorf("no Kubernetes cluster configured: %s has no cluster; give a kubeconfig ({Kubeconfig} or KUBECONFIG, as kubectl takes it), or read the Applications through the Argo CD API server instead ({ArgoServer} or ARGOCD_SERVER, with ARGOCD_AUTH_TOKEN)", where)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
