@@ -181,7 +181,7 @@ func flagWords(err error) error {
 
 // optionRef is an option named in a domain message: {Field}, the field of the action's or the
 // domain's options that settles it.
-var optionRef = regexp.MustCompile(`\{(To|From|Pin|Force|All|ExpectHead|DryRun|Ignore|Envs)\}`)
+var optionRef = regexp.MustCompile(`\{(To|From|Pin|Force|All|ExpectHead|DryRun|Ignore|Envs|ToStage|ChangeID|Override)\}`)
 
 // sayFlags says the options a domain message names ({Force}) as the flags that set them (--force).
 func sayFlags(msg string) string {
@@ -199,6 +199,12 @@ func optionFlag(option string) string {
 		return "--expect-head"
 	case "DryRun":
 		return "--dry-run"
+	case "ToStage":
+		return "--to-stage"
+	case "ChangeID":
+		return "--change-id"
+	case "Override":
+		return "--override"
 	case "To", "From", "Pin", "Force", "All", "Ignore":
 		return "--" + strings.ToLower(option)
 	}

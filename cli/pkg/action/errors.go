@@ -34,7 +34,7 @@ const (
 	KindError Kind = iota
 	// KindUsage is a request that names something the kit does not have, or asks the impossible.
 	KindUsage
-	// KindRefused is a refusal on the merits (the promotion gate).
+	// KindRefused is a refusal on the merits (the promotion gate, change control).
 	KindRefused
 	// KindTimeout is a deadline that passed.
 	KindTimeout
@@ -50,9 +50,10 @@ func KindOf(err error) Kind {
 		wue *workspace.UsageError
 		pue *promote.UsageError
 		gr  *GateRefusedError
+		cr  *promote.RefusedError
 	)
 	switch {
-	case errors.As(err, &gr):
+	case errors.As(err, &gr), errors.As(err, &cr):
 		return KindRefused
 	case errors.As(err, &ue), errors.As(err, &wue), errors.As(err, &pue):
 		return KindUsage
