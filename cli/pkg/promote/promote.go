@@ -428,14 +428,20 @@ func (p *Plan) changeControl(k *kit.Kit, o Options) error {
 		}
 		p.Windows = append(p.Windows, EnvWindows{Environment: t, File: env.File, State: st})
 		if !st.CanSync && p.Override == "" {
-			line := env.Line("changeControl", "syncWindows")
+			// Name the window that blocks: the first active deny window, else the first allow window.
+			idx := -1
 			for i, w := range st.Windows {
-				if w.Active || w.Kind == "allow" {
-					line = env.Line("changeControl", "syncWindows", fmt.Sprint(i))
+				if w.Active && w.Kind == "deny" {
+					idx = i
 					break
 				}
 			}
-			refusals = append(refusals, fmt.Sprintf("%s:%d: changeControl.syncWindows: %s is %s: Argo CD will not sync it; promote after the window, or pass {Override} \"reason\"", env.File, line, t, st.Reason))
+			for i, w := range st.Windows {
+				if idx < 0 && w.Kind == "allow" {
+					idx = i
+				}
+			}
+			refusals = append(refusals, fmt.Sprintf("%s:%d: changeControl.syncWindows[%d]: %s is %s: Argo CD will not sync it; promote after the window, or pass {Override} \"reason\"", env.File, env.Line("changeControl", "syncWindows", fmt.Sprint(idx)), idx, t, st.Reason))
 		}
 	}
 	if len(refusals) > 0 {
