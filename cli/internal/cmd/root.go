@@ -86,6 +86,7 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 		newVersionCmd(f),
 		newCheckCmd(f, nil),
 		newPromoteCmd(f, nil),
+		newGenerateCmd(f),
 	)
 	return root
 }

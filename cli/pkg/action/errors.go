@@ -59,7 +59,7 @@ func KindOf(err error) Kind {
 		return KindUsage
 	case errors.Is(err, ErrTimedOut), errors.Is(err, context.DeadlineExceeded):
 		return KindTimeout
-	case errors.Is(err, ErrChanges), errors.Is(err, ErrFindings), errors.Is(err, ErrUnhealthy):
+	case errors.Is(err, ErrChanges), errors.Is(err, ErrFindings), errors.Is(err, ErrUnhealthy), errors.Is(err, ErrStale):
 		return KindNegative
 	}
 	return KindError
@@ -76,5 +76,5 @@ var (
 
 // IsOutcome says whether err is only an outcome (nothing went wrong, the answer is "no").
 func IsOutcome(err error) bool {
-	return errors.Is(err, ErrChanges) || errors.Is(err, ErrFindings) || errors.Is(err, ErrUnhealthy) || errors.Is(err, ErrTimedOut)
+	return errors.Is(err, ErrChanges) || errors.Is(err, ErrFindings) || errors.Is(err, ErrUnhealthy) || errors.Is(err, ErrTimedOut) || errors.Is(err, ErrStale)
 }
