@@ -12,7 +12,6 @@ import (
 	"github.com/lakeport/lakeport/cli/pkg/action"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
 	"github.com/lakeport/lakeport/cli/pkg/promote"
-	"github.com/lakeport/lakeport/cli/pkg/syncwindow"
 )
 
 // PromoteOptions are the inputs of `lakeport promote`.
@@ -239,8 +238,8 @@ func (o *PromoteOptions) RunPlan(ctx context.Context) error {
 				verdict = "CLOSED now: " + ew.Reason
 			}
 			fmt.Fprintf(f.IO.Out, "  %s (%s): %s\n", ew.Environment, ew.File, verdict)
-			for _, w := range syncwindow.Sorted(ew.Windows) {
-				fmt.Fprintf(f.IO.Out, "    %s\n", syncwindow.Describe(w))
+			for _, w := range ew.Windows {
+				fmt.Fprintf(f.IO.Out, "    %s\n", w)
 			}
 		}
 	}

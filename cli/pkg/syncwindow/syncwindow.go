@@ -23,7 +23,6 @@ package syncwindow
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -159,8 +158,8 @@ func describe(w Window) string {
 	return s
 }
 
-// Describe is one window in words, for tables and messages.
-func Describe(w Window) string {
+// String is the window in words, for tables and messages.
+func (w Window) String() string {
 	state := "closed"
 	if w.Active {
 		state = "ACTIVE"
@@ -178,16 +177,4 @@ func ForApp(p *argov1.AppProject, app *argov1.Application) argov1.SyncWindows {
 		return nil
 	}
 	return *m
-}
-
-// Sorted returns windows in a stable order (kind, schedule), for output.
-func Sorted(ws []Window) []Window {
-	out := append([]Window(nil), ws...)
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Kind != out[j].Kind {
-			return out[i].Kind > out[j].Kind // deny first
-		}
-		return out[i].Schedule < out[j].Schedule
-	})
-	return out
 }
