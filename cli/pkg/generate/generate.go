@@ -67,8 +67,8 @@ func Files(snap source.Snapshot, k *kit.Kit) ([]*File, error) {
 
 type ownerLine struct {
 	pattern, env, srcFile string
-	owners               []string
-	srcLine              int
+	owners                []string
+	srcLine               int
 }
 
 func codeOwnerLines(k *kit.Kit) []ownerLine {

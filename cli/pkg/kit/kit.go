@@ -58,10 +58,10 @@ type Kit struct {
 
 // Settings is the schema of environments/lakeport.yaml.
 type Settings struct {
-	APIVersion     string              `yaml:"apiVersion"`
-	Kind           string              `yaml:"kind"`
-	ApplicationSet string              `yaml:"applicationSet"`
-	Projects       string              `yaml:"projects"`
+	APIVersion     string `yaml:"apiVersion"`
+	Kind           string `yaml:"kind"`
+	ApplicationSet string `yaml:"applicationSet"`
+	Projects       string `yaml:"projects"`
 	// Promotion is a list of stages: an environment name, a list of environment names, or
 	// {stage: NAME, environments: [...]} (stages.go).
 	Promotion yaml.Node           `yaml:"promotion"`

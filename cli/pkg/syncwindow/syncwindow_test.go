@@ -86,7 +86,7 @@ func TestEvaluateAtFixedTime(t *testing.T) {
 		{"2026-12-07T22:30:00Z", false, "2026-12-08T01:00:00Z"}, // Monday, winter: 22:00-01:00 UTC
 		{"2026-12-07T21:59:00Z", true, "2026-12-07T22:00:00Z"},
 		{"2026-12-08T01:00:00Z", true, "2026-12-08T22:00:00Z"},
-		{"2026-12-05T23:00:00Z", true, "2026-12-07T22:00:00Z"}, // Saturday
+		{"2026-12-05T23:00:00Z", true, "2026-12-07T22:00:00Z"},  // Saturday
 		{"2026-07-06T21:30:00Z", false, "2026-07-07T00:00:00Z"}, // Monday, summer: 21:00-00:00 UTC
 	} {
 		now, _ := time.Parse(time.RFC3339, tc.now)
