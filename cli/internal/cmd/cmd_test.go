@@ -34,7 +34,12 @@ func runCmd(t *testing.T, dir, args string, env map[string]string) (string, stri
 // runWith runs a command line with a Factory the test prepared (fake gate, fixed clock...).
 func runWith(t *testing.T, f *Factory, dir, args string, env map[string]string) (string, string, int) {
 	t.Helper()
-	argv := strings.Fields(args)
+	return runArgv(t, f, dir, strings.Fields(args), env)
+}
+
+// runArgv is runWith for arguments that hold spaces.
+func runArgv(t *testing.T, f *Factory, dir string, argv []string, env map[string]string) (string, string, int) {
+	t.Helper()
 	io, out, errOut := iostreams.Test(func(k string) string { return env[k] })
 	f.IO = io
 	if f.Now == nil {

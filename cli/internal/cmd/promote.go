@@ -30,13 +30,21 @@ type PromoteOptions struct {
 func newPromoteCmd(f *Factory, runF func(*PromoteOptions) error) *cobra.Command {
 	o := &PromoteOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "promote COMPONENT... --to ENV",
+		Use:   "promote COMPONENT... --to ENV | --to-stage STAGE",
 		Short: "Promote components' release pins to the next environment: gated, previewed, atomic",
 		Long: `Copy the release pins of components (the chart's git revision in env.yaml and the image tags
 that environments/lakeport.yaml declares) from a source environment to a target, and nothing else:
 
-  1. read the source's pins; --from defaults to the stage before --to in the promotion order, and
+  1. read the source's pins; --from defaults to the stage before --to in the promotion graph
+     (environments/lakeport.yaml promotion:, e.g. [dev, staging, [prod-eu, prod-us]]): when that
+     stage holds several environments they must all run the same pins, and the gate checks each;
      skipping a stage (or promoting backwards) is refused unless --force (recorded in the commit);
+     --to-stage STAGE promotes every environment of STAGE in one commit, gated on the stage before;
+  change control, from each target's env.yaml changeControl: a target that requires a change id
+     is refused without --change-id (or LAKEPORT_CHANGE_ID); a target inside a deny sync window
+     (or outside every allow window), when Argo CD would not sync it, is refused unless
+     --override "reason"; both are recorded in the commit message (Change-Id and
+     Sync-Window-Override trailers) and the JSON report;
   2. gate: the source's Applications for those components must be Synced and Healthy at the commit
      that holds the pins (Kubernetes API or Argo CD API server, as ` + "`lakeport health`" + `), for at
      least --soak; --skip-gate is loud and recorded in the commit message;
@@ -44,19 +52,23 @@ that environments/lakeport.yaml declares) from a source environment to a target,
   4. write: only the pins change, comments, key order and formatting kept, all files atomically or
      none; refuses when those files have uncommitted changes or HEAD moved (--expect-head);
   5. commit on a new branch promote/<env>/<components>-<pin>, and --push it.
---dry-run stops after the preview. --plan shows the release dashboard instead: for every
-component, the pins each environment runs, and which promotions would change something, with the
-source's gate verdict (unless --skip-gate). A rollback is a promotion of older pins: --pin REV takes the
+--dry-run stops after the preview. --plan shows the release dashboard instead: the promotion
+graph, every environment's sync windows (open or closed now), and for every component the pins
+each environment runs and which promotions would change something, with the source's gate verdict
+(unless --skip-gate). A rollback is a promotion of older pins: --pin REV takes the
 pins as they were at REV (of the target itself unless --from is given).
 
-Exit codes: 0 promoted (or nothing to promote, or a dry run), 1 refused by the gate,
-2 error (bad input, a dirty tree, a moved branch, a refused stage skip).`,
+Exit codes: 0 promoted (or nothing to promote, or a dry run), 1 refused (by the gate, a sync
+window or a missing change id), 2 error (bad input, a dirty tree, a moved branch, a refused stage skip).`,
 		Example: `  lakeport promote trino --to prod
   lakeport promote trino spark --to staging --dry-run
   lakeport promote --all --to prod --soak 2h --push
   lakeport promote trino --to prod --pin HEAD~3     # roll prod's trino back to its pins of HEAD~3
   lakeport promote trino --to prod --from dev --force --skip-gate
-  lakeport promote --plan                           # the release dashboard`,
+  lakeport promote --plan                           # the release dashboard
+  lakeport promote trino --to prod-eu               # pins from the stage before prod-eu
+  lakeport promote trino --to-stage prod --change-id CHG0012345
+  lakeport promote trino --to prod --override "P1 incident INC42: hotfix approved by CAB"`,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Config = f.Config(o.conn)
 			o.Components = args
@@ -74,6 +86,9 @@ Exit codes: 0 promoted (or nothing to promote, or a dry run), 1 refused by the g
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.To, "to", "", "the target environment")
+	fl.StringVar(&o.ToStage, "to-stage", "", "promote every environment of this stage of the promotion graph, in one commit")
+	fl.StringVar(&o.ChangeID, "change-id", "", "the change record of this promotion (default $LAKEPORT_CHANGE_ID), recorded in the commit")
+	fl.StringVar(&o.Override, "override", "", "promote into a closed sync window; the reason is recorded in the commit")
 	fl.StringVar(&o.From, "from", "", "the source environment (default: the stage before --to)")
 	fl.BoolVar(&o.All, "all", false, "promote every component the two environments share")
 	fl.BoolVar(&o.Force, "force", false, "allow skipping stages of the promotion order")
@@ -132,7 +147,7 @@ func (o *PromoteOptions) Run(ctx context.Context) error {
 	f := o.f
 	if o.format == output.Text {
 		o.Step = func(s action.PromotionStep) {
-			if s.Step == "plan" && s.Status == "refused" {
+			if (s.Step == "plan" || s.Step == "change control") && s.Status == "refused" {
 				return // the error says it
 			}
 			fmt.Fprintf(f.IO.ErrOut, "%-8s %s %s\n", s.Step+":", s.Status, sayFlags(s.Detail))
@@ -176,11 +191,19 @@ func (o *PromoteOptions) writeChanges(p *promote.Plan) {
 
 // ReleasePlan is the JSON shape of `lakeport promote --plan`.
 type ReleasePlan struct {
-	APIVersion   string        `json:"apiVersion"`
-	Kind         string        `json:"kind"`
-	Head         string        `json:"head"`
-	Environments []string      `json:"environments"`
-	Components   []promote.Row `json:"components"`
+	APIVersion   string               `json:"apiVersion"`
+	Kind         string               `json:"kind"`
+	Head         string               `json:"head"`
+	Environments []string             `json:"environments"`
+	Stages       []PlanStage          `json:"stages"`
+	Windows      []promote.EnvWindows `json:"windows,omitempty"`
+	Components   []promote.Row        `json:"components"`
+}
+
+// PlanStage is one stage of the promotion graph in `promote --plan -o json`.
+type PlanStage struct {
+	Name         string   `json:"name"`
+	Environments []string `json:"environments"`
 }
 
 // RunPlan prints the release dashboard.
@@ -191,9 +214,36 @@ func (o *PromoteOptions) RunPlan(ctx context.Context) error {
 		return err
 	}
 	rows := rp.Rows
-	if o.format == output.JSON {
-		return output.WriteJSON(f.IO.Out, ReleasePlan{APIVersion: output.APIVersion, Kind: "ReleasePlan", Head: rp.Head, Environments: rp.Environments, Components: rows})
+	stages := make([]PlanStage, len(rp.Stages))
+	for i, s := range rp.Stages {
+		stages[i] = PlanStage{Name: s.Name, Environments: s.Environments}
 	}
+	if o.format == output.JSON {
+		return output.WriteJSON(f.IO.Out, ReleasePlan{APIVersion: output.APIVersion, Kind: "ReleasePlan", Head: rp.Head, Environments: rp.Environments, Stages: stages, Windows: rp.Windows, Components: rows})
+	}
+	var graph []string
+	for _, s := range rp.Stages {
+		if len(s.Environments) == 1 && s.Environments[0] == s.Name {
+			graph = append(graph, s.Name)
+		} else {
+			graph = append(graph, s.Name+" ["+strings.Join(s.Environments, ", ")+"]")
+		}
+	}
+	fmt.Fprintf(f.IO.Out, "Promotion graph: %s\n", strings.Join(graph, " → "))
+	if len(rp.Windows) > 0 {
+		fmt.Fprintln(f.IO.Out, "Sync windows:")
+		for _, ew := range rp.Windows {
+			verdict := "syncs allowed now"
+			if !ew.CanSync {
+				verdict = "CLOSED now: " + ew.Reason
+			}
+			fmt.Fprintf(f.IO.Out, "  %s (%s): %s\n", ew.Environment, ew.File, verdict)
+			for _, w := range ew.Windows {
+				fmt.Fprintf(f.IO.Out, "    %s\n", w)
+			}
+		}
+	}
+	fmt.Fprintln(f.IO.Out)
 	header := append([]string{"COMPONENT"}, rp.Environments...)
 	header = append(header, "PROMOTABLE")
 	t := output.NewTable(f.IO.IsStdoutTTY(), f.Styles(), header...)

@@ -145,8 +145,10 @@ func TestPromoteRefusals(t *testing.T) {
 			f.Commit("pin dev web to a revision that does not exist")
 		}},
 		{name: "promote-malformed-target", args: "promote web --to prod --skip-gate", wantCode: 2, setup: func(f *testkit.Fixture) {
-			f.Replace("environments/prod/web.yaml", "image:\n  tag:", "image:\n  digest:")
-			f.Commit("prod web values lose their tag")
+			// A missing pin key is added (a digest the target never had); an image that is not a
+			// map cannot take one.
+			f.Replace("environments/prod/web.yaml", "image:\n  tag: \"1.1.0\" # pinned image", "image: web-1.1.0 # not a map")
+			f.Commit("prod web values lose their image map")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -87,6 +87,7 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 		newCheckCmd(f, nil),
 		newPromoteCmd(f, nil),
 		newInitCmd(f, nil),
+		newGenerateCmd(f),
 	)
 	return root
 }
@@ -217,6 +218,12 @@ func optionFlag(option string) string {
 		return "--kube-version"
 	case "ProjectPrefix":
 		return "--project-prefix"
+	case "ToStage":
+		return "--to-stage"
+	case "ChangeID":
+		return "--change-id"
+	case "Override":
+		return "--override"
 	case "To", "From", "Pin", "Force", "All", "Ignore":
 		return "--" + strings.ToLower(option)
 	}

@@ -145,3 +145,35 @@ func NewFixture(t testing.TB) *Fixture {
 	v2 := r.Commit("pin prod web to v1; web pods get a tier label")
 	return &Fixture{Repo: r, V1: v1, V2: v2}
 }
+
+// FanOut turns the fixture into a promotion graph with a stage of two environments:
+// dev → staging → prod [prod-eu, prod-us]. staging is dev's env.yaml renamed, with web at 1.1.5;
+// prod-eu and prod-us are prod's (web pinned to V1 at 1.1.0), each in its own namespace and
+// AppProject. The promotion list is written in the form given (e.g. "[dev, staging, [prod-eu,
+// prod-us]]" or the named-stage block form). It commits.
+func (f *Fixture) FanOut(promotion string) {
+	f.t.Helper()
+	project := func(name, server, ns string) string {
+		return "---\napiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata:\n  name: " + name +
+			"\n  namespace: argocd\nspec:\n  sourceRepos: [https://git.example.test/platform/kit.git, https://git.example.test/platform/kit.git/]\n  destinations:\n    - server: " +
+			server + "\n      namespace: " + ns + "\n"
+	}
+	files := map[string]string{
+		"environments/staging/env.yaml": strings.NewReplacer("# dev follows the branch.", "# staging follows the branch.", "environment: dev", "environment: staging", "kit-dev", "kit-staging", "team-dev", "team-staging").Replace(f.Read("environments/dev/env.yaml")),
+		"environments/staging/web.yaml": "# web in staging\nimage:\n  tag: \"1.1.5\" # pinned image\nreplicas: 2\n",
+		"environments/staging/db.yaml":  f.Read("environments/prod/db.yaml"),
+	}
+	projects := f.Read("environments/argocd/projects.yaml") + project("kit-staging", "https://kubernetes.default.svc", "team-staging")
+	for _, region := range []string{"eu", "us"} {
+		env := "prod-" + region
+		files["environments/"+env+"/env.yaml"] = strings.NewReplacer("# prod pins", "# "+env+" pins", "environment: prod", "environment: "+env, "kit-prod", "kit-"+env, "team-prod", "team-"+env, "prod.example.test", env+".example.test").Replace(f.Read("environments/prod/env.yaml"))
+		files["environments/"+env+"/web.yaml"] = strings.Replace(f.Read("environments/prod/web.yaml"), "# web in prod", "# web in "+env, 1)
+		files["environments/"+env+"/db.yaml"] = f.Read("environments/prod/db.yaml")
+		projects += project("kit-"+env, "https://"+env+".example.test:6443", "team-"+env)
+	}
+	files["environments/argocd/projects.yaml"] = projects
+	f.Write(files)
+	f.Remove("environments/prod")
+	f.Replace("environments/lakeport.yaml", "promotion: [dev, prod]", "promotion: "+promotion)
+	f.Commit("fan out: staging, then prod in two regions")
+}

@@ -36,6 +36,19 @@ func HealthTable(w io.Writer, tty bool, st *output.Styles, r *health.Report) err
 	if err := t.Render(w); err != nil {
 		return err
 	}
+	if len(r.SyncWindows) > 0 {
+		fmt.Fprintln(w, "\nSync windows:")
+		for _, ew := range r.SyncWindows {
+			verdict := "automated sync allowed now"
+			if !ew.CanSync {
+				verdict = "automated sync BLOCKED now: " + ew.Reason
+			}
+			fmt.Fprintf(w, "  %s (%s): %s\n", ew.Environment, ew.File, verdict)
+			for _, sw := range ew.Windows {
+				fmt.Fprintf(w, "    %s\n", sw)
+			}
+		}
+	}
 	for i := range r.Applications {
 		a := &r.Applications[i]
 		if a.State == health.StateReady || len(a.Resources) == 0 {

@@ -34,7 +34,7 @@ const (
 	KindError Kind = iota
 	// KindUsage is a request that names something the kit does not have, or asks the impossible.
 	KindUsage
-	// KindRefused is a refusal on the merits (the promotion gate).
+	// KindRefused is a refusal on the merits (the promotion gate, change control).
 	KindRefused
 	// KindTimeout is a deadline that passed.
 	KindTimeout
@@ -50,15 +50,16 @@ func KindOf(err error) Kind {
 		wue *workspace.UsageError
 		pue *promote.UsageError
 		gr  *GateRefusedError
+		cr  *promote.RefusedError
 	)
 	switch {
-	case errors.As(err, &gr):
+	case errors.As(err, &gr), errors.As(err, &cr):
 		return KindRefused
 	case errors.As(err, &ue), errors.As(err, &wue), errors.As(err, &pue):
 		return KindUsage
 	case errors.Is(err, ErrTimedOut), errors.Is(err, context.DeadlineExceeded):
 		return KindTimeout
-	case errors.Is(err, ErrChanges), errors.Is(err, ErrFindings), errors.Is(err, ErrUnhealthy):
+	case errors.Is(err, ErrChanges), errors.Is(err, ErrFindings), errors.Is(err, ErrUnhealthy), errors.Is(err, ErrStale):
 		return KindNegative
 	}
 	return KindError
@@ -75,5 +76,5 @@ var (
 
 // IsOutcome says whether err is only an outcome (nothing went wrong, the answer is "no").
 func IsOutcome(err error) bool {
-	return errors.Is(err, ErrChanges) || errors.Is(err, ErrFindings) || errors.Is(err, ErrUnhealthy) || errors.Is(err, ErrTimedOut)
+	return errors.Is(err, ErrChanges) || errors.Is(err, ErrFindings) || errors.Is(err, ErrUnhealthy) || errors.Is(err, ErrTimedOut) || errors.Is(err, ErrStale)
 }

@@ -103,6 +103,9 @@ func (h *Health) Run(ctx context.Context) (*HealthReport, error) {
 			return nil, err
 		}
 	}
+	if werr := health.AnnotateWindows(report, plan.Windows, c.now()); werr != nil {
+		return nil, werr
+	}
 	if h.Deep {
 		health.RunDeep(ctx, report, health.DeepOptions{
 			Endpoints:  h.DeepEndpoints,
@@ -129,6 +132,10 @@ func (h *Health) plan() (*health.Plan, health.Selector, error) {
 	appsetNS := ""
 	if w != nil {
 		plan.EnvOrder = w.Kit.Promotion
+		plan.Windows = map[string]health.WindowSpec{}
+		for _, e := range w.Kit.Environments {
+			plan.Windows[e.Name] = health.WindowSpec{File: e.File, Windows: e.ArgoSyncWindows()}
+		}
 		plan.Pins = health.RepoPins{Repo: w.Repo}
 		if _, err := w.Select(h.Envs, h.Apps); err != nil {
 			return nil, health.Selector{}, err

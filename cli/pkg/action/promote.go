@@ -12,8 +12,10 @@ import (
 	"github.com/lakeport/lakeport/cli/pkg/atomicfile"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
 	"github.com/lakeport/lakeport/cli/pkg/health"
+	"github.com/lakeport/lakeport/cli/pkg/kit"
 	"github.com/lakeport/lakeport/cli/pkg/promote"
 	"github.com/lakeport/lakeport/cli/pkg/source"
+	"github.com/lakeport/lakeport/cli/pkg/syncwindow"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
 
@@ -74,12 +76,24 @@ func (p *Promote) Run(ctx context.Context) (*PromoteReport, error) {
 		return rep, err
 	}
 
-	// 1. plan
-	plan, err := promote.NewPlan(w, p.Options)
+	// 1. plan, and change control (change id, sync windows) on the targets
+	opts := p.Options
+	if opts.ChangeID == "" {
+		opts.ChangeID = c.getenv(promote.ChangeIDEnv)
+	}
+	if opts.Now == nil {
+		opts.Now = c.now
+	}
+	plan, err := promote.NewPlan(w, opts)
 	if err != nil {
 		var ue *promote.UsageError
-		if errors.As(err, &ue) {
+		var re *promote.RefusedError
+		switch {
+		case errors.As(err, &ue):
 			step("plan", "refused", ue.Msg)
+		case errors.As(err, &re):
+			rep.Plan = plan
+			step("change control", "refused", re.Msg)
 		}
 		return rep, err
 	}
@@ -89,6 +103,14 @@ func (p *Promote) Run(ctx context.Context) (*PromoteReport, error) {
 		return rep, nil
 	}
 	step("plan", "done", fmt.Sprintf("%s: %s → %s, %d pins change", strings.Join(plan.Components, ", "), plan.From, plan.To, len(plan.Changes)))
+	for _, ew := range plan.Windows {
+		if !ew.CanSync {
+			step("change control", "OVERRIDDEN", fmt.Sprintf("%s is %s; override: %s", ew.Environment, ew.Reason, plan.Override))
+		}
+	}
+	if plan.ChangeID != "" {
+		step("change control", "done", "change id "+plan.ChangeID)
+	}
 
 	// 2. gate
 	gate, err := p.gate(ctx, w, plan)
@@ -170,7 +192,28 @@ func (p *Promote) gate(ctx context.Context, w *workspace.Workspace, plan *promot
 	if g == nil {
 		g = &HealthGate{Config: p.Config}
 	}
-	return g.Check(ctx, plan.From, appsOf(w, plan.From, plan.Components...), plan.SourceRevision, p.Soak)
+	// A source stage of several environments is gated on every one of them.
+	sources := plan.Sources
+	if len(sources) == 0 {
+		sources = []string{plan.From}
+	}
+	var out promote.GateResult
+	for i, src := range sources {
+		res, err := g.Check(ctx, src, appsOf(w, src, plan.Components...), plan.SourceRevision, p.Soak)
+		if err != nil || len(sources) == 1 {
+			return res, err
+		}
+		if i == 0 {
+			out.OK = true
+		}
+		out.OK = out.OK && res.OK
+		if out.Summary != "" {
+			out.Summary += "; "
+		}
+		out.Summary += res.Summary
+		out.Details = append(out.Details, res.Details...)
+	}
+	return out, nil
 }
 
 // appsOf names the Applications of env's components.
@@ -229,7 +272,11 @@ type ReleasePlan struct {
 type ReleasePlanReport struct {
 	Head         string
 	Environments []string
-	Rows         []promote.Row
+	// Stages is the promotion graph.
+	Stages []kit.Stage
+	Rows   []promote.Row
+	// Windows are the sync windows of every environment that declares some, at Config's clock.
+	Windows []promote.EnvWindows
 }
 
 // Run builds the dashboard; a gate that cannot be checked is a warning, not an error.
@@ -271,5 +318,17 @@ func (r *ReleasePlan) Run(ctx context.Context) (*ReleasePlanReport, error) {
 			r.Config.warn(fmt.Sprintf("the gate was not checked: %s (skip the gate to list pins only)", msg))
 		}
 	}
-	return &ReleasePlanReport{Head: head.String(), Environments: w.Kit.Promotion, Rows: rows}, nil
+	rep := &ReleasePlanReport{Head: head.String(), Environments: w.Kit.Promotion, Stages: w.Kit.Stages, Rows: rows}
+	for _, e := range w.Kit.Environments {
+		ws := e.ArgoSyncWindows()
+		if len(ws) == 0 {
+			continue
+		}
+		st, err := syncwindow.Evaluate(ws, r.Config.now())
+		if err != nil {
+			return nil, fmt.Errorf("%s: changeControl.syncWindows: %w", e.File, err)
+		}
+		rep.Windows = append(rep.Windows, promote.EnvWindows{Environment: e.Name, File: e.File, State: st})
+	}
+	return rep, nil
 }

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/lakeport/lakeport/cli/pkg/check/changecontrol"
 	"github.com/lakeport/lakeport/cli/pkg/check/connectivity"
 	"github.com/lakeport/lakeport/cli/pkg/check/deprecation"
 	"github.com/lakeport/lakeport/cli/pkg/check/envcheck"
@@ -244,6 +245,7 @@ func DefaultEnvChecks() []envcheck.Loader {
 		trinoaccess.Load,
 		connectivity.Load,
 		references.Load,
+		changecontrol.Load,
 	}
 }
 

@@ -102,6 +102,8 @@ type Report struct {
 	Revision     string      `json:"revision,omitempty"`
 	Outcome      Outcome     `json:"outcome"`
 	Applications []AppHealth `json:"applications"`
+	// SyncWindows are the sync windows of the reported environments that declare some.
+	SyncWindows []EnvSyncWindows `json:"syncWindows,omitempty"`
 }
 
 // Ready counts the Applications that are Ready.

@@ -88,6 +88,8 @@ type Plan struct {
 	Pins PinResolver
 	// EnvOrder orders the report by environment (the promotion order); others follow by name.
 	EnvOrder []string
+	// Windows are the environments' sync windows, by environment (from the kit, when at hand).
+	Windows map[string]WindowSpec
 }
 
 // Expectation returns what one Application must show (nil when no revision is asked for).

@@ -35,8 +35,16 @@ const Floating = "HEAD"
 
 // Kit is the whole environments model, as read from one snapshot.
 type Kit struct {
-	// Promotion is the order a release moves through the environments.
+	// Promotion is the order a release moves through the environments, flattened: the
+	// environments of each stage in turn (stages.go).
 	Promotion []string
+	// Stages is the promotion graph: each stage holds one or more environments. A linear
+	// promotion list is one environment per stage.
+	Stages []Stage
+	// CodeOwnersFile is the repository path of the generated CODEOWNERS file, and Owners the
+	// owners of the kit-wide files (lakeport.yaml, the ApplicationSet and the AppProjects).
+	CodeOwnersFile string
+	Owners         []string
 	// ImagePins maps a component to the keys of its values files that are release pins.
 	ImagePins map[string][]string
 	// ApplicationSetFile and ProjectsFile are repository paths.
@@ -50,12 +58,19 @@ type Kit struct {
 
 // Settings is the schema of environments/lakeport.yaml.
 type Settings struct {
-	APIVersion     string              `yaml:"apiVersion"`
-	Kind           string              `yaml:"kind"`
-	ApplicationSet string              `yaml:"applicationSet"`
-	Projects       string              `yaml:"projects"`
-	Promotion      []string            `yaml:"promotion"`
-	ImagePins      map[string][]string `yaml:"imagePins"`
+	APIVersion     string `yaml:"apiVersion"`
+	Kind           string `yaml:"kind"`
+	ApplicationSet string `yaml:"applicationSet"`
+	Projects       string `yaml:"projects"`
+	// Promotion is a list of stages: an environment name, a list of environment names, or
+	// {stage: NAME, environments: [...]} (stages.go).
+	Promotion yaml.Node           `yaml:"promotion"`
+	ImagePins map[string][]string `yaml:"imagePins"`
+	// CodeOwners is the CODEOWNERS file lakeport generates from the environments' owners
+	// (relative to the repository root; default .github/CODEOWNERS).
+	CodeOwners string `yaml:"codeOwners"`
+	// Owners own the kit-wide files in CODEOWNERS.
+	Owners []string `yaml:"owners"`
 }
 
 // Environment is the schema of environments/<env>/env.yaml.
@@ -72,6 +87,9 @@ type Environment struct {
 	// External lists the objects the environment's workloads reference that the kit does not
 	// render: the Secrets the bank provides, claims and classes of the cluster.
 	External External `yaml:"external"`
+	// ChangeControl is who owns the environment, whether a promotion needs a change id, and
+	// when Argo CD may sync it (change.go).
+	ChangeControl ChangeControl `yaml:"changeControl"`
 
 	node *yaml.Node
 }
@@ -227,7 +245,17 @@ func Load(snap source.Snapshot) (*Kit, error) {
 	if set.APIVersion != "lakeport.dev/v1alpha1" || set.Kind != "Kit" {
 		fe(LineOf(root, "apiVersion"), "apiVersion", "want apiVersion lakeport.dev/v1alpha1 and kind Kit, got %q %q", set.APIVersion, set.Kind)
 	}
-	k := &Kit{Promotion: set.Promotion, ImagePins: set.ImagePins}
+	k := &Kit{ImagePins: set.ImagePins, Owners: set.Owners, CodeOwnersFile: set.CodeOwners}
+	if k.CodeOwnersFile == "" {
+		k.CodeOwnersFile = DefaultCodeOwnersFile
+	} else if path.IsAbs(k.CodeOwnersFile) || strings.HasPrefix(path.Clean(k.CodeOwnersFile), "..") {
+		fe(LineOf(root, "codeOwners"), "codeOwners", "%q must be a path relative to the repository root, e.g. .github/CODEOWNERS", k.CodeOwnersFile)
+	}
+	for i, o := range set.Owners {
+		if !ownerRE.MatchString(o) {
+			fe(LineOf(root, "owners", strconv.Itoa(i)), fmt.Sprintf("owners[%d]", i), "%q is not a CODEOWNERS owner (@user, @org/team or an e-mail address)", o)
+		}
+	}
 	if set.ApplicationSet == "" {
 		fe(0, "applicationSet", "must name the ApplicationSet file")
 	} else {
@@ -261,25 +289,31 @@ func Load(snap source.Snapshot) (*Kit, error) {
 		byName[env.Name] = env
 	}
 
-	if len(set.Promotion) == 0 {
-		fe(LineOf(root, "promotion"), "promotion", "must list the environments in promotion order, e.g. [dev, staging, prod]")
-	}
+	stages, serrs := parseStages(&set.Promotion)
+	errs = append(errs, serrs...)
 	seen := map[string]bool{}
-	for i, name := range set.Promotion {
-		key := fmt.Sprintf("promotion[%d]", i)
-		switch {
-		case seen[name]:
-			fe(LineOf(root, "promotion", strconv.Itoa(i)), key, "environment %q is listed twice", name)
-		case broken[name]:
-		case byName[name] == nil:
-			fe(LineOf(root, "promotion", strconv.Itoa(i)), key, "environment %q has no environments/%s/env.yaml", name, name)
-		default:
-			k.Environments = append(k.Environments, byName[name])
+	for _, st := range stages {
+		var kept []string
+		for _, m := range st.members {
+			name := m.name
+			switch {
+			case seen[name]:
+				fe(m.line, m.key, "environment %q is listed twice", name)
+			case broken[name]:
+				kept = append(kept, name)
+			case byName[name] == nil:
+				fe(m.line, m.key, "environment %q has no environments/%s/env.yaml", name, name)
+			default:
+				kept = append(kept, name)
+				k.Environments = append(k.Environments, byName[name])
+			}
+			seen[name] = true
 		}
-		seen[name] = true
+		k.Stages = append(k.Stages, Stage{Name: st.name, Environments: kept, Line: st.line})
+		k.Promotion = append(k.Promotion, kept...)
 	}
 	for _, name := range sortedKeys(byName) {
-		if !seen[name] {
+		if !seen[name] && len(stages) > 0 {
 			fe(LineOf(root, "promotion"), "promotion", "environment %q (%s) is missing from the promotion order", name, byName[name].File)
 		}
 	}
@@ -375,6 +409,7 @@ func loadEnvironment(snap source.Snapshot, file string) (*Environment, error) {
 	if len(env.Components) == 0 {
 		fe("components", "must list at least one component")
 	}
+	errs = append(errs, env.ChangeControl.validate(file, node)...)
 	for _, l := range env.External.Lists() {
 		seen := map[string]bool{}
 		for i, n := range l.Names {

@@ -18,6 +18,57 @@ type Pins struct {
 	Images   map[string]string `json:"images"`
 }
 
+// readPins reads one component's pins in one environment of w's kit; head is what a floating
+// chart pin stands for.
+func readPins(w *workspace.Workspace, e *kit.Environment, c, head string) (*Pins, error) {
+	comp := e.Component(c)
+	p := &Pins{Chart: comp.Revision, Resolved: comp.Revision, Images: map[string]string{}}
+	if comp.Revision == kit.Floating {
+		p.Resolved = head
+	} else if h, err := w.Repo.Resolve(comp.Revision); err == nil {
+		p.Resolved = h.String()
+	}
+	raw, err := w.Head.ReadFile(e.ValuesFile(c))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", e.ValuesFile(c), err)
+	}
+	for _, key := range w.Kit.ImagePins[c] {
+		has, err := yamledit.Has(raw, yamledit.ParsePath(key))
+		if err != nil {
+			return nil, fmt.Errorf("%s: image pin %s: %w", e.ValuesFile(c), key, err)
+		}
+		v := ""
+		if has {
+			if v, err = yamledit.Get(raw, yamledit.ParsePath(key)); err != nil {
+				return nil, fmt.Errorf("%s: image pin %s: %w", e.ValuesFile(c), key, err)
+			}
+		}
+		if v != "" {
+			p.Images[key] = v
+		}
+	}
+	return p, nil
+}
+
+func (p *Pins) same(o *Pins) bool { return p.Resolved == o.Resolved && mapsEqual(p.Images, o.Images) }
+
+// String is the pins in one line: the chart revision and the image pins.
+func (p *Pins) String() string {
+	s := p.Resolved
+	if len(s) > 12 {
+		s = s[:12]
+	}
+	keys := make([]string, 0, len(p.Images))
+	for k := range p.Images {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s += " " + k + "=" + p.Images[k]
+	}
+	return s
+}
+
 // Candidate is a promotion the dashboard proposes: the source runs other pins than the target.
 type Candidate struct {
 	From string `json:"from"`
@@ -59,33 +110,30 @@ func Dashboard(w *workspace.Workspace) ([]Row, error) {
 			if comp == nil {
 				continue
 			}
-			p := &Pins{Chart: comp.Revision, Resolved: comp.Revision, Images: map[string]string{}}
-			if comp.Revision == kit.Floating {
-				p.Resolved = head.String()
-			} else if h, err := w.Repo.Resolve(comp.Revision); err == nil {
-				p.Resolved = h.String()
-			}
-			raw, err := w.Head.ReadFile(e.ValuesFile(c))
+			p, err := readPins(w, e, c, head.String())
 			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", e.ValuesFile(c), err)
-			}
-			for _, key := range w.Kit.ImagePins[c] {
-				v, err := yamledit.Get(raw, yamledit.ParsePath(key))
-				if err != nil {
-					return nil, fmt.Errorf("%s: image pin %s: %w", e.ValuesFile(c), key, err)
-				}
-				p.Images[key] = v
+				return nil, err
 			}
 			row.Pins[e.Name] = p
 		}
-		for i := 1; i < len(w.Kit.Promotion); i++ {
-			from, to := w.Kit.Promotion[i-1], w.Kit.Promotion[i]
-			a, b := row.Pins[from], row.Pins[to]
-			if a == nil || b == nil {
-				continue
+		// Each environment of a stage takes its pins from the first environment of the stage
+		// before that has the component (promote takes them from there too).
+		for i := 1; i < len(w.Kit.Stages); i++ {
+			from := ""
+			for _, e := range w.Kit.Stages[i-1].Environments {
+				if row.Pins[e] != nil {
+					from = e
+					break
+				}
 			}
-			if a.Resolved != b.Resolved || !mapsEqual(a.Images, b.Images) {
-				row.Candidates = append(row.Candidates, Candidate{From: from, To: to})
+			for _, to := range w.Kit.Stages[i].Environments {
+				a, b := row.Pins[from], row.Pins[to]
+				if a == nil || b == nil {
+					continue
+				}
+				if !a.same(b) {
+					row.Candidates = append(row.Candidates, Candidate{From: from, To: to})
+				}
 			}
 		}
 		rows = append(rows, row)

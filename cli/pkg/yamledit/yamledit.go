@@ -5,6 +5,7 @@ package yamledit
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -197,4 +198,84 @@ func Line(doc []byte, path []string) (int, error) {
 		return 0, err
 	}
 	return n.Line, nil
+}
+
+// Has says whether the document has a scalar at path; a missing key is false with no error, a
+// path through something that is not a map is an error.
+func Has(doc []byte, path []string) (bool, error) {
+	_, err := find(doc, path)
+	var pe *PathError
+	if errors.As(err, &pe) && pe.Msg == "key not found" {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Insert adds `key: value` (key the last segment of path) to the block mapping at path[:len-1],
+// after its last line, indented as its other keys; every other byte stays as it was. The mapping
+// must exist, hold at least one key and not have the key already.
+func Insert(doc []byte, path []string, value string) ([]byte, error) {
+	full := strings.Join(path, ".")
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, err
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return nil, &PathError{Path: full, Msg: "the document is empty"}
+	}
+	parent := root.Content[0]
+	for i, seg := range path[:len(path)-1] {
+		var next *yaml.Node
+		if parent.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(parent.Content); j += 2 {
+				if parent.Content[j].Value == seg {
+					next = parent.Content[j+1]
+				}
+			}
+		}
+		if next == nil {
+			return nil, &PathError{Path: strings.Join(path[:i+1], "."), Line: parent.Line, Msg: "key not found: add it before promoting into it"}
+		}
+		parent = next
+	}
+	if parent.Kind != yaml.MappingNode || parent.Style&yaml.FlowStyle != 0 || len(parent.Content) == 0 {
+		return nil, &PathError{Path: strings.Join(path[:len(path)-1], "."), Line: parent.Line, Msg: "is not a block map with keys: add the key by hand"}
+	}
+	for j := 0; j+1 < len(parent.Content); j += 2 {
+		if parent.Content[j].Value == path[len(path)-1] {
+			return nil, &PathError{Path: full, Line: parent.Content[j].Line, Msg: "already exists"}
+		}
+	}
+	last := lastLine(parent)
+	indent := strings.Repeat(" ", parent.Content[0].Column-1)
+	probe := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle}
+	line := indent + path[len(path)-1] + ": " + format(probe, value) + "\n"
+	lines := bytes.SplitAfter(doc, []byte("\n"))
+	if last > len(lines) {
+		last = len(lines)
+	}
+	var out []byte
+	for i, l := range lines {
+		out = append(out, l...)
+		if i+1 == last {
+			if !bytes.HasSuffix(l, []byte("\n")) {
+				out = append(out, '\n')
+			}
+			out = append(out, line...)
+		}
+	}
+	if got, err := Get(out, path); err != nil || got != value {
+		return nil, &PathError{Path: full, Line: parent.Line, Msg: fmt.Sprintf("inserting the value would not read back as %q", value)}
+	}
+	return out, nil
+}
+
+func lastLine(n *yaml.Node) int {
+	l := n.Line
+	for _, c := range n.Content {
+		if cl := lastLine(c); cl > l {
+			l = cl
+		}
+	}
+	return l
 }

@@ -82,3 +82,35 @@ func TestSetErrors(t *testing.T) {
 		t.Error("invalid YAML accepted")
 	}
 }
+
+func TestInsert(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, path, value, want, err string
+	}{
+		{name: "after the last key", doc: "# web\nimage:\n  tag: \"1.2.0\" # pinned\nreplicas: 1\n", path: "image.digest", value: "sha256:abc",
+			want: "# web\nimage:\n  tag: \"1.2.0\" # pinned\n  digest: \"sha256:abc\"\nreplicas: 1\n"},
+		{name: "at the end without a newline", doc: "image:\n    tag: x", path: "image.digest", value: "sha256:abc",
+			want: "image:\n    tag: x\n    digest: \"sha256:abc\"\n"},
+		{name: "nested last", doc: "a:\n  image:\n    tag: x\n    nested:\n      k: v\nb: 1\n", path: "a.image.digest", value: "d",
+			want: "a:\n  image:\n    tag: x\n    nested:\n      k: v\n    digest: \"d\"\nb: 1\n"},
+		{name: "missing parent", doc: "replicas: 1\n", path: "image.digest", value: "d", err: "image: key not found"},
+		{name: "flow map", doc: "image: {tag: x}\n", path: "image.digest", value: "d", err: "is not a block map"},
+		{name: "exists", doc: "image:\n  digest: d\n", path: "image.digest", value: "e", err: "already exists"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Insert([]byte(tc.doc), ParsePath(tc.path), tc.value)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}
