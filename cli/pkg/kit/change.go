@@ -32,10 +32,16 @@ type ChangeControl struct {
 // pkg/apis/application/v1alpha1/types.go InlineSyncWindow): a cron schedule (minute hour
 // day-of-month month day-of-week) at which the window opens, for duration, in timeZone.
 type SyncWindow struct {
-	Kind        string `yaml:"kind"`
-	Schedule    string `yaml:"schedule"`
-	Duration    string `yaml:"duration"`
-	TimeZone    string `yaml:"timeZone"`
+	// Kind is allow (Argo CD syncs only inside allow windows) or deny (never inside). Required.
+	Kind string `yaml:"kind"`
+	// Schedule is the cron schedule at which the window opens (minute hour day-of-month month
+	// day-of-week). Required.
+	Schedule string `yaml:"schedule"`
+	// Duration is how long the window stays open (e.g. 4h, 30m). Required.
+	Duration string `yaml:"duration"`
+	// TimeZone is the schedule's IANA time zone (e.g. Europe/London). Default: UTC.
+	TimeZone string `yaml:"timeZone"`
+	// Description says why the window exists; health and promote --plan show it.
 	Description string `yaml:"description"`
 	// ManualSync lets a manual sync through a deny window (Argo CD's manualSync).
 	ManualSync bool `yaml:"manualSync"`

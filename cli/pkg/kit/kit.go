@@ -58,32 +58,57 @@ type Kit struct {
 
 // Settings is the schema of environments/lakeport.yaml.
 type Settings struct {
-	APIVersion     string `yaml:"apiVersion"`
-	Kind           string `yaml:"kind"`
+	// APIVersion is the settings' schema version: lakeport.dev/v1alpha1. Required.
+	APIVersion string `yaml:"apiVersion"`
+	// Kind is Kit. Required.
+	Kind string `yaml:"kind"`
+	// ApplicationSet is the file of the one ApplicationSet that generates the Applications,
+	// relative to lakeport.yaml (e.g. argocd/applicationset.yaml). Required.
 	ApplicationSet string `yaml:"applicationSet"`
-	Projects       string `yaml:"projects"`
-	// Promotion is a list of stages: an environment name, a list of environment names, or
-	// {stage: NAME, environments: [...]} (stages.go).
-	Promotion yaml.Node           `yaml:"promotion"`
+	// Projects is the file of the AppProjects, one per environment, relative to lakeport.yaml
+	// (e.g. argocd/projects.yaml). Required.
+	Projects string `yaml:"projects"`
+	// Promotion is the order a release moves through the environments: a list of stages, each
+	// an environment name, a list of environment names that promote together
+	// ([prod-eu, prod-us], a stage named after their common prefix), or
+	// {stage: NAME, environments: [...]}. Every environment appears exactly once. Required.
+	Promotion yaml.Node `yaml:"promotion"`
+	// ImagePins maps a component to the keys of its values files that lakeport promote copies
+	// with the chart revision (dotted paths such as image.tag, image.digest); nothing else is
+	// promoted, and lakeport check reports a values file that sets an image key not listed here.
 	ImagePins map[string][]string `yaml:"imagePins"`
-	// CodeOwners is the CODEOWNERS file lakeport generates from the environments' owners
-	// (relative to the repository root; default .github/CODEOWNERS).
+	// CodeOwners is the CODEOWNERS file lakeport generate writes from the owners, relative to
+	// the repository root. Default: .github/CODEOWNERS.
 	CodeOwners string `yaml:"codeOwners"`
-	// Owners own the kit-wide files in CODEOWNERS.
+	// Owners own the kit-wide files (lakeport.yaml, the ApplicationSet, the AppProjects) in
+	// CODEOWNERS: @user, @org/team or an e-mail address.
 	Owners []string `yaml:"owners"`
 }
 
 // Environment is the schema of environments/<env>/env.yaml.
 type Environment struct {
 	// File is the repository path the environment was read from.
-	File        string      `yaml:"-"`
-	Name        string      `yaml:"environment"`
-	Project     string      `yaml:"project"`
+	File string `yaml:"-"`
+	// Name is the environment's name, a DNS label equal to its folder (environments/<name>).
+	// Required.
+	Name string `yaml:"environment"`
+	// Project is the Argo CD AppProject that fences the environment (defined in the AppProjects
+	// file, allowing the destination below). Required.
+	Project string `yaml:"project"`
+	// Destination is the cluster and namespace the environment's Applications deploy to.
+	// Required.
 	Destination Destination `yaml:"destination"`
-	KubeVersion string      `yaml:"kubeVersion"`
-	APIVersions []string    `yaml:"apiVersions"`
-	Sync        Sync        `yaml:"sync"`
-	Components  []Component `yaml:"components"`
+	// KubeVersion is the cluster's Kubernetes version, what Helm renders for
+	// (.Capabilities.KubeVersion) and what lakeport check validates against. Required.
+	KubeVersion string `yaml:"kubeVersion"`
+	// APIVersions are the extra API versions the cluster serves, as Helm's --api-versions
+	// (e.g. monitoring.coreos.com/v1): charts render what depends on them only when listed.
+	APIVersions []string `yaml:"apiVersions"`
+	// Sync is the environment's automated sync policy.
+	Sync Sync `yaml:"sync"`
+	// Components are the environment's components, one Application each (<env>-<component>).
+	// Required.
+	Components []Component `yaml:"components"`
 	// External lists the objects the environment's workloads reference that the kit does not
 	// render: the Secrets the bank provides, claims and classes of the cluster.
 	External External `yaml:"external"`
@@ -97,12 +122,18 @@ type Environment struct {
 // External is the env.yaml `external:` section, one list of object names per kind. Namespaced
 // kinds live in the environment's namespace (destination.namespace).
 type External struct {
-	Secrets                []string `yaml:"secrets"`
-	ConfigMaps             []string `yaml:"configMaps"`
+	// Secrets provided outside the kit (by the bank's secret store, an operator).
+	Secrets []string `yaml:"secrets"`
+	// ConfigMaps provided outside the kit.
+	ConfigMaps []string `yaml:"configMaps"`
+	// PersistentVolumeClaims provided outside the kit.
 	PersistentVolumeClaims []string `yaml:"persistentVolumeClaims"`
-	ServiceAccounts        []string `yaml:"serviceAccounts"`
-	PriorityClasses        []string `yaml:"priorityClasses"`
-	Services               []string `yaml:"services"`
+	// ServiceAccounts provided outside the kit.
+	ServiceAccounts []string `yaml:"serviceAccounts"`
+	// PriorityClasses of the cluster the workloads use.
+	PriorityClasses []string `yaml:"priorityClasses"`
+	// Services provided outside the kit.
+	Services []string `yaml:"services"`
 }
 
 // ExternalList is one kind's list of external objects.
@@ -144,23 +175,38 @@ func ExternalKey(kind string) string {
 
 // Destination is where an environment's Applications deploy.
 type Destination struct {
-	Server    string `yaml:"server"`
-	Name      string `yaml:"name"`
+	// Server is the cluster's API server URL as Argo CD knows it
+	// (https://kubernetes.default.svc: the cluster Argo CD runs in). Server or name is required.
+	Server string `yaml:"server"`
+	// Name is the cluster's name in Argo CD, instead of server.
+	Name string `yaml:"name"`
+	// Namespace is the namespace every Application of the environment deploys to. Required.
 	Namespace string `yaml:"namespace"`
 }
 
 // Sync is the environment's automated sync policy.
 type Sync struct {
+	// Automated makes Argo CD sync every change of the repository by itself. Default: false.
 	Automated bool `yaml:"automated"`
-	Prune     bool `yaml:"prune"`
-	SelfHeal  bool `yaml:"selfHeal"`
+	// Prune lets an automated sync delete the objects the kit no longer renders (needs
+	// automated). Default: false.
+	Prune bool `yaml:"prune"`
+	// SelfHeal lets an automated sync revert changes made in the cluster (needs automated).
+	// Default: false.
+	SelfHeal bool `yaml:"selfHeal"`
 }
 
 // Component is one component of an environment, with its chart release pin.
 type Component struct {
+	// Component names the component, a DNS label; its values are in
+	// environments/<env>/<component>.yaml. Required.
 	Component string `yaml:"component"`
-	Chart     string `yaml:"chart"`
-	Revision  string `yaml:"revision"`
+	// Chart is the chart's folder, relative to the repository root (e.g. charts/trino); one
+	// chart may serve several components. Required.
+	Chart string `yaml:"chart"`
+	// Revision is the chart's release pin: the git revision Argo CD reads the chart at, a commit
+	// SHA (what lakeport promote writes) or HEAD to follow the branch. Required.
+	Revision string `yaml:"revision"`
 	// Wave is deprecated and ignored: Argo CD does not order the Applications an ApplicationSet
 	// generates by their sync-wave annotation (waves order resources inside one sync), so the
 	// ApplicationSet no longer sets it. It is still read, so that env.yaml files at older
