@@ -11,6 +11,7 @@ import (
 
 	"github.com/lakeport/lakeport/cli/pkg/atomicfile"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
+	"github.com/lakeport/lakeport/cli/pkg/diff/impact"
 	"github.com/lakeport/lakeport/cli/pkg/health"
 	"github.com/lakeport/lakeport/cli/pkg/promote"
 	"github.com/lakeport/lakeport/cli/pkg/source"
@@ -123,13 +124,13 @@ func (p *Promote) Run(ctx context.Context) (*PromoteReport, error) {
 	report, err := diff.Compare(
 		diff.Side{Label: plan.To + " now", Revision: plan.Head, Releases: before},
 		diff.Side{Label: plan.To + " promoted", Revision: "worktree", Releases: after},
-		diff.Options{Mode: diff.Revisions, Rules: diff.DefaultRules(), Context: 3, Hasher: hasher})
+		diff.Options{Mode: diff.Revisions, Rules: diff.DefaultRules(), Context: 3, Hasher: hasher, Impacts: true})
 	if err != nil {
 		return rep, err
 	}
 	rep.Preview = report
 	t := report.Totals()
-	step("preview", "done", fmt.Sprintf("%d added, %d changed, %d removed", t.Added, t.Changed, t.Removed))
+	step("preview", "done", fmt.Sprintf("%d added, %d changed, %d removed%s", t.Added, t.Changed, t.Removed, impactNote(report)))
 	if p.DryRun {
 		// The words are the CLI's (golden output); the step is the same for any caller.
 		step("write", "skipped", "{DryRun}: nothing written")
@@ -272,4 +273,19 @@ func (r *ReleasePlan) Run(ctx context.Context) (*ReleasePlanReport, error) {
 		}
 	}
 	return &ReleasePlanReport{Head: head.String(), Environments: w.Kit.Promotion, Rows: rows}, nil
+}
+
+// impactNote is "; impacts: sync-fails 1, restart 2" (empty without impacts), for step details.
+func impactNote(r *diff.Report) string {
+	counts := r.ImpactCounts()
+	var parts []string
+	for _, k := range impact.Kinds {
+		if n := counts[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; impacts: " + strings.Join(parts, ", ")
 }
