@@ -528,7 +528,7 @@ func parseDyffGitHub(t *testing.T, out, from, to string) []string {
 // TestDiffHelp: the exit codes and the modes are documented where users look.
 func TestDiffHelp(t *testing.T) {
 	out, _, code := runCmd(t, t.TempDir(), "diff --help", nil)
-	for _, want := range []string{"Exit codes: 0 no changes, 1 changes (0 with --exit-code=false), 2 error", "--from-env staging --to-env prod", "--split-dir", "HMAC-SHA256"} {
+	for _, want := range []string{"Exit codes: 0 no changes, 1 changes (0 with --exit-code=false), 4 an impact of a kind named by\n--fail-on", "--from-env staging --to-env prod", "--split-dir", "HMAC-SHA256", "--fail-on sync-fails,data-at-risk", "checksum/config annotation is a restart"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("diff --help (exit %d) lacks %q", code, want)
 		}

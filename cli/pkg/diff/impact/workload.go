@@ -86,7 +86,7 @@ func (c *change) restart(tp []string) {
 	case c.kind == "StatefulSet":
 		verb = "pods are replaced one by one"
 	}
-	c.add(Restart, fmt.Sprintf("%s %s: %s changed", verb, workloadName(c), strings.Join(why, ", ")), strs...)
+	c.add(Restart, fmt.Sprintf("%s: %s; changed: %s", workloadName(c), verb, strings.Join(why, ", ")), strs...)
 }
 
 func workloadName(c *change) string {
@@ -95,7 +95,7 @@ func workloadName(c *change) string {
 		md = getMap(c.b, "metadata")
 	}
 	name, _ := md["name"].(string)
-	return "(" + c.kind + " " + name + ")"
+	return c.kind + " " + name
 }
 
 // templateReason names what one changed path of a pod template is, in a reviewer's words.
@@ -144,7 +144,7 @@ func templateReason(rest path, bt, ht map[string]any) string {
 		case "image":
 			from := getString(containerAt(bt, list, idx), "image")
 			to := getString(containerAt(ht, list, idx), "image")
-			return fmt.Sprintf("image of %s (%s → %s)", name, from, to)
+			return fmt.Sprintf("image of %s %s → %s", name, from, to)
 		case "env", "envFrom":
 			return "env of " + name
 		case "resources":
