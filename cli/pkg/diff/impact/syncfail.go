@@ -56,6 +56,9 @@ func (c *change) syncFails() {
 		if p := c.under("spec", "selector"); len(p) > 0 {
 			refuse("spec.selector", p...)
 		}
+		if c.kind == "Deployment" {
+			c.defaultedRollingUpdate("strategy", "Recreate")
+		}
 	case "apps/StatefulSet":
 		var what, paths []string
 		if p := c.under("spec", "selector"); len(p) > 0 {
@@ -73,6 +76,7 @@ func (c *change) syncFails() {
 		if len(what) > 0 {
 			refuse(strings.Join(what, ", "), paths...)
 		}
+		c.defaultedRollingUpdate("updateStrategy", "OnDelete")
 	case "batch/Job":
 		var what, paths []string
 		for _, f := range []string{"selector", "template", "completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy", "successPolicy"} {
@@ -140,6 +144,21 @@ func (c *change) syncFails() {
 			refuse(strings.Join(what, ", "), paths...)
 		}
 	}
+}
+
+// defaultedRollingUpdate predicts the refusal of a switch to a strategy that forbids
+// rollingUpdate (a Deployment's Recreate: ValidateDeploymentStrategy, "may not be specified when
+// strategy type is 'Recreate'"; a StatefulSet's OnDelete: ValidateStatefulSetSpec, "only allowed
+// for updateStrategy 'RollingUpdate'") when the base left rollingUpdate to the server's
+// defaults: an apply (server-side or kubectl's three-way merge) only removes fields it set, so
+// the defaulted rollingUpdate stays beside the new type. Found by TestSyncFailsMatchesAPIServer.
+func (c *change) defaultedRollingUpdate(field, forbidding string) {
+	bt := getString(c.b, "spec", field, "type")
+	ht := getString(c.h, "spec", field, "type")
+	if ht != forbidding || bt == forbidding || get(c.b, "spec", field, "rollingUpdate") != nil || get(c.h, "spec", field, "rollingUpdate") != nil {
+		return
+	}
+	c.add(SyncFails, fmt.Sprintf("the API server refuses spec.%s.type %s: the rollingUpdate it defaulted stays beside it (an apply removes only fields it set): %s", field, forbidding, fix), "spec."+field+".type")
 }
 
 func defaulted(s, def string) string {
