@@ -155,8 +155,8 @@ func Analyze(base, head *render.Object) []Impact {
 
 // change is one resource being analysed.
 type change struct {
-	base, head       *render.Object
-	b, h             map[string]any // contents, nil where absent
+	base, head        *render.Object
+	b, h              map[string]any // contents, nil where absent
 	group, kind, hook string
 	// paths are the changed leaf paths of the whole object (changed resources only).
 	paths []path

@@ -363,19 +363,25 @@ type syncCase struct {
 func syncCases() []syncCase {
 	v2 := map[string]any{"name": "v2", "served": true, "storage": false, "schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}
 	return []syncCase{
-		{name: "deployment image", base: deployment, change: func(m map[string]any) { set(m, "spec.template.spec.containers.0.image", "registry.example.test/app:2.0.0") }},
+		{name: "deployment image", base: deployment, change: func(m map[string]any) {
+			set(m, "spec.template.spec.containers.0.image", "registry.example.test/app:2.0.0")
+		}},
 		{name: "deployment checksum annotation", base: deployment, change: func(m map[string]any) { set(m, "spec.template.metadata.annotations.checksum/config", "bbb") }},
 		{name: "deployment replicas", base: deployment, change: func(m map[string]any) { set(m, "spec.replicas", 3) }},
 		{name: "deployment selector", base: deployment, refuse: true, change: func(m map[string]any) {
 			set(m, "spec.selector.matchLabels.tier", "front")
 			set(m, "spec.template.metadata.labels.tier", "front")
 		}},
-		{name: "daemonset image", base: daemonSet, change: func(m map[string]any) { set(m, "spec.template.spec.containers.0.image", "registry.example.test/app:2.0.0") }},
+		{name: "daemonset image", base: daemonSet, change: func(m map[string]any) {
+			set(m, "spec.template.spec.containers.0.image", "registry.example.test/app:2.0.0")
+		}},
 		{name: "daemonset selector", base: daemonSet, refuse: true, change: func(m map[string]any) {
 			set(m, "spec.selector.matchLabels.tier", "node")
 			set(m, "spec.template.metadata.labels.tier", "node")
 		}},
-		{name: "statefulset image", base: statefulSet, change: func(m map[string]any) { set(m, "spec.template.spec.containers.0.image", "registry.example.test/app:2.0.0") }},
+		{name: "statefulset image", base: statefulSet, change: func(m map[string]any) {
+			set(m, "spec.template.spec.containers.0.image", "registry.example.test/app:2.0.0")
+		}},
 		{name: "statefulset replicas and partition", base: statefulSet, change: func(m map[string]any) {
 			set(m, "spec.replicas", 2)
 			set(m, "spec.updateStrategy", map[string]any{"type": "RollingUpdate", "rollingUpdate": map[string]any{"partition": 1}})
@@ -407,7 +413,9 @@ func syncCases() []syncCase {
 			set(m, "spec.selector.matchLabels.tier", "data")
 			set(m, "spec.template.metadata.labels.tier", "data")
 		}},
-		{name: "job template", base: job, refuse: true, change: func(m map[string]any) { set(m, "spec.template.spec.containers.0.image", "registry.example.test/app:2.0.0") }},
+		{name: "job template", base: job, refuse: true, change: func(m map[string]any) {
+			set(m, "spec.template.spec.containers.0.image", "registry.example.test/app:2.0.0")
+		}},
 		{name: "job backoffLimit", base: job, change: func(m map[string]any) { set(m, "spec.backoffLimit", 4) }},
 		{name: "job labels", base: job, change: func(m map[string]any) { set(m, "metadata.labels", map[string]any{"team": "risk"}) }},
 		{name: "cronjob template and schedule", base: cronJob, change: func(m map[string]any) {
