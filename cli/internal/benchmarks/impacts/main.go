@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/lakeport/lakeport/cli/internal/benchmarks/stats"
 	"github.com/lakeport/lakeport/cli/pkg/action"
@@ -44,6 +47,7 @@ func run() error {
 	runs := flag.Int("runs", 7, "timed runs of each variant, interleaved (the median is reported; at least 7)")
 	flag.Parse()
 	n := max(*runs, 7)
+	logrus.SetOutput(io.Discard) // Argo CD's generator code logs through logrus; the CLI discards it too
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "lakeport-impacts-bench-")
 	if err != nil {
