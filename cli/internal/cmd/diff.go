@@ -14,7 +14,6 @@ import (
 	"github.com/lakeport/lakeport/cli/internal/view"
 	"github.com/lakeport/lakeport/cli/pkg/action"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
-	"github.com/lakeport/lakeport/cli/pkg/diff/impact"
 )
 
 // DiffOptions are the inputs of `lakeport diff`.
@@ -208,7 +207,7 @@ func (o *DiffOptions) Complete() error {
 		errs = append(errs, fmt.Errorf("--markdown-limit must be at least 4096, not %d", o.MarkdownLimit))
 	}
 	for _, s := range o.FailOn {
-		k, err := impact.ParseKind(s)
+		k, err := action.ParseImpactKind(s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--fail-on: %w", err))
 			continue

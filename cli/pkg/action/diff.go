@@ -342,6 +342,9 @@ func unionNames(a, b []argov1.Application) map[string]bool {
 	return out
 }
 
+// ParseImpactKind reads an impact kind as a caller spells it ("sync-fails", "data at risk").
+func ParseImpactKind(s string) (impact.Kind, error) { return impact.ParseKind(s) }
+
 // RepoImpacts computes the impacts of the repository files that changed between two snapshots
 // (applied migrations, data contracts: impact.Files).
 func RepoImpacts(repo *source.Repo, base, head source.Snapshot) ([]impact.FileImpact, error) {
