@@ -4,6 +4,10 @@
 // values never leave the engine: they are replaced by salted hashes before anything is compared
 // or printed.
 //
+// With Options.Impacts, each resource also carries its impacts (package impact: restart, sync
+// fails, data at risk, security, scale), computed from the two objects whole, before the ignore
+// rules and redaction.
+//
 // Compare is pure: it reads releases and returns a Report that is never modified afterwards. The
 // writers (WriteText, Document for JSON/YAML, Markdown) only read a Report. The engine does not
 // render, read git, print or exit; cli/pkg/diff/scope decides what to render and the command wires
