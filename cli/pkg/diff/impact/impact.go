@@ -135,6 +135,9 @@ func Analyze(base, head *render.Object) []Impact {
 		cur = base
 	}
 	c.group, c.kind, c.hook = cur.Group(), cur.Kind, cur.Hook
+	if !analysed[c.group] && !analysed[c.group+"/"+c.kind] {
+		return nil // no rule reads this kind (ServiceMonitors, dashboards...): skip the walk
+	}
 	if base != nil {
 		c.b = base.Content
 	}
@@ -151,6 +154,14 @@ func Analyze(base, head *render.Object) []Impact {
 	c.scale()
 	Sort(c.out)
 	return c.out
+}
+
+// analysed are the API groups, or group/kind pairs, some rule reads.
+var analysed = map[string]bool{
+	"apps": true, "batch": true, "rbac.authorization.k8s.io": true, "apiextensions.k8s.io": true,
+	"networking.k8s.io": true, "gateway.networking.k8s.io": true, "autoscaling": true, "policy": true,
+	"/Service": true, "/PersistentVolumeClaim": true, "/ConfigMap": true, "/Secret": true,
+	"/ServiceAccount": true, "/Namespace": true,
 }
 
 // change is one resource being analysed.
