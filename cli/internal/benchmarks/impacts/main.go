@@ -24,7 +24,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -45,6 +47,7 @@ func main() {
 func run() error {
 	repo := flag.String("repo", ".", "the kit repository to clone (its committed HEAD)")
 	runs := flag.Int("runs", 7, "timed runs of each variant, interleaved (the median is reported; at least 7)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the runs with impacts to this file")
 	flag.Parse()
 	n := max(*runs, 7)
 	logrus.SetOutput(io.Discard) // Argo CD's generator code logs through logrus; the CLI discards it too
@@ -91,11 +94,14 @@ func run() error {
 		}
 		return rep, size, nil
 	}
-	timeIt := func(noImpacts bool) (time.Duration, error) {
+	// timeIt returns the wall time of one preview and the CPU time this process spent on it (less
+	// sensitive to the other processes of a shared machine than the wall time).
+	timeIt := func(noImpacts bool) (time.Duration, time.Duration, error) {
 		runtime.GC()
+		cpu0 := selfCPU()
 		start := time.Now()
 		_, _, err := preview(noImpacts)
-		return time.Since(start), err
+		return time.Since(start), selfCPU() - cpu0, err
 	}
 	// Warm up both (chart loading, git object caches), and check what is measured.
 	with, mdWith, err := preview(false)
@@ -109,7 +115,25 @@ func run() error {
 	if with.Totals() != without.Totals() {
 		return errors.New("the two variants compared different resources")
 	}
-	var withT, withoutT []time.Duration
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		for range n {
+			if _, _, err := preview(false); err != nil {
+				return err
+			}
+		}
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	var withT, withoutT, withC, withoutC []time.Duration
 	for i := range n {
 		// Interleaved, the order alternating, so that load from other processes falls on both.
 		order := []bool{false, true}
@@ -117,14 +141,14 @@ func run() error {
 			order = []bool{true, false}
 		}
 		for _, noImpacts := range order {
-			d, err := timeIt(noImpacts)
+			d, c, err := timeIt(noImpacts)
 			if err != nil {
 				return err
 			}
 			if noImpacts {
-				withoutT = append(withoutT, d)
+				withoutT, withoutC = append(withoutT, d), append(withoutC, c)
 			} else {
-				withT = append(withT, d)
+				withT, withC = append(withT, d), append(withC, c)
 			}
 		}
 	}
@@ -147,7 +171,18 @@ func run() error {
 		verdict = "MISSED"
 	}
 	fmt.Printf("  ratio with/without %.3f (target ≤ 1.10): %s\n", ratio, verdict)
+	cw, co := stats.Median(withC), stats.Median(withoutC)
+	fmt.Printf("  CPU time of this process: without %s, with %s, ratio %.3f\n", co.Round(time.Millisecond), cw.Round(time.Millisecond), float64(cw)/float64(co))
 	return nil
+}
+
+// selfCPU is the user and system CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 var shaPin = regexp.MustCompile(`(?m)^(\s+revision:\s*)"?[0-9a-f]{40}"?\s*$`)
