@@ -406,6 +406,10 @@ func syncCases() []syncCase {
 		{name: "statefulset claim volumeMode made explicit", base: statefulSet, change: func(m map[string]any) {
 			set(m, "spec.volumeClaimTemplates.0.spec.volumeMode", "Filesystem")
 		}},
+		{name: "statefulset claim type fields made explicit", base: statefulSet, change: func(m map[string]any) {
+			set(m, "spec.volumeClaimTemplates.0.apiVersion", "v1")
+			set(m, "spec.volumeClaimTemplates.0.kind", "PersistentVolumeClaim")
+		}},
 		{name: "statefulset serviceName", base: statefulSet, refuse: true, change: func(m map[string]any) { set(m, "spec.serviceName", "db-headless") }},
 		{name: "statefulset podManagementPolicy", base: statefulSet, refuse: true, change: func(m map[string]any) { set(m, "spec.podManagementPolicy", "Parallel") }},
 		{name: "statefulset podManagementPolicy default made explicit", base: statefulSet, change: func(m map[string]any) { set(m, "spec.podManagementPolicy", "OrderedReady") }},

@@ -169,7 +169,8 @@ func defaulted(s, def string) string {
 }
 
 // vctChanges lists the changed paths of a StatefulSet's volumeClaimTemplates, counting an
-// omitted volumeMode as the server's default (Filesystem).
+// omitted volumeMode as the server's default (Filesystem) and ignoring what the server does not
+// keep (apiVersion, kind, status of a template).
 func (c *change) vctChanges() []string {
 	p := c.under("spec", "volumeClaimTemplates")
 	if len(p) == 0 {
@@ -181,7 +182,10 @@ func (c *change) vctChanges() []string {
 			tm, _ := t.(map[string]any)
 			cp := map[string]any{}
 			for k, v := range tm {
-				cp[k] = v
+				// The server keeps neither the type fields nor a status of a claim template.
+				if k != "apiVersion" && k != "kind" && k != "status" {
+					cp[k] = v
+				}
 			}
 			if spec, ok := tm["spec"].(map[string]any); ok {
 				s2 := map[string]any{}
@@ -247,6 +251,10 @@ func (c *change) pvcSpec(refuse func(string, ...string)) {
 			continue
 		}
 		if p.hasPrefix([]any{"spec", "resources", "requests"}) || p.hasPrefix([]any{"spec", "volumeAttributesClassName"}) {
+			continue
+		}
+		// volumeName may be set once, while the claim has none.
+		if p.hasPrefix([]any{"spec", "volumeName"}) && getString(c.b, "spec", "volumeName") == "" {
 			continue
 		}
 		other = append(other, p.String())
