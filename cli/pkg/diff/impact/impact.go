@@ -145,7 +145,7 @@ func Analyze(base, head *render.Object) []Impact {
 		c.h = head.Content
 	}
 	if base != nil && head != nil {
-		diffPaths(c.b, c.h, nil, &c.paths)
+		diffPaths(c.b, c.h, make(path, 0, 16), &c.paths)
 	}
 	c.workload()
 	c.syncFails()
@@ -268,8 +268,10 @@ func plainKey(s string) bool {
 }
 
 // diffPaths lists the leaf paths where a and b differ; lists of different lengths and values of
-// different types are one change at their path.
+// different types are one change at their path. p is a stack shared by the walk: it is copied
+// only when a difference is recorded, so that walking equal subtrees allocates nothing.
 func diffPaths(a, b any, p path, out *[]path) {
+	emit := func(p path) { *out = append(*out, append(path(nil), p...)) }
 	switch av := a.(type) {
 	case map[string]any:
 		bv, ok := b.(map[string]any)
@@ -290,10 +292,10 @@ func diffPaths(a, b any, p path, out *[]path) {
 			ac, aok := av[k]
 			bc, bok := bv[k]
 			if aok != bok {
-				*out = append(*out, p.child(k))
+				emit(append(p, k))
 				continue
 			}
-			diffPaths(ac, bc, p.child(k), out)
+			diffPaths(ac, bc, append(p, k), out)
 		}
 		return
 	case []any:
@@ -302,12 +304,16 @@ func diffPaths(a, b any, p path, out *[]path) {
 			break
 		}
 		for i := range av {
-			diffPaths(av[i], bv[i], p.child(i), out)
+			diffPaths(av[i], bv[i], append(p, i), out)
 		}
 		return
+	case string:
+		if bs, ok := b.(string); ok && av == bs {
+			return
+		}
 	}
 	if !reflect.DeepEqual(a, b) {
-		*out = append(*out, p)
+		emit(p)
 	}
 }
 
