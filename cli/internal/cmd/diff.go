@@ -30,6 +30,7 @@ type DiffOptions struct {
 	SplitDir         string
 	MarkdownLimit    int
 	ExitCode         bool
+	FailOn           []string
 	Live             bool
 	headSet, baseSet bool
 	format           output.Format
@@ -87,8 +88,22 @@ resources with action, changed paths, ignored paths and diff), markdown for a pu
 with --split-dir DIR the Markdown is split into DIR/part-N.md files that each fit (their paths are
 printed), otherwise the longest diffs are truncated with a note.
 
-Exit codes: 0 no changes, 1 changes (0 with --exit-code=false), 2 error (a revision or pin that does
-not resolve, e.g. in a shallow clone, a render failure, bad flags).`,
+Impacts: under each resource, what the change does once Argo CD syncs it, read from the two
+objects whole (ignored fields included: a changed checksum/config annotation is a restart even
+though the text hides it): restart (the pod template of a Deployment, StatefulSet, DaemonSet or
+CronJob changes, and why), sync-fails (a field the API server refuses to update, such as a
+selector, a StatefulSet's volumeClaimTemplates, a Job's template, a Service's clusterIP, a bound
+claim's spec, an immutable ConfigMap or Secret, with what Argo CD needs to get past it),
+data-at-risk (claims or CRDs removed, storage shrunk, another Iceberg warehouse or catalog, a
+shorter snapshot or tag retention, an applied migration edited, a data contract's key,
+partitioning or column types changed), security (RBAC, NetworkPolicies, service accounts,
+security contexts, Secrets read, exposure) and scale (replicas, autoscaling bounds, disruption
+budgets). Markdown adds an Impact column to the summary; JSON has impacts: [{kind, reason,
+paths}] per resource and, for repository files, at the top.
+
+Exit codes: 0 no changes, 1 changes (0 with --exit-code=false), 4 an impact of a kind named by
+--fail-on (whatever --exit-code says), 2 error (a revision or pin that does not resolve, e.g. in a
+shallow clone, a render failure, bad flags).`,
 		Example: `  # What does my branch change, in every environment?
   lakeport diff --base origin/main
 
@@ -103,6 +118,9 @@ not resolve, e.g. in a shallow clone, a render failure, bad flags).`,
 
   # What would promoting staging to prod change?
   lakeport diff --from-env staging --to-env prod --app trino
+
+  # Fail the pull request check (exit 4) when a sync would fail or data is at risk
+  lakeport diff --base origin/main -o markdown --fail-on sync-fails,data-at-risk
 
   # Ignore image tags in Deployments, and show what was ignored
   lakeport diff --base origin/main --ignore 'Deployment:spec.template.spec.containers[*].image' --show-ignored`,
@@ -137,6 +155,7 @@ not resolve, e.g. in a shallow clone, a render failure, bad flags).`,
 	fl.StringVar(&o.SplitDir, "split-dir", "", "with -o markdown: write parts that each fit a comment to DIR/part-N.md")
 	fl.IntVar(&o.MarkdownLimit, "markdown-limit", diff.GitHubCommentLimit, "with -o markdown: the most characters in one part (GitHub: 65536)")
 	fl.BoolVar(&o.ExitCode, "exit-code", true, "exit 1 when there are changes")
+	fl.StringSliceVar(&o.FailOn, "fail-on", nil, "exit 4 when an impact of these kinds is found: sync-fails, data-at-risk, security, restart, scale (comma-separated)")
 	fl.BoolVar(&o.All, "all", false, "render every application, not only those whose inputs changed")
 	return cmd
 }
@@ -186,6 +205,14 @@ func (o *DiffOptions) Complete() error {
 	}
 	if o.MarkdownLimit < 4096 {
 		errs = append(errs, fmt.Errorf("--markdown-limit must be at least 4096, not %d", o.MarkdownLimit))
+	}
+	for _, s := range o.FailOn {
+		k, err := action.ParseImpactKind(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--fail-on: %w", err))
+			continue
+		}
+		o.Diff.FailOn = append(o.Diff.FailOn, k)
 	}
 	if !o.NoDefaultIgnores {
 		o.Rules = diff.DefaultRules()
@@ -251,6 +278,9 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.f.IO.ErrOut, "%s in %s\n", rep.Summary, rep.Took.Round(time.Millisecond))
+	if err := rep.Verdict(o.Diff.FailOn...); errors.Is(err, action.ErrImpacts) {
+		return err
+	}
 	if o.ExitCode {
 		return rep.Verdict()
 	}

@@ -84,6 +84,20 @@ func TestDiffGolden(t *testing.T) {
 		{name: "diff-ignore-regexp", args: "diff --base c3-secret --head c4-values --ignore /replicas$/ -o json", wantCode: 0},
 		{name: "diff-ignore-other-kind", args: "diff --base c3-secret --head c4-values --ignore StatefulSet:spec.replicas", wantCode: 1},
 		{name: "diff-exit-code-false", args: "diff --base c3-secret --head c4-values --exit-code=false", wantCode: 0},
+		// --fail-on: exit 4 for an impact of a listed kind, whatever --exit-code says; changes
+		// without such an impact keep exit 1.
+		{name: "diff-fail-on-sync-fails", args: "diff --fail-on sync-fails,data-at-risk --exit-code=false", wantCode: 4, setup: func(s *difftest.Scenario) {
+			s.Replace("charts/db/templates/statefulset.yaml", "serviceName: {{ .Release.Name }}", "serviceName: {{ .Release.Name }}-headless")
+		}},
+		{name: "diff-fail-on-none-found", args: "diff --base c3-secret --head c4-values --fail-on sync-fails,data-at-risk", wantCode: 1},
+		{name: "diff-fail-on-unknown", args: "diff --fail-on outage", wantCode: 2},
+		// An applied migration (committed at the base) edited in the working tree: a repository
+		// file's impact, found without any chart change.
+		{name: "diff-fail-on-migration", args: "diff --fail-on data-at-risk -o markdown", wantCode: 4, setup: func(s *difftest.Scenario) {
+			s.Write(map[string]string{"jobs/internal/migrate/sql/postgres/0001_init.sql": "CREATE TABLE publication (id bigint);\n"})
+			s.Commit("migration 0001")
+			s.Write(map[string]string{"jobs/internal/migrate/sql/postgres/0001_init.sql": "CREATE TABLE publication (id bigint, note text);\n"})
+		}},
 		// Environments: what promotion would change.
 		{name: "diff-env", args: "diff --from-env dev --to-env prod --salt golden", wantCode: 1},
 		{name: "diff-env-app-json", args: "diff --from-env dev --to-env prod --app web --salt golden -o json", wantCode: 1},
@@ -528,7 +542,7 @@ func parseDyffGitHub(t *testing.T, out, from, to string) []string {
 // TestDiffHelp: the exit codes and the modes are documented where users look.
 func TestDiffHelp(t *testing.T) {
 	out, _, code := runCmd(t, t.TempDir(), "diff --help", nil)
-	for _, want := range []string{"Exit codes: 0 no changes, 1 changes (0 with --exit-code=false), 2 error", "--from-env staging --to-env prod", "--split-dir", "HMAC-SHA256"} {
+	for _, want := range []string{"Exit codes: 0 no changes, 1 changes (0 with --exit-code=false), 4 an impact of a kind named by\n--fail-on", "--from-env staging --to-env prod", "--split-dir", "HMAC-SHA256", "--fail-on sync-fails,data-at-risk", "checksum/config annotation is a restart"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("diff --help (exit %d) lacks %q", code, want)
 		}

@@ -48,14 +48,15 @@ that environments/lakeport.yaml declares) from a source environment to a target,
   2. gate: the source's Applications for those components must be Synced and Healthy at the commit
      that holds the pins (Kubernetes API or Argo CD API server, as ` + "`lakeport health`" + `), for at
      least --soak; --skip-gate is loud and recorded in the commit message;
-  3. preview: the rendered diff of the target before and after;
+  3. preview: the rendered diff of the target before and after, with the impacts of each change
+     (restart, sync-fails, data-at-risk, security, scale: see lakeport diff --help);
   4. write: only the pins change, comments, key order and formatting kept, all files atomically or
      none; refuses when those files have uncommitted changes or HEAD moved (--expect-head);
   5. commit on a new branch promote/<env>/<components>-<pin>, and --push it.
 --dry-run stops after the preview. --plan shows the release dashboard instead: the promotion
 graph, every environment's sync windows (open or closed now), and for every component the pins
 each environment runs and which promotions would change something, with the source's gate verdict
-(unless --skip-gate). A rollback is a promotion of older pins: --pin REV takes the
+(unless --skip-gate) and the impacts each promotion's preview has. A rollback is a promotion of older pins: --pin REV takes the
 pins as they were at REV (of the target itself unless --from is given).
 
 Exit codes: 0 promoted (or nothing to promote, or a dry run), 1 refused (by the gate, a sync
@@ -198,6 +199,8 @@ type ReleasePlan struct {
 	Stages       []PlanStage          `json:"stages"`
 	Windows      []promote.EnvWindows `json:"windows,omitempty"`
 	Components   []promote.Row        `json:"components"`
+	// Impacts are what promoting each candidate would do once synced.
+	Impacts []action.CandidateImpacts `json:"impacts"`
 }
 
 // PlanStage is one stage of the promotion graph in `promote --plan -o json`.
@@ -219,7 +222,7 @@ func (o *PromoteOptions) RunPlan(ctx context.Context) error {
 		stages[i] = PlanStage{Name: s.Name, Environments: s.Environments}
 	}
 	if o.format == output.JSON {
-		return output.WriteJSON(f.IO.Out, ReleasePlan{APIVersion: output.APIVersion, Kind: "ReleasePlan", Head: rp.Head, Environments: rp.Environments, Stages: stages, Windows: rp.Windows, Components: rows})
+		return output.WriteJSON(f.IO.Out, ReleasePlan{APIVersion: output.APIVersion, Kind: "ReleasePlan", Head: rp.Head, Environments: rp.Environments, Stages: stages, Windows: rp.Windows, Components: rows, Impacts: rp.Impacts})
 	}
 	var graph []string
 	for _, s := range rp.Stages {
@@ -245,7 +248,7 @@ func (o *PromoteOptions) RunPlan(ctx context.Context) error {
 	}
 	fmt.Fprintln(f.IO.Out)
 	header := append([]string{"COMPONENT"}, rp.Environments...)
-	header = append(header, "PROMOTABLE")
+	header = append(header, "PROMOTABLE", "IMPACTS")
 	t := output.NewTable(f.IO.IsStdoutTTY(), f.Styles(), header...)
 	for _, r := range rows {
 		cells := []string{r.Component}
@@ -285,6 +288,19 @@ func (o *PromoteOptions) RunPlan(ctx context.Context) error {
 			prom = []string{"-"}
 		}
 		cells = append(cells, strings.Join(prom, "; "))
+		var imp []string
+		for i := range rp.Impacts {
+			ci := &rp.Impacts[i]
+			if ci.Component == r.Component {
+				if k := ci.Kinds(); k != "" {
+					imp = append(imp, ci.From+"→"+ci.To+": "+k)
+				}
+			}
+		}
+		if len(imp) == 0 {
+			imp = []string{"-"}
+		}
+		cells = append(cells, strings.Join(imp, "; "))
 		t.Row(cells...)
 	}
 	return t.Render(f.IO.Out)

@@ -117,6 +117,7 @@ const (
 	CodeNegative = 1 // changes, findings, unhealthy, refused by the gate
 	CodeError    = 2
 	CodeTimeout  = 3
+	CodeImpacts  = 4 // diff --fail-on: an impact of a listed kind
 )
 
 // Main runs the CLI and maps errors to exit codes.
@@ -156,6 +157,8 @@ func exitCode(err error) int {
 		return CodeNegative
 	case action.KindTimeout:
 		return CodeTimeout
+	case action.KindImpacts:
+		return CodeImpacts
 	}
 	return CodeError
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lakeport/lakeport/cli/pkg/appset"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
+	"github.com/lakeport/lakeport/cli/pkg/diff/impact"
 	"github.com/lakeport/lakeport/cli/pkg/diff/live"
 	"github.com/lakeport/lakeport/cli/pkg/diff/scope"
 	"github.com/lakeport/lakeport/cli/pkg/kit"
@@ -40,6 +41,10 @@ type Diff struct {
 	Rules   []diff.Rule
 	Context int
 	Hasher  *diff.Hasher
+	// NoImpacts skips computing impacts (package impact); FailOn makes Verdict ErrImpacts when
+	// an impact of one of these kinds is found.
+	NoImpacts bool
+	FailOn    []impact.Kind
 }
 
 // DiffReport is the comparison and what it took.
@@ -50,8 +55,12 @@ type DiffReport struct {
 	Took    time.Duration
 }
 
-// Verdict is ErrChanges when anything changed.
-func (r *DiffReport) Verdict() error {
+// Verdict is ErrImpacts when an impact of a kind in failOn was found, else ErrChanges when
+// anything changed.
+func (r *DiffReport) Verdict(failOn ...impact.Kind) error {
+	if len(failOn) > 0 && r.Impacted(failOn...) {
+		return ErrImpacts
+	}
 	if r.Changed() {
 		return ErrChanges
 	}
@@ -140,10 +149,17 @@ func (d *Diff) runRevisions(ctx context.Context, repo *source.Repo) (*DiffReport
 	if err != nil {
 		return nil, err
 	}
+	var fileImpacts []impact.FileImpact
+	if !d.NoImpacts {
+		if fileImpacts, err = RepoImpacts(repo, bw.Head, hw.Head); err != nil {
+			return nil, err
+		}
+	}
 	rep, err := diff.Compare(
 		diff.Side{Label: d.Base, Revision: bw.Head.Revision(), Releases: baseRels},
 		diff.Side{Label: d.HeadLabel(), Revision: hw.Head.Revision(), Releases: headRels},
-		diff.Options{Mode: diff.Revisions, Rules: d.Rules, Context: d.Context, Hasher: d.Hasher, Scope: plan.Scope},
+		diff.Options{Mode: diff.Revisions, Rules: d.Rules, Context: d.Context, Hasher: d.Hasher, Scope: plan.Scope,
+			Impacts: !d.NoImpacts, FileImpacts: fileImpacts},
 	)
 	if err != nil {
 		return nil, err
@@ -196,7 +212,7 @@ func (d *Diff) runLive(ctx context.Context, repo *source.Repo) (*DiffReport, err
 	rep, err := diff.Compare(
 		diff.Side{Label: "live " + cluster.Host, Releases: lives},
 		diff.Side{Label: d.HeadLabel(), Revision: w.Head.Revision(), Releases: predicted},
-		diff.Options{Mode: diff.Live, Rules: d.Rules, Context: d.Context, Hasher: d.Hasher},
+		diff.Options{Mode: diff.Live, Rules: d.Rules, Context: d.Context, Hasher: d.Hasher, Impacts: !d.NoImpacts},
 	)
 	if err != nil {
 		return nil, err
@@ -278,7 +294,7 @@ func (d *Diff) runEnvironments(ctx context.Context, repo *source.Repo) (*DiffRep
 	rep, err := diff.Compare(
 		diff.Side{Label: d.FromEnv, Revision: rev, Releases: fromRels},
 		diff.Side{Label: d.ToEnv, Revision: rev, Releases: toRels},
-		diff.Options{Mode: diff.Environments, Rules: d.Rules, Context: d.Context, Hasher: d.Hasher},
+		diff.Options{Mode: diff.Environments, Rules: d.Rules, Context: d.Context, Hasher: d.Hasher, Impacts: !d.NoImpacts},
 	)
 	if err != nil {
 		return nil, err
@@ -324,4 +340,24 @@ func unionNames(a, b []argov1.Application) map[string]bool {
 		out[b[i].Name] = true
 	}
 	return out
+}
+
+// ParseImpactKind reads an impact kind as a caller spells it ("sync-fails", "data at risk").
+func ParseImpactKind(s string) (impact.Kind, error) { return impact.ParseKind(s) }
+
+// RepoImpacts computes the impacts of the repository files that changed between two snapshots
+// (applied migrations, data contracts: impact.Files).
+func RepoImpacts(repo *source.Repo, base, head source.Snapshot) ([]impact.FileImpact, error) {
+	var changed []string
+	for _, dir := range impact.FilesDirs {
+		files, err := scope.ChangedFiles(repo, base, head, dir)
+		if err != nil {
+			return nil, fmt.Errorf("impacts of %s: %w", dir, err)
+		}
+		changed = append(changed, files...)
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	return impact.Files(changed, base, head)
 }

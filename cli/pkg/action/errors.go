@@ -41,6 +41,9 @@ const (
 	// KindNegative is a verb that ran and found changes, failing findings or unhealthy
 	// Applications.
 	KindNegative
+	// KindImpacts is a diff that found an impact of a kind the caller fails on (sync fails,
+	// data at risk...).
+	KindImpacts
 )
 
 // KindOf classifies err (nil is KindError: check err first).
@@ -57,6 +60,8 @@ func KindOf(err error) Kind {
 		return KindRefused
 	case errors.As(err, &ue), errors.As(err, &wue), errors.As(err, &pue):
 		return KindUsage
+	case errors.Is(err, ErrImpacts):
+		return KindImpacts
 	case errors.Is(err, ErrTimedOut), errors.Is(err, context.DeadlineExceeded):
 		return KindTimeout
 	case errors.Is(err, ErrChanges), errors.Is(err, ErrFindings), errors.Is(err, ErrUnhealthy), errors.Is(err, ErrStale):
@@ -72,9 +77,10 @@ var (
 	ErrFindings  = errors.New("failing findings")
 	ErrUnhealthy = errors.New("not Synced and Healthy")
 	ErrTimedOut  = errors.New("timed out")
+	ErrImpacts   = errors.New("impacts to fail on")
 )
 
 // IsOutcome says whether err is only an outcome (nothing went wrong, the answer is "no").
 func IsOutcome(err error) bool {
-	return errors.Is(err, ErrChanges) || errors.Is(err, ErrFindings) || errors.Is(err, ErrUnhealthy) || errors.Is(err, ErrTimedOut) || errors.Is(err, ErrStale)
+	return errors.Is(err, ErrChanges) || errors.Is(err, ErrImpacts) || errors.Is(err, ErrFindings) || errors.Is(err, ErrUnhealthy) || errors.Is(err, ErrTimedOut) || errors.Is(err, ErrStale)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lakeport/lakeport/cli/pkg/atomicfile"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
+	"github.com/lakeport/lakeport/cli/pkg/diff/impact"
 	"github.com/lakeport/lakeport/cli/pkg/health"
 	"github.com/lakeport/lakeport/cli/pkg/kit"
 	"github.com/lakeport/lakeport/cli/pkg/promote"
@@ -145,13 +146,13 @@ func (p *Promote) Run(ctx context.Context) (*PromoteReport, error) {
 	report, err := diff.Compare(
 		diff.Side{Label: plan.To + " now", Revision: plan.Head, Releases: before},
 		diff.Side{Label: plan.To + " promoted", Revision: "worktree", Releases: after},
-		diff.Options{Mode: diff.Revisions, Rules: diff.DefaultRules(), Context: 3, Hasher: hasher})
+		diff.Options{Mode: diff.Revisions, Rules: diff.DefaultRules(), Context: 3, Hasher: hasher, Impacts: true})
 	if err != nil {
 		return rep, err
 	}
 	rep.Preview = report
 	t := report.Totals()
-	step("preview", "done", fmt.Sprintf("%d added, %d changed, %d removed", t.Added, t.Changed, t.Removed))
+	step("preview", "done", fmt.Sprintf("%d added, %d changed, %d removed%s", t.Added, t.Changed, t.Removed, impactNote(report)))
 	if p.DryRun {
 		// The words are the CLI's (golden output); the step is the same for any caller.
 		step("write", "skipped", "{DryRun}: nothing written")
@@ -277,6 +278,69 @@ type ReleasePlanReport struct {
 	Rows   []promote.Row
 	// Windows are the sync windows of every environment that declares some, at Config's clock.
 	Windows []promote.EnvWindows
+	// Impacts are, for every promotable candidate, the impacts of its preview (what promoting
+	// it would do once synced), in the order of Rows and their candidates.
+	Impacts []CandidateImpacts
+}
+
+// CandidateImpacts are the impacts of promoting one component from one environment to the next.
+type CandidateImpacts struct {
+	Component string           `json:"component"`
+	From      string           `json:"from"`
+	To        string           `json:"to"`
+	Impacts   []ResourceImpact `json:"impacts"`
+}
+
+// ResourceImpact is an impact and the resource it is of.
+type ResourceImpact struct {
+	App      string `json:"app"`
+	Resource string `json:"resource"`
+	impact.Impact
+}
+
+// Kinds counts the candidate's impacts by kind, in display order: "restart 2, scale 1".
+func (c *CandidateImpacts) Kinds() string {
+	counts := map[impact.Kind]int{}
+	for _, im := range c.Impacts {
+		counts[im.Kind]++
+	}
+	var parts []string
+	for _, k := range impact.Kinds {
+		if n := counts[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k.Words(), n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// candidateImpacts previews promoting one candidate and returns the impacts of the preview.
+func candidateImpacts(ctx context.Context, w *workspace.Workspace, component string, c promote.Candidate) (CandidateImpacts, error) {
+	out := CandidateImpacts{Component: component, From: c.From, To: c.To, Impacts: []ResourceImpact{}}
+	plan, err := promote.NewPlan(w, promote.Options{Components: []string{component}, From: c.From, To: c.To})
+	if err != nil || len(plan.Changes) == 0 {
+		return out, err
+	}
+	before, after, err := promote.Preview(ctx, w, plan)
+	if err != nil {
+		return out, err
+	}
+	hasher, err := diff.NewHasher("")
+	if err != nil {
+		return out, err
+	}
+	rep, err := diff.Compare(diff.Side{Label: c.To + " now", Releases: before}, diff.Side{Label: c.To + " promoted", Releases: after},
+		diff.Options{Mode: diff.Revisions, Rules: diff.DefaultRules(), Hasher: hasher, Impacts: true})
+	if err != nil {
+		return out, err
+	}
+	for _, a := range rep.Apps {
+		for _, rd := range a.Resources {
+			for _, im := range rd.Impacts {
+				out.Impacts = append(out.Impacts, ResourceImpact{App: a.Name, Resource: rd.Key.String(), Impact: im})
+			}
+		}
+	}
+	return out, nil
 }
 
 // Run builds the dashboard; a gate that cannot be checked is a warning, not an error.
@@ -318,7 +382,7 @@ func (r *ReleasePlan) Run(ctx context.Context) (*ReleasePlanReport, error) {
 			r.Config.warn(fmt.Sprintf("the gate was not checked: %s (skip the gate to list pins only)", msg))
 		}
 	}
-	rep := &ReleasePlanReport{Head: head.String(), Environments: w.Kit.Promotion, Stages: w.Kit.Stages, Rows: rows}
+	rep := &ReleasePlanReport{Head: head.String(), Environments: w.Kit.Promotion, Stages: w.Kit.Stages, Rows: rows, Impacts: []CandidateImpacts{}}
 	for _, e := range w.Kit.Environments {
 		ws := e.ArgoSyncWindows()
 		if len(ws) == 0 {
@@ -330,5 +394,30 @@ func (r *ReleasePlan) Run(ctx context.Context) (*ReleasePlanReport, error) {
 		}
 		rep.Windows = append(rep.Windows, promote.EnvWindows{Environment: e.Name, File: e.File, State: st})
 	}
+	for i := range rows {
+		for _, c := range rows[i].Candidates {
+			ci, err := candidateImpacts(ctx, w, rows[i].Component, c)
+			if err != nil {
+				r.Config.warn(fmt.Sprintf("impacts of %s %s→%s not computed: %v", rows[i].Component, c.From, c.To, err))
+				continue
+			}
+			rep.Impacts = append(rep.Impacts, ci)
+		}
+	}
 	return rep, nil
+}
+
+// impactNote is "; impacts: sync-fails 1, restart 2" (empty without impacts), for step details.
+func impactNote(r *diff.Report) string {
+	counts := r.ImpactCounts()
+	var parts []string
+	for _, k := range impact.Kinds {
+		if n := counts[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; impacts: " + strings.Join(parts, ", ")
 }

@@ -1,5 +1,7 @@
 package diff
 
+import "github.com/lakeport/lakeport/cli/pkg/diff/impact"
+
 // DocumentAPIVersion versions the JSON and YAML shape of a diff.
 const DocumentAPIVersion = "lakeport.dev/v1alpha1"
 
@@ -18,6 +20,9 @@ type Document struct {
 	Context int         `json:"context"`
 	Scope   *Scope      `json:"scope,omitempty"`
 	Apps    []DocApp    `json:"apps"`
+	// Impacts are the impacts of changed repository files (migrations, data contracts); each
+	// resource carries its own.
+	Impacts []impact.FileImpact `json:"impacts"`
 }
 
 // Summary is the verdict of a report.
@@ -30,6 +35,9 @@ type Summary struct {
 	AppsRemoved int    `json:"appsRemoved"`
 	NotRendered int    `json:"notRendered"`
 	Resources   Counts `json:"resources"`
+	// Impacts counts the impacts of resources and files by kind (sync-fails, data-at-risk,
+	// security, restart, scale); empty when none or not computed.
+	Impacts map[impact.Kind]int `json:"impacts"`
 }
 
 // SecretsInfo says how secret values were hidden.
@@ -67,6 +75,8 @@ type DocResource struct {
 	Ignored []string `json:"ignored"`
 	// Diff is the unified diff (hunks) of the redacted YAML.
 	Diff string `json:"diff"`
+	// Impacts say what the change does once synced: [{kind, reason, paths}].
+	Impacts []impact.Impact `json:"impacts"`
 }
 
 // Document returns the report's JSON/YAML shape. Every resource with ignored differences is
@@ -76,12 +86,15 @@ func (r *Report) Document() Document {
 		APIVersion: DocumentAPIVersion, Kind: "Diff", Mode: r.Mode, Base: r.Base, Head: r.Head,
 		Ignore:  []string{},
 		Secrets: SecretsInfo{Hash: "hmac-sha256", Salt: r.SaltSource},
-		Context: r.Context, Scope: r.Scope, Apps: []DocApp{},
+		Context: r.Context, Scope: r.Scope, Apps: []DocApp{}, Impacts: r.FileImpacts,
+	}
+	if d.Impacts == nil {
+		d.Impacts = []impact.FileImpact{}
 	}
 	for _, rule := range r.Rules {
 		d.Ignore = append(d.Ignore, rule.Spec)
 	}
-	d.Summary = Summary{Changed: r.Changed(), Apps: len(r.Apps) + skipped(r), NotRendered: skipped(r), Resources: r.Totals()}
+	d.Summary = Summary{Changed: r.Changed(), Apps: len(r.Apps) + skipped(r), NotRendered: skipped(r), Resources: r.Totals(), Impacts: r.ImpactCounts()}
 	for i := range r.Apps {
 		a := &r.Apps[i]
 		switch a.Action {
@@ -99,8 +112,11 @@ func (r *Report) Document() Document {
 			da.Resources = append(da.Resources, DocResource{
 				APIVersion: rd.APIVersion, BaseAPIVersion: rd.BaseAPIVersion, Group: rd.Key.Group, Kind: rd.Key.Kind,
 				Namespace: rd.Key.Namespace, Name: rd.Key.Name, Action: rd.Action, Hook: rd.Hook,
-				Paths: nonNil(rd.Paths), Ignored: nonNil(rd.Ignored), Diff: rd.Diff,
+				Paths: nonNil(rd.Paths), Ignored: nonNil(rd.Ignored), Diff: rd.Diff, Impacts: rd.Impacts,
 			})
+			if da.Resources[len(da.Resources)-1].Impacts == nil {
+				da.Resources[len(da.Resources)-1].Impacts = []impact.Impact{}
+			}
 		}
 		d.Apps = append(d.Apps, da)
 	}

@@ -4,6 +4,10 @@
 // values never leave the engine: they are replaced by salted hashes before anything is compared
 // or printed.
 //
+// With Options.Impacts, each resource also carries its impacts (package impact: restart, sync
+// fails, data at risk, security, scale), computed from the two objects whole, before the ignore
+// rules and redaction.
+//
 // Compare is pure: it reads releases and returns a Report that is never modified afterwards. The
 // writers (WriteText, Document for JSON/YAML, Markdown) only read a Report. The engine does not
 // render, read git, print or exit; cli/pkg/diff/scope decides what to render and the command wires
@@ -20,6 +24,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lakeport/lakeport/cli/pkg/diff/impact"
 	"github.com/lakeport/lakeport/cli/pkg/render"
 )
 
@@ -67,6 +72,12 @@ type Options struct {
 	Hasher *Hasher
 	// Scope, when set, is carried into the report: which apps were rendered and why.
 	Scope *Scope
+	// Impacts computes what each change does (package impact) from the two objects whole,
+	// before the ignore rules and redaction.
+	Impacts bool
+	// FileImpacts are impacts of changed repository files (impact.Files), carried into the
+	// report as they are.
+	FileImpacts []impact.FileImpact
 }
 
 // Scope records how the set of compared applications was chosen.
@@ -97,6 +108,10 @@ type Report struct {
 	// SaltSource is "random" or "flag".
 	SaltSource string
 	Scope      *Scope
+	// ImpactsComputed says whether impacts were computed (Options.Impacts).
+	ImpactsComputed bool
+	// FileImpacts are the impacts of changed repository files (not of a resource).
+	FileImpacts []impact.FileImpact
 }
 
 // SideInfo names one side of a report.
@@ -187,6 +202,10 @@ type ResourceDiff struct {
 	// Diff is the unified diff of the redacted YAML (hunks only); every line of an added or
 	// removed resource.
 	Diff string
+	// Impacts are what the change does once synced (when Options.Impacts), most consequential
+	// first. A resource whose only differences are ignored can still have one (a changed
+	// checksum/config annotation restarts pods).
+	Impacts []impact.Impact
 }
 
 // Changed says whether the report has any change that counts (ignored ones never do).
@@ -197,6 +216,54 @@ func (r *Report) Changed() bool {
 		}
 	}
 	return false
+}
+
+// Impacted says whether any resource or file has an impact of one of kinds.
+func (r *Report) Impacted(kinds ...impact.Kind) bool {
+	want := map[impact.Kind]bool{}
+	for _, k := range kinds {
+		want[k] = true
+	}
+	for _, fi := range r.FileImpacts {
+		if want[fi.Kind] {
+			return true
+		}
+	}
+	for i := range r.Apps {
+		for j := range r.Apps[i].Resources {
+			for _, im := range r.Apps[i].Resources[j].Impacts {
+				if want[im.Kind] {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// ImpactCounts counts impacts by kind, over every resource and file.
+func (r *Report) ImpactCounts() map[impact.Kind]int {
+	out := map[impact.Kind]int{}
+	for _, fi := range r.FileImpacts {
+		out[fi.Kind]++
+	}
+	for i := range r.Apps {
+		for k, n := range r.Apps[i].ImpactCounts() {
+			out[k] += n
+		}
+	}
+	return out
+}
+
+// ImpactCounts counts the application's impacts by kind.
+func (a *AppDiff) ImpactCounts() map[impact.Kind]int {
+	out := map[impact.Kind]int{}
+	for j := range a.Resources {
+		for _, im := range a.Resources[j].Impacts {
+			out[im.Kind]++
+		}
+	}
+	return out
 }
 
 // Totals sums the counts of every application.
@@ -240,6 +307,7 @@ func Compare(base, head Side, o Options) (*Report, error) {
 	rep := &Report{
 		Mode: o.Mode, Base: SideInfo{base.Label, base.Revision}, Head: SideInfo{head.Label, head.Revision},
 		Rules: o.Rules, Context: o.Context, SaltSource: o.Hasher.Source, Scope: o.Scope,
+		ImpactsComputed: o.Impacts, FileImpacts: o.FileImpacts,
 	}
 	seen := map[string]bool{}
 	for _, h := range head.Releases {
@@ -299,7 +367,7 @@ func compareApp(name string, base, head *render.Release, o *Options) AppDiff {
 		case rd.Action == Changed:
 			ad.Counts.Changed++
 			ad.Resources = append(ad.Resources, rd)
-		case len(rd.Ignored) > 0:
+		case len(rd.Ignored) > 0 || len(rd.Impacts) > 0:
 			ad.Counts.Unchanged++
 			ad.Counts.Ignored++
 			ad.Resources = append(ad.Resources, rd)
@@ -439,6 +507,13 @@ func clusterScopedKinds(rels ...*render.Release) map[string]bool {
 // whole is an added or removed resource: its whole redacted YAML as added or removed lines.
 func whole(k keyed, action Action, o *Options) ResourceDiff {
 	rd := ResourceDiff{Key: k.key, APIVersion: k.obj.APIVersion, Action: action, Hook: k.obj.Hook}
+	if o.Impacts {
+		if action == Added {
+			rd.Impacts = impact.Analyze(nil, k.obj)
+		} else {
+			rd.Impacts = impact.Analyze(k.obj, nil)
+		}
+	}
 	y := toYAML(redact(k.key.Group, k.key.Kind, k.obj.Content, o.Hasher))
 	if action == Added {
 		rd.Diff = Unified("", y, o.Context)
@@ -456,6 +531,9 @@ func compareObjects(b, h keyed, o *Options) ResourceDiff {
 	// Identical documents (most of them) need no further work.
 	if b.obj.YAML == h.obj.YAML && b.obj.YAML != "" {
 		return rd
+	}
+	if o.Impacts {
+		rd.Impacts = impact.Analyze(b.obj, h.obj)
 	}
 	bc := redact(b.key.Group, b.key.Kind, b.obj.Content, o.Hasher)
 	hc := redact(h.key.Group, h.key.Kind, h.obj.Content, o.Hasher)

@@ -114,7 +114,7 @@ func mdHeader(r *Report, o *MarkdownOptions) string {
 
 	var rows []*AppDiff
 	for i := range r.Apps {
-		if r.Apps[i].Action != Unchanged {
+		if r.Apps[i].Action != Unchanged || len(r.Apps[i].ImpactCounts()) > 0 {
 			rows = append(rows, &r.Apps[i])
 		}
 	}
@@ -124,11 +124,18 @@ func mdHeader(r *Report, o *MarkdownOptions) string {
 		if r.Mode == Environments {
 			envHead = "Environments"
 		}
+		impacts := r.ImpactsComputed
 		fmt.Fprintf(&b, "| %s | Application | Added | Changed | Removed |", envHead)
+		if impacts {
+			b.WriteString(" Impact |")
+		}
 		if extra {
 			fmt.Fprintf(&b, " %s |", mdCell(o.Extra.Column))
 		}
 		b.WriteString("\n| --- | --- | ---: | ---: | ---: |")
+		if impacts {
+			b.WriteString(" --- |")
+		}
 		if extra {
 			b.WriteString(" --- |")
 		}
@@ -138,14 +145,35 @@ func mdHeader(r *Report, o *MarkdownOptions) string {
 		maxRows := max((o.Limit/2)/80, 10)
 		for i, a := range rows {
 			if i == maxRows {
-				fmt.Fprintf(&b, "| … | %d more | | | |\n", len(rows)-maxRows)
+				fmt.Fprintf(&b, "| … | %d more | | | |", len(rows)-maxRows)
+				if impacts {
+					b.WriteString(" |")
+				}
+				if extra {
+					b.WriteString(" |")
+				}
+				b.WriteString("\n")
 				break
 			}
 			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d |", mdEnv(r, a), mdAppCell(a), a.Counts.Added, a.Counts.Changed, a.Counts.Removed)
+			if impacts {
+				cell := impactSummary(a.ImpactCounts(), true)
+				if cell == "" {
+					cell = "none"
+				}
+				fmt.Fprintf(&b, " %s |", mdCell(cell))
+			}
 			if extra {
 				fmt.Fprintf(&b, " %s |", mdCell(o.Extra.Cells[a.Name]))
 			}
 			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	if len(r.FileImpacts) > 0 {
+		b.WriteString("**Repository files**:\n\n")
+		for _, fi := range r.FileImpacts {
+			fmt.Fprintf(&b, "- %s: %s **%s**: %s\n", mdCode(fi.File), fi.Kind.Icon(), fi.Kind.Words(), mdEscape(fi.Reason))
 		}
 		b.WriteString("\n")
 	}
@@ -201,6 +229,13 @@ func mdApps(r *Report, o *MarkdownOptions) []mdApp {
 				mr.head += ": " + mdPaths(rd.Paths, 8)
 			}
 			mr.head += "\n"
+			if len(rd.Impacts) > 0 {
+				mr.head += "\n"
+				for _, im := range rd.Impacts {
+					mr.head += fmt.Sprintf("- %s **%s**: %s\n", im.Kind.Icon(), im.Kind.Words(), mdEscape(im.Reason))
+				}
+				mr.head += "\n"
+			}
 			mr.diff = rd.Diff
 			if o.ShowIgnored && len(rd.Ignored) > 0 {
 				mr.ignore = "\nignored: " + mdPaths(rd.Ignored, 1<<30) + "\n"

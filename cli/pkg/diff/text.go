@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/lakeport/lakeport/cli/pkg/diff/impact"
 	"github.com/lakeport/lakeport/cli/pkg/source"
 )
 
@@ -52,6 +53,9 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		}
 		for _, rd := range res {
 			fmt.Fprintf(bw, "%s %s%s\n", actionMark(rd.Action, p), rd.Key, dim(resourceNote(&rd)))
+			for _, im := range rd.Impacts {
+				fmt.Fprintf(bw, "    %s\n", paintImpact(im.Kind, p, "impact: "+im.Kind.Words()+": "+im.Reason))
+			}
 			if rd.Diff != "" {
 				for _, l := range strings.SplitAfter(trimNL(rd.Diff), "\n") {
 					l = strings.TrimSuffix(l, "\n")
@@ -63,7 +67,13 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 			}
 		}
 	}
-	if shown == 0 {
+	if len(r.FileImpacts) > 0 {
+		fmt.Fprintf(bw, "\n%s\n", title("Repository files"))
+		for _, fi := range r.FileImpacts {
+			fmt.Fprintf(bw, "  %s\n    %s\n", fi.File, paintImpact(fi.Kind, p, "impact: "+fi.Kind.Words()+": "+fi.Reason))
+		}
+	}
+	if shown == 0 && len(r.FileImpacts) == 0 {
 		if r.Mode == Live {
 			fmt.Fprintln(bw, "\nNo changes: a sync would leave the cluster as it is.")
 		} else {
@@ -80,11 +90,39 @@ func visible(res []ResourceDiff, showIgnored bool) []ResourceDiff {
 	}
 	out := make([]ResourceDiff, 0, len(res))
 	for _, rd := range res {
-		if rd.Action != Unchanged {
+		if rd.Action != Unchanged || len(rd.Impacts) > 0 {
 			out = append(out, rd)
 		}
 	}
 	return out
+}
+
+// paintImpact colours an impact line: refusals and data loss as deletions, the rest as hunks.
+func paintImpact(k impact.Kind, p *Palette, s string) string {
+	switch k {
+	case impact.SyncFails, impact.DataAtRisk:
+		return p.paint(func(p *Palette) func(string) string { return p.Del }, s)
+	case impact.Security:
+		return p.paint(func(p *Palette) func(string) string { return p.Hunk }, s)
+	}
+	return p.paint(func(p *Palette) func(string) string { return p.Dim }, s)
+}
+
+// impactSummary is "⛔ sync fails (1), 🔄 restart (2)" (icons optional), in display order.
+func impactSummary(counts map[impact.Kind]int, icons bool) string {
+	var parts []string
+	for _, k := range impact.Kinds {
+		n := counts[k]
+		if n == 0 {
+			continue
+		}
+		s := fmt.Sprintf("%s (%d)", k.Words(), n)
+		if icons {
+			s = k.Icon() + " " + s
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // reportTitle is "base → head" (revisions) or "from → to at revision" (environments).
@@ -222,6 +260,9 @@ func summaryLine(r *Report) string {
 	}
 	if len(notes) > 0 {
 		s += " (" + strings.Join(notes, "; ") + ")"
+	}
+	if im := impactSummary(r.ImpactCounts(), false); im != "" {
+		s += ". Impacts: " + im
 	}
 	return s + "."
 }

@@ -1,0 +1,4 @@
+package impact
+
+// Retention exposes retention to the external tests.
+var Retention = retention
