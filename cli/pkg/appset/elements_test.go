@@ -159,7 +159,7 @@ func TestExpanderErrorsAndShapes(t *testing.T) {
 		{"matrix, files without d", `
   - matrix:
       generators:
-      - list: {elementsYaml: "{{ .components | toJson }}"}
+      - list: {elements: [{c: x}, {c: "y"}]}
       - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/[abc]/env.yaml"}]}`, true, false},
 		{"git alone", `
   - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/[ab]/env.yaml"}]}`, true, false},
@@ -184,7 +184,7 @@ spec:
   goTemplateOptions: ["missingkey=error"]
   generators:` + tc.generators + `
   template:
-    metadata: {name: '{{ .name }}-{{ .c | default "all" }}', labels: {n: '{{ normalize .name }}'}}
+    metadata: {name: '{{ .name }}-{{ dig "c" "all" . }}', labels: {n: '{{ normalize .name }}'}}
     spec:
       project: 'p-{{ .name }}'
       destination: {server: https://kubernetes.default.svc, namespace: '{{ .name }}'}
