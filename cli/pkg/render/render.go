@@ -103,7 +103,7 @@ type Renderer struct {
 	repo    *source.Repo
 	head    source.Snapshot
 	repoURL string
-	// Concurrency bounds the releases rendered at once (default: 2 × GOMAXPROCS).
+	// Concurrency bounds the releases rendered at once (default: GOMAXPROCS).
 	Concurrency int
 	// Cache, when set, serves and keeps releases by content (see Cache).
 	Cache *Cache
@@ -148,17 +148,30 @@ func normalizeURL(u string) string {
 // Render renders every Application concurrently. Results keep the order of apps. The error joins
 // one *Error per failed Application; no Release is returned for those.
 func (r *Renderer) Render(ctx context.Context, apps []argov1.Application) ([]*Release, error) {
+	return r.RenderStream(ctx, apps, nil)
+}
+
+// RenderStream is Render calling each (when set) with every release as soon as it is rendered,
+// from the rendering goroutine: a caller that writes a release out and then drops its Manifest
+// and Objects keeps memory bounded by the concurrency instead of by the fleet. An error of each
+// is that Application's error.
+func (r *Renderer) RenderStream(ctx context.Context, apps []argov1.Application, each func(*Release) error) ([]*Release, error) {
 	out := make([]*Release, len(apps))
 	errs := make([]error, len(apps))
 	g, ctx := errgroup.WithContext(ctx)
 	n := r.Concurrency
 	if n <= 0 {
-		n = 2 * runtime.GOMAXPROCS(0)
+		// Rendering is CPU-bound (templates, YAML): more goroutines than processors only hold
+		// more releases in memory at once.
+		n = runtime.GOMAXPROCS(0)
 	}
 	g.SetLimit(n)
 	for i := range apps {
 		g.Go(func() error {
 			rel, err := r.renderApp(ctx, &apps[i])
+			if err == nil && each != nil {
+				err = each(rel)
+			}
 			if err != nil {
 				errs[i] = &Error{App: apps[i].Name, Err: err}
 				return nil

@@ -233,7 +233,13 @@ func (w *Workspace) Components() []string {
 
 // Render renders the Applications and orders the releases by promotion order, then name.
 func (w *Workspace) Render(ctx context.Context, apps []argov1.Application) ([]*render.Release, error) {
-	rels, err := w.Renderer.Render(ctx, apps)
+	return w.RenderStream(ctx, apps, nil)
+}
+
+// RenderStream is Render handing each release to each as soon as it is rendered
+// (render.Renderer.RenderStream).
+func (w *Workspace) RenderStream(ctx context.Context, apps []argov1.Application, each func(*render.Release) error) ([]*render.Release, error) {
+	rels, err := w.Renderer.RenderStream(ctx, apps, each)
 	render.SortReleases(rels, w.Kit.Promotion)
 	return rels, w.locatePins(apps, err)
 }
