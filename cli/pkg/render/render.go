@@ -110,6 +110,7 @@ type Renderer struct {
 
 	mu      sync.Mutex
 	charts  map[string]*chartFiles
+	pinned  map[string]source.Snapshot // revision as written -> its snapshot
 	schemas schemaCache
 }
 
@@ -138,7 +139,25 @@ func (r *Renderer) Snapshot(repoURL, revision string) (source.Snapshot, error) {
 	if revision == "" || revision == "HEAD" {
 		return r.head, nil
 	}
-	return r.repo.At(revision)
+	// A fleet pins the same few revisions thousands of times: resolve each once (resolving takes
+	// the repository's lock).
+	r.mu.Lock()
+	s, ok := r.pinned[revision]
+	r.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := r.repo.At(revision)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.pinned == nil {
+		r.pinned = map[string]source.Snapshot{}
+	}
+	r.pinned[revision] = s
+	r.mu.Unlock()
+	return s, nil
 }
 
 func normalizeURL(u string) string {
