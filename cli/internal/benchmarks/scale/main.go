@@ -57,6 +57,7 @@ type row struct {
 	Median  time.Duration `json:"medianNs"`
 	Min     time.Duration `json:"minNs"`
 	Max     time.Duration `json:"maxNs"`
+	CPU     time.Duration `json:"medianCpuNs"` // user + system time of the process
 	PeakRSS int64         `json:"peakRssBytes"`
 	Note    string        `json:"note,omitempty"`
 }
@@ -159,7 +160,7 @@ func measureSize(o options, n int) ([]row, error) {
 		}
 		r.Size, r.Apps, r.Work, r.Note = n, apps, work, note
 		rows = append(rows, r)
-		fmt.Fprintf(os.Stderr, "  %-28s %8s  %4d MB\n", work, r.Median.Round(time.Millisecond), r.PeakRSS>>20)
+		fmt.Fprintf(os.Stderr, "  %-28s %8s  cpu %8s  %4d MB\n", work, r.Median.Round(time.Millisecond), r.CPU.Round(time.Millisecond), r.PeakRSS>>20)
 		return nil
 	}
 	out := filepath.Join(base, fmt.Sprintf("out-%d", n))
@@ -238,7 +239,7 @@ func helmSample(ctx context.Context, o options, w *workspace.Workspace, f *fleet
 	if err != nil {
 		return row{}, err
 	}
-	var per []time.Duration
+	var per, cpu []time.Duration
 	var rss int64
 	for run := 0; run <= o.runs; run++ {
 		for _, inv := range invs {
@@ -250,6 +251,7 @@ func helmSample(ctx context.Context, o options, w *workspace.Workspace, f *fleet
 			}
 			if run > 0 { // the first round warms the page cache
 				per = append(per, time.Since(start))
+				cpu = append(cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 				rss = max(rss, maxRSS(cmd))
 			}
 		}
@@ -260,13 +262,13 @@ func helmSample(ctx context.Context, o options, w *workspace.Workspace, f *fleet
 		names[i] = r.App
 	}
 	fmt.Fprintf(os.Stderr, "  helm template sample (seed %d): %s\n", o.seed, strings.Join(names, " "))
-	return row{Work: "helm template per release", Median: m, Min: stats.Min(per), Max: stats.Max(per), PeakRSS: rss,
+	return row{Work: "helm template per release", Median: m, Min: stats.Min(per), Max: stats.Max(per), CPU: stats.Median(cpu), PeakRSS: rss,
 		Note: fmt.Sprintf("median of %d releases × %d runs, seed %d", len(invs), o.runs, o.seed)}, nil
 }
 
 // timeCommand runs lakeport with args o.runs times (after one warm-up) in fresh processes.
 func timeCommand(ctx context.Context, o options, args []string, okExit []int) (row, error) {
-	var ds []time.Duration
+	var ds, cpu []time.Duration
 	var rss []time.Duration // peak RSS in bytes, as durations to reuse stats.Median
 	for i := 0; i <= o.runs; i++ {
 		cmd := exec.CommandContext(ctx, o.lakeport, args...)
@@ -287,8 +289,9 @@ func timeCommand(ctx context.Context, o options, args []string, okExit []int) (r
 		}
 		ds = append(ds, d)
 		rss = append(rss, time.Duration(maxRSS(cmd)))
+		cpu = append(cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 	}
-	return row{Median: stats.Median(ds), Min: stats.Min(ds), Max: stats.Max(ds), PeakRSS: int64(stats.Median(rss))}, nil
+	return row{Median: stats.Median(ds), Min: stats.Min(ds), Max: stats.Max(ds), CPU: stats.Median(cpu), PeakRSS: int64(stats.Median(rss))}, nil
 }
 
 // maxRSS is the peak resident set of a finished child process, in bytes (Linux reports KiB).
@@ -329,11 +332,11 @@ func target(size int, work string) (time.Duration, int64, string) {
 
 func printTable(rows []row, o options) {
 	fmt.Printf("bench-scale: fresh lakeport processes on a generated fleet, median of %d runs (peak RSS: median of the runs' getrusage maxrss), no cache\n", o.runs)
-	fmt.Printf("%-6s %-6s %-30s %10s %10s %8s  %-28s %s\n", "N", "apps", "work", "median", "min–max", "peak", "target", "")
-	helm := map[int]time.Duration{}
+	fmt.Printf("%-6s %-6s %-30s %10s %10s %21s %8s  %-28s %s\n", "N", "apps", "work", "median", "cpu", "min–max", "peak", "target", "")
+	helm, helmCPU := map[int]time.Duration{}, map[int]time.Duration{}
 	for _, r := range rows {
 		if r.Work == "helm template per release" {
-			helm[r.Size] = r.Median
+			helm[r.Size], helmCPU[r.Size] = r.Median, r.CPU
 		}
 	}
 	for _, r := range rows {
@@ -349,12 +352,13 @@ func printTable(rows []row, o options) {
 		if r.Work == "render" && helm[r.Size] > 0 {
 			peer := helm[r.Size] * time.Duration(r.Apps)
 			ratio := float64(peer) / float64(r.Median)
-			note = fmt.Sprintf("helm template × %d extrapolated from the sample: %s, %.1f× lakeport", r.Apps, peer.Round(time.Second), ratio)
+			note = fmt.Sprintf("helm template × %d extrapolated from the sample: %s, %.1f× lakeport (CPU: %.1f×)", r.Apps, peer.Round(time.Second), ratio,
+				float64(helmCPU[r.Size]*time.Duration(r.Apps))/float64(max(r.CPU, 1)))
 			if ratio < 20 {
 				verdict = "MISSED"
 			}
 		}
-		fmt.Printf("%-6d %-6d %-30s %10s %10s %6dMB  %-28s %-6s %s\n", r.Size, r.Apps, r.Work, r.Median.Round(time.Millisecond),
+		fmt.Printf("%-6d %-6d %-30s %10s %10s %21s %6dMB  %-28s %-6s %s\n", r.Size, r.Apps, r.Work, r.Median.Round(time.Millisecond), r.CPU.Round(time.Millisecond),
 			r.Min.Round(10*time.Millisecond).String()+"–"+r.Max.Round(10*time.Millisecond).String(), r.PeakRSS>>20, text, verdict, note)
 	}
 }
