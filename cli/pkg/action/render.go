@@ -53,6 +53,10 @@ type Render struct {
 	// Objects are dropped (the report's Releases then carry neither): memory does not grow with
 	// the fleet.
 	Dir string
+	// ManifestsOnly drops each release's decoded Objects as soon as it is rendered (they are
+	// counted in the report's Objects): a fleet's manifests alone are a fraction of the memory
+	// its decoded objects take.
+	ManifestsOnly bool
 }
 
 // RenderReport is what Render produced.
@@ -101,11 +105,15 @@ func (r *Render) Run(ctx context.Context) (*RenderReport, error) {
 		}
 		rep.Releases = rels
 	} else {
-		if rep.Releases, err = w.Render(ctx, apps); err != nil {
-			return nil, err
-		}
-		for _, rel := range rep.Releases {
+		each = func(rel *render.Release) error {
 			objects.Add(int64(len(rel.Objects)))
+			if r.ManifestsOnly {
+				rel.Objects = nil
+			}
+			return nil
+		}
+		if rep.Releases, err = w.RenderStream(ctx, apps, each); err != nil {
+			return nil, err
 		}
 	}
 	rep.Objects = int(objects.Load())
