@@ -77,6 +77,8 @@ func (o *RenderOptions) Complete() error {
 	if o.format, err = output.Parse(o.Output, output.YAML, output.JSON, output.Table); err != nil {
 		return usageError(fmt.Errorf("%w, or dir=PATH", err))
 	}
+	// The YAML stream prints manifests only: the decoded objects need not be held for it.
+	o.ManifestsOnly = o.format == output.YAML
 	return nil
 }
 

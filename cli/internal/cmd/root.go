@@ -20,6 +20,7 @@ import (
 	"github.com/lakeport/lakeport/cli/pkg/action"
 	"github.com/lakeport/lakeport/cli/pkg/atomicfile"
 	"github.com/lakeport/lakeport/cli/pkg/promote"
+	"github.com/lakeport/lakeport/cli/pkg/render"
 )
 
 // Factory carries what every command shares: streams and the global flags, and what tests inject.
@@ -28,6 +29,8 @@ type Factory struct {
 	// RepoDir is where the kit repository is searched from (--repo; default the working directory).
 	RepoDir string
 	Color   string
+	// Cache is the render cache directory (--cache; default LAKEPORT_CACHE; "" = no cache).
+	Cache string
 	// Now is the clock (tests fix it).
 	Now func() time.Time
 	// Gate, when set, replaces the health-based promotion gate (tests).
@@ -40,13 +43,18 @@ type Factory struct {
 // notes on stderr, the environment of the streams, and the connection the command's flags fill.
 func (f *Factory) Config(conn action.Connection) *action.Config {
 	errOut := f.IO.ErrOut
+	cache := f.Cache
+	if cache == "" {
+		cache = f.IO.Getenv(render.CacheEnv)
+	}
 	return &action.Config{
-		RepoDir: f.RepoDir,
-		Now:     f.Now,
-		Getenv:  f.IO.Getenv,
-		Warn:    func(msg string) { fmt.Fprintf(errOut, "warning: %s\n", msg) },
-		Note:    func(msg string) { fmt.Fprintf(errOut, "note: %s\n", msg) },
-		Conn:    conn,
+		RepoDir:     f.RepoDir,
+		RenderCache: cache,
+		Now:         f.Now,
+		Getenv:      f.IO.Getenv,
+		Warn:        func(msg string) { fmt.Fprintf(errOut, "warning: %s\n", msg) },
+		Note:        func(msg string) { fmt.Fprintf(errOut, "note: %s\n", msg) },
+		Conn:        conn,
 	}
 }
 
@@ -74,6 +82,7 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 		},
 	}
 	root.PersistentFlags().StringVar(&f.RepoDir, "repo", "", "the kit repository (default: the repository containing the working directory)")
+	root.PersistentFlags().StringVar(&f.Cache, "cache", "", "keep rendered releases in this directory, keyed by content (charts, values, parameters, lakeport build), and reuse them across runs (default $"+render.CacheEnv+"; off when empty)")
 	root.PersistentFlags().StringVar(&f.Color, "color", "auto", "colour output: auto, always or never (auto honours NO_COLOR and CLICOLOR_FORCE)")
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/lakeport/lakeport/cli/pkg/render"
 	"github.com/lakeport/lakeport/cli/pkg/source"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
 )
@@ -32,6 +33,17 @@ type Config struct {
 	Getenv func(string) string
 	// Conn is how health, diff --live and the promotion gate reach Kubernetes and Argo CD.
 	Conn Connection
+	// RenderCache is the directory of the opt-in render cache ("" = no cache; the CLI sets it
+	// from --cache or LAKEPORT_CACHE).
+	RenderCache string
+}
+
+// renderCache opens the render cache, nil when there is none.
+func (c *Config) renderCache() (*render.Cache, error) {
+	if c.RenderCache == "" {
+		return nil, nil
+	}
+	return render.OpenCache(c.RenderCache)
 }
 
 func (c *Config) now() time.Time {
@@ -80,11 +92,15 @@ func (c *Config) openRepo() (*source.Repo, error) {
 
 // openWorkspace loads the kit at a revision ("" = working tree).
 func (c *Config) openWorkspace(revision string) (*workspace.Workspace, error) {
-	dir, err := c.dir()
+	repo, err := c.openRepo()
 	if err != nil {
 		return nil, err
 	}
-	return workspace.Open(dir, revision)
+	cache, err := c.renderCache()
+	if err != nil {
+		return nil, err
+	}
+	return workspace.OpenRepoShared(repo, revision, &workspace.Shared{Cache: cache})
 }
 
 // ShortSHA shortens a full commit SHA to 12 hex digits for people; anything else is returned as

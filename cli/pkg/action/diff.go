@@ -232,7 +232,14 @@ func (d *Diff) openRevisions(repo *source.Repo) (bw, hw *workspace.Workspace, er
 	if err != nil {
 		return nil, nil, &RevisionError{Side: "base", Revision: d.Base, Err: err}
 	}
-	if hw, err = workspace.OpenRepo(repo, d.Head); err != nil {
+	// The two sides share the expansion's memory: an environment whose env.yaml (and the
+	// ApplicationSet) did not change is expanded once.
+	cache, err := d.Config.renderCache()
+	if err != nil {
+		return nil, nil, err
+	}
+	sh := &workspace.Shared{Expander: appset.NewExpander(), Cache: cache}
+	if hw, err = workspace.OpenRepoShared(repo, d.Head, sh); err != nil {
 		return nil, nil, &RevisionError{Side: "head", Revision: d.Head, Err: err}
 	}
 	changed, err := scope.ChangedFiles(repo, baseSnap, hw.Head, path.Dir(kit.File))
@@ -242,7 +249,7 @@ func (d *Diff) openRevisions(repo *source.Repo) (bw, hw *workspace.Workspace, er
 	reads := expansionInputs(hw.Kit)
 	for _, f := range changed {
 		if reads(f) {
-			if bw, err = workspace.OpenRepo(repo, d.Base); err != nil {
+			if bw, err = workspace.OpenRepoShared(repo, d.Base, sh); err != nil {
 				return nil, nil, &RevisionError{Side: "base", Revision: d.Base, Err: err}
 			}
 			return bw, hw, nil
@@ -250,6 +257,7 @@ func (d *Diff) openRevisions(repo *source.Repo) (bw, hw *workspace.Workspace, er
 	}
 	bw = &workspace.Workspace{Repo: repo, Head: baseSnap, Kit: hw.Kit, RepoURL: hw.RepoURL,
 		Renderer: render.New(repo, baseSnap, hw.RepoURL), Apps: hw.Apps}
+	bw.Renderer.Cache = cache
 	return bw, hw, nil
 }
 

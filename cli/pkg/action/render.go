@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
@@ -48,8 +49,14 @@ type Render struct {
 	// Revision reads the kit at this git revision ("" = the working tree).
 	Revision string
 	// Dir, when set, receives Dir/<env>/<component>.yaml, replacing Dir as a whole only once
-	// everything rendered.
+	// everything rendered. Each release is written as soon as it is rendered and its Manifest and
+	// Objects are dropped (the report's Releases then carry neither): memory does not grow with
+	// the fleet.
 	Dir string
+	// ManifestsOnly drops each release's decoded Objects as soon as it is rendered (they are
+	// counted in the report's Objects): a fleet's manifests alone are a fraction of the memory
+	// its decoded objects take.
+	ManifestsOnly bool
 }
 
 // RenderReport is what Render produced.
@@ -72,19 +79,46 @@ func (r *Render) Run(ctx context.Context) (*RenderReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rels, err := w.Render(ctx, apps)
-	if err != nil {
-		return nil, err
-	}
+	rep := &RenderReport{}
+	var each func(*render.Release) error
+	var objects atomic.Int64
 	if r.Dir != "" {
-		if err := render.WriteDir(r.Dir, rels); err != nil {
+		dw, err := render.NewDirWriter(r.Dir)
+		if err != nil {
+			return nil, err
+		}
+		each = func(rel *render.Release) error {
+			if err := dw.Write(rel); err != nil {
+				return err
+			}
+			objects.Add(int64(len(rel.Objects)))
+			rel.Manifest, rel.Objects = "", nil
+			return nil
+		}
+		rels, err := w.RenderStream(ctx, apps, each)
+		if err != nil {
+			dw.Abort()
+			return nil, err
+		}
+		if err := dw.Commit(); err != nil {
+			return nil, err
+		}
+		rep.Releases = rels
+	} else {
+		each = func(rel *render.Release) error {
+			objects.Add(int64(len(rel.Objects)))
+			if r.ManifestsOnly {
+				rel.Objects = nil
+			}
+			return nil
+		}
+		if rep.Releases, err = w.RenderStream(ctx, apps, each); err != nil {
 			return nil, err
 		}
 	}
-	rep := &RenderReport{Releases: rels}
+	rep.Objects = int(objects.Load())
 	envs := map[string]bool{}
-	for _, rel := range rels {
-		rep.Objects += len(rel.Objects)
+	for _, rel := range rep.Releases {
 		envs[rel.Environment] = true
 	}
 	rep.Environments = len(envs)

@@ -38,9 +38,10 @@ func (e *UnsupportedError) Error() string {
 
 var templateErrRE = regexp.MustCompile(`template: [^:]+:\d+:\d+: .*$`)
 
-// Expand returns the Applications the ApplicationSet generates, sorted by name.
+// Expand returns the Applications the ApplicationSet generates, sorted by name (with a fresh
+// Expander: element by element, concurrently, where the generators allow it).
 func Expand(as *argov1.ApplicationSet, r Resolver) ([]argov1.Application, error) {
-	return expand(as, r, &templateRenderer{})
+	return NewExpander().Expand(as, r)
 }
 
 func expand(as *argov1.ApplicationSet, r Resolver, renderer utils.Renderer) ([]argov1.Application, error) {
@@ -119,6 +120,9 @@ func (r *repos) keep(err error) error {
 }
 
 func (r *repos) GetFiles(_ context.Context, repoURL, revision, _, pattern string, _ bool, _ *argov1.SourceIntegrity) (map[string][]byte, error) {
+	if one, ok := r.resolver.(*oneFile); ok {
+		return one.files(pattern), nil
+	}
 	snap, err := r.resolver.Snapshot(repoURL, revision)
 	if err != nil {
 		return nil, r.keep(err)

@@ -1,11 +1,14 @@
 package appset
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
+	"text/template"
 	"unsafe"
 
 	"github.com/argoproj/argo-cd/v3/applicationset/utils"
@@ -23,7 +26,10 @@ import (
 // an action still goes through Argo CD's own Replace, and templatePatch too. The walk mirrors
 // Argo CD's deeplyReplaceWithFilter (applicationset/utils/utils.go, v3.6.1, Apache-2.0) case for
 // case; TestTemplateRendererMatchesArgoCD compares the two on the kit and on test templates.
-type templateRenderer struct{ utils.Render }
+type templateRenderer struct {
+	utils.Render
+	parsed parsedTemplates
+}
 
 var _ utils.Renderer = (*templateRenderer)(nil)
 
@@ -199,4 +205,58 @@ func copyValueIntoUnexported(destination, value reflect.Value) {
 
 func copyUnexported(destination, original reflect.Value) {
 	copyValueIntoUnexported(destination, reflect.NewAt(original.Type(), unsafe.Pointer(original.UnsafeAddr())).Elem())
+}
+
+// argoBaseTemplate is Argo CD's base template, with every sprig function and Argo CD's own
+// (normalize, slugify, toYaml, fromYaml...) loaded (applicationset/utils/utils.go, v3.6.1). Read
+// through the linker so that the parsed templates below carry exactly Argo CD's functions.
+//
+//go:linkname argoBaseTemplate github.com/argoproj/argo-cd/v3/applicationset/utils.baseTemplate
+var argoBaseTemplate *template.Template
+
+// parsedTemplates keeps each template text parsed once, per goTemplateOptions: Argo CD's Replace
+// clones the ~200-function base template and parses the text again for every string of every
+// generated Application (a third of the expansion's CPU on a fleet); a parsed text/template is
+// safe to execute concurrently and executes the same. Texts that call tpl go through Argo CD's
+// Replace: its tpl function counts its recursion in state shared by one execution.
+type parsedTemplates struct {
+	m sync.Map // options + "\x00" + text -> *template.Template
+}
+
+func (p *parsedTemplates) get(text string, opts []string) (*template.Template, bool) {
+	key := strings.Join(opts, "\x01") + "\x00" + text
+	if t, ok := p.m.Load(key); ok {
+		return t.(*template.Template), true
+	}
+	if argoBaseTemplate == nil {
+		return nil, false
+	}
+	t, err := argoBaseTemplate.Clone()
+	if err != nil {
+		return nil, false
+	}
+	for _, o := range opts {
+		t = t.Option(o)
+	}
+	if t, err = t.Parse(text); err != nil {
+		return nil, false // Argo CD's Replace reports it, in its words
+	}
+	actual, _ := p.m.LoadOrStore(key, t)
+	return actual.(*template.Template), true
+}
+
+// Replace is Argo CD's Replace with the text parsed once (see parsedTemplates).
+func (r *templateRenderer) Replace(tmpl string, params map[string]any, useGoTemplate bool, opts []string) (string, error) {
+	if !useGoTemplate || strings.Contains(tmpl, "tpl") {
+		return r.Render.Replace(tmpl, params, useGoTemplate, opts)
+	}
+	t, ok := r.parsed.get(tmpl, opts)
+	if !ok {
+		return r.Render.Replace(tmpl, params, useGoTemplate, opts)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, params); err != nil {
+		return "", fmt.Errorf("failed to execute go template %s: %w", tmpl, err)
+	}
+	return b.String(), nil
 }

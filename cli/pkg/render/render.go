@@ -7,6 +7,8 @@ package render
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -101,18 +103,22 @@ type Renderer struct {
 	repo    *source.Repo
 	head    source.Snapshot
 	repoURL string
-	// Concurrency bounds the releases rendered at once (default: 2 × GOMAXPROCS).
+	// Concurrency bounds the releases rendered at once (default: GOMAXPROCS).
 	Concurrency int
+	// Cache, when set, serves and keeps releases by content (see Cache).
+	Cache *Cache
 
 	mu      sync.Mutex
 	charts  map[string]*chartFiles
+	pinned  map[string]source.Snapshot // revision as written -> its snapshot
 	schemas schemaCache
 }
 
 type chartFiles struct {
-	once  sync.Once
-	files []*loader.BufferedFile
-	err   error
+	once   sync.Once
+	files  []*loader.BufferedFile
+	digest string
+	err    error
 }
 
 // New returns a renderer for the kit repository at repoURL. Floating revisions (HEAD) read head,
@@ -133,7 +139,25 @@ func (r *Renderer) Snapshot(repoURL, revision string) (source.Snapshot, error) {
 	if revision == "" || revision == "HEAD" {
 		return r.head, nil
 	}
-	return r.repo.At(revision)
+	// A fleet pins the same few revisions thousands of times: resolve each once (resolving takes
+	// the repository's lock).
+	r.mu.Lock()
+	s, ok := r.pinned[revision]
+	r.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := r.repo.At(revision)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.pinned == nil {
+		r.pinned = map[string]source.Snapshot{}
+	}
+	r.pinned[revision] = s
+	r.mu.Unlock()
+	return s, nil
 }
 
 func normalizeURL(u string) string {
@@ -143,17 +167,30 @@ func normalizeURL(u string) string {
 // Render renders every Application concurrently. Results keep the order of apps. The error joins
 // one *Error per failed Application; no Release is returned for those.
 func (r *Renderer) Render(ctx context.Context, apps []argov1.Application) ([]*Release, error) {
+	return r.RenderStream(ctx, apps, nil)
+}
+
+// RenderStream is Render calling each (when set) with every release as soon as it is rendered,
+// from the rendering goroutine: a caller that writes a release out and then drops its Manifest
+// and Objects keeps memory bounded by the concurrency instead of by the fleet. An error of each
+// is that Application's error.
+func (r *Renderer) RenderStream(ctx context.Context, apps []argov1.Application, each func(*Release) error) ([]*Release, error) {
 	out := make([]*Release, len(apps))
 	errs := make([]error, len(apps))
 	g, ctx := errgroup.WithContext(ctx)
 	n := r.Concurrency
 	if n <= 0 {
-		n = 2 * runtime.GOMAXPROCS(0)
+		// Rendering is CPU-bound (templates, YAML): more goroutines than processors only hold
+		// more releases in memory at once.
+		n = runtime.GOMAXPROCS(0)
 	}
 	g.SetLimit(n)
 	for i := range apps {
 		g.Go(func() error {
 			rel, err := r.renderApp(ctx, &apps[i])
+			if err == nil && each != nil {
+				err = each(rel)
+			}
 			if err != nil {
 				errs[i] = &Error{App: apps[i].Name, Err: err}
 				return nil
@@ -221,11 +258,49 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 		return nil, fmt.Errorf("chart %s at revision %q: %w", chartSrc.Path, chartSrc.TargetRevision, err)
 	}
 	rel.Chart.Resolved = snap.Revision()
-	files, err := r.chartFiles(snap, rel.Chart.Path)
+	cf, err := r.chartFiles(snap, rel.Chart.Path)
 	if err != nil {
 		return nil, err
 	}
-	ch, err := loader.LoadFiles(files)
+
+	// The value files, read first: with the chart's digest they key the cache.
+	type valueFile struct {
+		path string
+		raw  []byte
+	}
+	var valueFiles []valueFile
+	key := &cacheKey{Format: cacheFormat, Chart: cf.digest, ChartPath: rel.Chart.Path, ReleaseName: rel.ReleaseName, Namespace: rel.Namespace, Helm: helm}
+	for _, vf := range helm.ValueFiles {
+		file, vsnap, err := r.resolveValueFile(vf, chartSrc, snap, refs)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := vsnap.ReadFile(file)
+		if err != nil {
+			if helm.IgnoreMissingValueFiles && errors.Is(err, fs.ErrNotExist) {
+				key.ValueFiles = append(key.ValueFiles, valueFileKey{Path: file, Missing: true})
+				continue
+			}
+			return nil, fmt.Errorf("values file %s: %w", file, err)
+		}
+		valueFiles = append(valueFiles, valueFile{file, raw})
+		sum := sha256.Sum256(raw)
+		key.ValueFiles = append(key.ValueFiles, valueFileKey{Path: file, SHA256: hex.EncodeToString(sum[:])})
+	}
+	var cacheKey string
+	if r.Cache != nil {
+		key.Build = r.Cache.build
+		if cacheKey, err = key.sum(); err != nil {
+			return nil, err
+		}
+		if e := r.Cache.get(cacheKey); e != nil {
+			if err := e.fill(rel); err == nil {
+				return rel, nil
+			}
+		}
+	}
+
+	ch, err := loader.LoadFiles(cf.files)
 	if err != nil {
 		return nil, fmt.Errorf("load chart %s at %s: %w", rel.Chart.Path, revLabel(snap), err)
 	}
@@ -237,24 +312,13 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 	}
 
 	vals := map[string]any{}
-	for _, vf := range helm.ValueFiles {
-		file, vsnap, err := r.resolveValueFile(vf, chartSrc, snap, refs)
-		if err != nil {
-			return nil, err
-		}
-		raw, err := vsnap.ReadFile(file)
-		if err != nil {
-			if helm.IgnoreMissingValueFiles && errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			return nil, fmt.Errorf("values file %s: %w", file, err)
-		}
+	for _, vf := range valueFiles {
 		cur := map[string]any{}
-		if err := sigsyaml.Unmarshal(raw, &cur); err != nil {
-			return nil, fmt.Errorf("values file %s: %w", file, err)
+		if err := sigsyaml.Unmarshal(vf.raw, &cur); err != nil {
+			return nil, fmt.Errorf("values file %s: %w", vf.path, err)
 		}
 		vals = mergeMaps(vals, cur)
-		rel.ValueFiles = append(rel.ValueFiles, file)
+		rel.ValueFiles = append(rel.ValueFiles, vf.path)
 	}
 	if !helm.ValuesIsEmpty() {
 		cur := map[string]any{}
@@ -310,6 +374,11 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 	if rel.Manifest, rel.Objects, err = helmTemplate(ch, vals, topts); err != nil {
 		return nil, fmt.Errorf("chart %s at %s with %s: %w", rel.Chart.Path, revLabel(snap), strings.Join(rel.ValueFiles, ", "), err)
 	}
+	if r.Cache != nil {
+		if err := r.Cache.put(cacheKey, newCacheEntry(rel)); err != nil {
+			return nil, err
+		}
+	}
 	return rel, nil
 }
 
@@ -340,7 +409,7 @@ func (r *Renderer) resolveValueFile(vf string, chartSrc *argov1.ApplicationSourc
 
 // chartFiles loads (once per revision and path) the chart's files, honouring .helmignore as
 // `helm template <dir>` does.
-func (r *Renderer) chartFiles(snap source.Snapshot, dir string) ([]*loader.BufferedFile, error) {
+func (r *Renderer) chartFiles(snap source.Snapshot, dir string) (*chartFiles, error) {
 	key := snap.Revision() + ":" + dir
 	r.mu.Lock()
 	cf, ok := r.charts[key]
@@ -349,8 +418,12 @@ func (r *Renderer) chartFiles(snap source.Snapshot, dir string) ([]*loader.Buffe
 		r.charts[key] = cf
 	}
 	r.mu.Unlock()
-	cf.once.Do(func() { cf.files, cf.err = readChart(snap, dir) })
-	return cf.files, cf.err
+	cf.once.Do(func() {
+		if cf.files, cf.err = readChart(snap, dir); cf.err == nil {
+			cf.digest = chartDigest(cf.files)
+		}
+	})
+	return cf, cf.err
 }
 
 var utf8bom = []byte{0xEF, 0xBB, 0xBF}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // WriteStream writes releases as one YAML stream: per release a header comment, then its manifest
@@ -37,39 +38,84 @@ const marker = ".lakeport-render"
 // beside PATH and swapped in with renames, so PATH is never left half written; an existing PATH is
 // replaced only if it is empty or was written by lakeport.
 func WriteDir(dir string, rels []*Release) (err error) {
-	dir = filepath.Clean(dir)
-	if entries, statErr := os.ReadDir(dir); statErr == nil && len(entries) > 0 {
-		if _, mErr := os.Stat(filepath.Join(dir, marker)); mErr != nil {
-			return fmt.Errorf("output directory %s exists and was not written by lakeport render: choose another path or remove it", dir)
-		}
-	} else if statErr != nil && !errors.Is(statErr, os.ErrNotExist) {
-		return fmt.Errorf("output directory %s: %w", dir, statErr)
-	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", parent, err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	w, err := NewDirWriter(dir)
 	if err != nil {
-		return fmt.Errorf("create temporary directory beside %s: %w", dir, err)
+		return err
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(tmp)
+			w.Abort()
 		}
 	}()
 	for _, r := range rels {
-		env, comp := r.Environment, r.Component
-		if env == "" || comp == "" {
-			env, comp = "_", r.App
-		}
-		if err := os.MkdirAll(filepath.Join(tmp, env), 0o755); err != nil {
+		if err := w.Write(r); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(tmp, env, comp+".yaml"), []byte(withSeparator(r.Manifest)), 0o644); err != nil {
-			return fmt.Errorf("write %s/%s.yaml: %w", env, comp, err)
-		}
 	}
+	return w.Commit()
+}
+
+// DirWriter is WriteDir one release at a time (safe for concurrent use): render -o dir= streams
+// each release out as soon as it is rendered. Nothing is visible at PATH until Commit.
+type DirWriter struct {
+	dir, tmp string
+	mu       sync.Mutex
+	made     map[string]bool
+}
+
+// NewDirWriter checks PATH and creates the directory the releases are written to.
+func NewDirWriter(dir string) (*DirWriter, error) {
+	dir = filepath.Clean(dir)
+	if entries, statErr := os.ReadDir(dir); statErr == nil && len(entries) > 0 {
+		if _, mErr := os.Stat(filepath.Join(dir, marker)); mErr != nil {
+			return nil, fmt.Errorf("output directory %s exists and was not written by lakeport render: choose another path or remove it", dir)
+		}
+	} else if statErr != nil && !errors.Is(statErr, os.ErrNotExist) {
+		return nil, fmt.Errorf("output directory %s: %w", dir, statErr)
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", parent, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("create temporary directory beside %s: %w", dir, err)
+	}
+	return &DirWriter{dir: dir, tmp: tmp, made: map[string]bool{}}, nil
+}
+
+// Write writes one release's file.
+func (w *DirWriter) Write(r *Release) error {
+	env, comp := r.Environment, r.Component
+	if env == "" || comp == "" {
+		env, comp = "_", r.App
+	}
+	w.mu.Lock()
+	if !w.made[env] {
+		if err := os.MkdirAll(filepath.Join(w.tmp, env), 0o755); err != nil {
+			w.mu.Unlock()
+			return err
+		}
+		w.made[env] = true
+	}
+	w.mu.Unlock()
+	if err := os.WriteFile(filepath.Join(w.tmp, env, comp+".yaml"), []byte(withSeparator(r.Manifest)), 0o644); err != nil {
+		return fmt.Errorf("write %s/%s.yaml: %w", env, comp, err)
+	}
+	return nil
+}
+
+// Abort removes what was written.
+func (w *DirWriter) Abort() { os.RemoveAll(w.tmp) }
+
+// Commit swaps the written directory in at PATH.
+func (w *DirWriter) Commit() (err error) {
+	defer func() {
+		if err != nil {
+			w.Abort()
+		}
+	}()
+	dir, tmp := w.dir, w.tmp
 	if err := os.WriteFile(filepath.Join(tmp, marker), []byte("written by lakeport render; safe to delete\n"), 0o644); err != nil {
 		return err
 	}

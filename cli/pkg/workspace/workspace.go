@@ -47,6 +47,20 @@ func Open(dir, revision string) (*Workspace, error) {
 
 // OpenRepo is Open for an already opened repository.
 func OpenRepo(repo *source.Repo, revision string) (*Workspace, error) {
+	return OpenRepoShared(repo, revision, nil)
+}
+
+// Shared is what the workspaces one command opens share (nil: nothing): the memory of the
+// ApplicationSet expansion, so that the two sides of a diff expand an unchanged environment once,
+// and the opt-in render cache.
+type Shared struct {
+	Expander *appset.Expander
+	// Cache, when set, keeps rendered releases by content between runs.
+	Cache *render.Cache
+}
+
+// OpenRepoShared is OpenRepo sharing sh with the other workspaces of a command.
+func OpenRepoShared(repo *source.Repo, revision string, sh *Shared) (*Workspace, error) {
 	head := repo.Worktree()
 	if revision != "" {
 		s, err := repo.At(revision)
@@ -55,12 +69,23 @@ func OpenRepo(repo *source.Repo, revision string) (*Workspace, error) {
 		}
 		head = s
 	}
-	return OpenSnapshot(repo, head)
+	return OpenSnapshotShared(repo, head, sh)
 }
 
 // OpenSnapshot loads the kit from any snapshot of the repository (for example the working tree
 // with a promotion's edits overlaid), reading pinned charts from the repository's commits.
 func OpenSnapshot(repo *source.Repo, head source.Snapshot) (*Workspace, error) {
+	return OpenSnapshotShared(repo, head, nil)
+}
+
+// OpenSnapshotShared is OpenSnapshot sharing sh with the other workspaces of a command.
+func OpenSnapshotShared(repo *source.Repo, head source.Snapshot, sh *Shared) (*Workspace, error) {
+	if sh == nil {
+		sh = &Shared{}
+	}
+	if sh.Expander == nil {
+		sh.Expander = appset.NewExpander()
+	}
 	k, err := kit.Load(head)
 	if err != nil {
 		return nil, err
@@ -70,7 +95,8 @@ func OpenSnapshot(repo *source.Repo, head source.Snapshot) (*Workspace, error) {
 		return nil, fmt.Errorf("%s: %w", k.ApplicationSetFile, err)
 	}
 	w := &Workspace{Repo: repo, Head: head, Kit: k, RepoURL: url, Renderer: render.New(repo, head, url)}
-	if w.Apps, err = appset.Expand(k.ApplicationSet, w.Renderer); err != nil {
+	w.Renderer.Cache = sh.Cache
+	if w.Apps, err = sh.Expander.Expand(k.ApplicationSet, w.Renderer); err != nil {
 		return nil, fmt.Errorf("%s: %w", k.ApplicationSetFile, err)
 	}
 	return w, nil
@@ -207,7 +233,13 @@ func (w *Workspace) Components() []string {
 
 // Render renders the Applications and orders the releases by promotion order, then name.
 func (w *Workspace) Render(ctx context.Context, apps []argov1.Application) ([]*render.Release, error) {
-	rels, err := w.Renderer.Render(ctx, apps)
+	return w.RenderStream(ctx, apps, nil)
+}
+
+// RenderStream is Render handing each release to each as soon as it is rendered
+// (render.Renderer.RenderStream).
+func (w *Workspace) RenderStream(ctx context.Context, apps []argov1.Application, each func(*render.Release) error) ([]*render.Release, error) {
+	rels, err := w.Renderer.RenderStream(ctx, apps, each)
 	render.SortReleases(rels, w.Kit.Promotion)
 	return rels, w.locatePins(apps, err)
 }
