@@ -394,6 +394,23 @@ func Load(snap source.Snapshot) (*Kit, error) {
 			errs = append(errs, &FieldError{File: e.File, Line: e.Line("destination"), Key: "destination", Msg: fmt.Sprintf("AppProject %q does not allow server %q namespace %q (%s)", e.Project, e.Destination.Server, e.Destination.Namespace, k.ProjectsFile)})
 		}
 	}
+	// The repository URL is written in the ApplicationSet and in every AppProject: a URL changed
+	// in one place and not the other is an Application Argo CD refuses ("application repo ... is
+	// not permitted in project"), seen only after a sync. Argo CD's own IsSourcePermitted decides.
+	checked := map[string]bool{}
+	for _, e := range k.Environments {
+		p := projects[e.Project]
+		if p == nil || checked[p.Name] || k.ApplicationSet == nil {
+			continue
+		}
+		checked[p.Name] = true
+		for _, u := range SourceURLs(k.ApplicationSet) {
+			if !p.IsSourcePermitted(argov1.ApplicationSource{RepoURL: u}) {
+				errs = append(errs, &FieldError{File: k.ProjectsFile, Key: "AppProject " + p.Name + " spec.sourceRepos",
+					Msg: fmt.Sprintf("does not permit %s, a source of the Applications %s generates: Argo CD would refuse them", u, k.ApplicationSetFile)})
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -534,6 +551,30 @@ func loadProjects(snap source.Snapshot, file string) ([]argov1.AppProject, error
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// templateRepoURL finds the repoURL keys of a templatePatch (a Go template, not YAML yet).
+var templateRepoURL = regexp.MustCompile(`(?m)^\s*-?\s*repoURL:\s*["']?([^"'\s{}]+)["']?\s*(#.*)?$`)
+
+// SourceURLs are the literal repository URLs of the sources the ApplicationSet's template and
+// templatePatch give the Applications (templated URLs are left out), sorted.
+func SourceURLs(as *argov1.ApplicationSet) []string {
+	set := map[string]bool{}
+	t := as.Spec.Template.Spec
+	if t.Source != nil && !strings.Contains(t.Source.RepoURL, "{{") && t.Source.RepoURL != "" {
+		set[t.Source.RepoURL] = true
+	}
+	for _, src := range t.Sources {
+		if !strings.Contains(src.RepoURL, "{{") && src.RepoURL != "" {
+			set[src.RepoURL] = true
+		}
+	}
+	if as.Spec.TemplatePatch != nil {
+		for _, m := range templateRepoURL.FindAllStringSubmatch(*as.Spec.TemplatePatch, -1) {
+			set[m[1]] = true
+		}
+	}
+	return sortedKeys(set)
 }
 
 func projectAllows(p *argov1.AppProject, d Destination) bool {

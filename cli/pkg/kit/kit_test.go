@@ -68,6 +68,11 @@ func TestLoadErrors(t *testing.T) {
 			`environments/dev/env.yaml:19: components[1].component: "db" is listed twice`,
 			`environments/dev/env.yaml:20: components[1].chart: "../web" must be a chart folder`,
 		}},
+		{"repository URL moved in the ApplicationSet only", func(f *testkit.Fixture) {
+			f.Replace("environments/argocd/applicationset.yaml", "        - repoURL: https://git.example.test/platform/kit.git\n", "        - repoURL: https://git.example.test/platform/lakehouse.git\n")
+		}, []string{
+			`environments/argocd/projects.yaml: AppProject kit-dev spec.sourceRepos: does not permit https://git.example.test/platform/lakehouse.git, a source of the Applications environments/argocd/applicationset.yaml generates: Argo CD would refuse them`,
+		}},
 		{"external objects", func(f *testkit.Fixture) {
 			f.Replace("environments/dev/env.yaml", "components:", "external:\n  secrets: [db-password, db-password, Bad_Name]\n  configMaps: [ca-bundle]\ncomponents:")
 		}, []string{
@@ -146,3 +151,4 @@ func TestWaveIsOptional(t *testing.T) {
 		}
 	}
 }
+
