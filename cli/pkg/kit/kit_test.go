@@ -151,4 +151,3 @@ func TestWaveIsOptional(t *testing.T) {
 		}
 	}
 }
-
