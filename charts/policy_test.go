@@ -230,6 +230,8 @@ func subset(sel, labels map[string]string) bool {
 	return true
 }
 
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
 // TestImagePins: every values file carries the keys `lakeport promote` copies
 // (environments/lakeport.yaml imagePins), pinned (not latest), and the chart uses them.
 func TestImagePins(t *testing.T) {
@@ -267,6 +269,18 @@ func TestImagePins(t *testing.T) {
 			}
 			for _, key := range kit.ImagePins[c.Component] {
 				v, ok, _ := unstructured.NestedString(values, strings.Split(key, ".")...)
+				if strings.HasSuffix(key, "digest") {
+					// A digest pin is optional (the tag is used without one); when set it must be a
+					// sha256 digest and the render must pull by it.
+					switch {
+					case v == "":
+					case !digestRE.MatchString(v):
+						t.Errorf("%s/%s.yaml: %s must be sha256:<64 hex>, got %q", name, c.Component, key, v)
+					case !strings.Contains(rendered, "@"+v):
+						t.Errorf("%s/%s: the render does not pull by %s=%s", name, c.Component, key, v)
+					}
+					continue
+				}
 				if !ok || v == "" || v == "latest" {
 					t.Errorf("%s/%s.yaml: %s must be a pinned tag, got %q", name, c.Component, key, v)
 					continue
