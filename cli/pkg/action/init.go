@@ -42,30 +42,31 @@ func (a *Init) Run(ctx context.Context) (*InitReport, error) {
 	if err != nil {
 		return nil, &UsageError{Msg: fmt.Sprintf("%s is not inside a git repository (lakeport reads charts and pins from git): run git init first (%v)", dir, err)}
 	}
-	a.Root = repo.Root()
-	if a.RepoURL == "" {
+	o := a.Options // the defaults below are this run's, not the caller's options
+	o.Root = repo.Root()
+	if o.RepoURL == "" {
 		if u := originURL(repo); u != "" {
-			a.RepoURL = u
+			o.RepoURL = u
 			a.Config.note(fmt.Sprintf("repository URL: %s (the origin remote's)", u))
 		}
 	}
-	if len(a.Charts) == 0 {
-		if a.Charts, err = adopt.DiscoverCharts(a.Root); err != nil {
+	if len(o.Charts) == 0 {
+		if o.Charts, err = adopt.DiscoverCharts(o.Root); err != nil {
 			return nil, err
 		}
-		for _, c := range a.Charts {
+		for _, c := range o.Charts {
 			a.Config.note(fmt.Sprintf("chart: %s=%s (found in the repository)", c.Component, c.Path))
 		}
 	}
-	plan, err := adopt.Plan(a.Options)
+	plan, err := adopt.Plan(o)
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()} // every Plan error is a bad option
 	}
-	rep := &InitReport{Root: a.Root, Files: plan}
+	rep := &InitReport{Root: o.Root, Files: plan}
 	if a.DryRun {
 		return rep, nil
 	}
-	if err := adopt.Write(a.Root, plan, a.Force); err != nil {
+	if err := adopt.Write(o.Root, plan, o.Force); err != nil {
 		var exists *adopt.ExistsError
 		if errors.As(err, &exists) {
 			return nil, &UsageError{Msg: err.Error()} // names {Force}
@@ -73,7 +74,7 @@ func (a *Init) Run(ctx context.Context) (*InitReport, error) {
 		return nil, fmt.Errorf("write the kit files: %w", err)
 	}
 	cfg := *a.Config
-	cfg.RepoDir = a.Root
+	cfg.RepoDir = o.Root
 	if rep.Apps, err = (&Apps{Config: &cfg}).Run(ctx); err != nil {
 		return rep, fmt.Errorf("the files are written, but the ApplicationSet does not expand: %w", err)
 	}
