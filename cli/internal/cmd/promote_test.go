@@ -45,7 +45,7 @@ metadata:
   name: kit-staging
   namespace: argocd
 spec:
-  sourceRepos: [https://git.example.test/platform/kit.git]
+  sourceRepos: [https://git.example.test/platform/kit.git, https://git.example.test/platform/kit.git/]
   destinations:
     - server: https://kubernetes.default.svc
       namespace: team-staging

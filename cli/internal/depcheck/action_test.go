@@ -57,6 +57,8 @@ func TestCommandsImportOnlyTheActionLayer(t *testing.T) {
 		// Results the commands print, and their writers.
 		"cli/pkg/check", "cli/pkg/check/report", "cli/pkg/check/policy", "cli/pkg/diff", "cli/pkg/health",
 		"cli/pkg/promote", "cli/pkg/render",
+		// init's option types and the parsers of their flag forms (NAME=NAMESPACE@SERVER).
+		"cli/pkg/adopt",
 		// The root command's test hook between two renames (atomicfile.Hook).
 		"cli/pkg/atomicfile",
 	}

@@ -305,6 +305,8 @@ func windowsEqual(a, b argov1.SyncWindows) bool {
 		if x.TimeZone == "" {
 			x.TimeZone = "UTC"
 		}
+		// The description is written as a comment (see renderWindows), never as a field.
+		x.Description, y.Description = "", ""
 		if !reflect.DeepEqual(x, y) {
 			return false
 		}
@@ -426,6 +428,12 @@ func renderWindows(indent string, ws argov1.SyncWindows) string {
 		return strings.TrimSpace(string(out))
 	}
 	for _, w := range ws {
+		// Argo CD v2.14's AppProject CRD has no syncWindows[].description (v3 added it), and the
+		// kit supports v2.14 servers (cli/internal/argoloop TestArgoCDv214API): the description
+		// is a comment.
+		if w.Description != "" {
+			fmt.Fprintf(&b, "%s  # %s\n", indent, strings.ReplaceAll(w.Description, "\n", " "))
+		}
 		fmt.Fprintf(&b, "%s  - kind: %s\n", indent, w.Kind)
 		fmt.Fprintf(&b, "%s    schedule: %s\n", indent, q(w.Schedule))
 		fmt.Fprintf(&b, "%s    duration: %s\n", indent, q(w.Duration))
@@ -441,9 +449,6 @@ func renderWindows(indent string, ws argov1.SyncWindows) string {
 		}
 		if w.SyncOverrun {
 			fmt.Fprintf(&b, "%s    syncOverrun: true\n", indent)
-		}
-		if w.Description != "" {
-			fmt.Fprintf(&b, "%s    description: %s\n", indent, q(w.Description))
 		}
 	}
 	return b.String()
