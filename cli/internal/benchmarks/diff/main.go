@@ -38,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lakeport/lakeport/cli/internal/benchmarks/kitedit"
 	"github.com/lakeport/lakeport/cli/internal/benchmarks/stats"
 	"github.com/lakeport/lakeport/cli/internal/helmpeer"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
@@ -82,8 +83,8 @@ func run() error {
 		floatPins bool
 		apply     func(dir string) error
 	}{
-		{"worst case: every release changes (pins floated to HEAD)", true, everyChart},
-		{"every chart changes, pins as committed", false, everyChart},
+		{"worst case: every release changes (pins floated to HEAD)", true, kitedit.EveryChart},
+		{"every chart changes, pins as committed", false, kitedit.EveryChart},
 		{"one values file changes", false, oneValuesFile},
 	} {
 		r, err := measure(o, pr.name, pr.floatPins, pr.apply)
@@ -117,21 +118,21 @@ func measure(o options, name string, floatPins bool, apply func(dir string) erro
 	}
 	defer os.RemoveAll(tmp)
 	repoDir := filepath.Join(tmp, "kit")
-	if err := gitRun(ctx, "", "clone", "--quiet", "--local", o.repo, repoDir); err != nil {
+	if err := kitedit.Git(ctx, "", "clone", "--quiet", "--local", o.repo, repoDir); err != nil {
 		return result{}, err
 	}
 	if floatPins {
-		if err := floatAllPins(repoDir); err != nil {
+		if err := kitedit.FloatPins(repoDir); err != nil {
 			return result{}, err
 		}
-		if err := commitAll(ctx, repoDir, "bench: every pin follows the branch"); err != nil {
+		if err := kitedit.Commit(ctx, repoDir, "bench: every pin follows the branch", "environments", "charts"); err != nil {
 			return result{}, err
 		}
 	}
 	if err := apply(repoDir); err != nil {
 		return result{}, err
 	}
-	if err := commitAll(ctx, repoDir, "pull request: "+name); err != nil {
+	if err := kitedit.Commit(ctx, repoDir, "pull request: "+name, "environments", "charts"); err != nil {
 		return result{}, err
 	}
 
@@ -293,76 +294,6 @@ func lakeportChanged(ctx context.Context, bin, repo string) (int, error) {
 	}
 	t := doc.Summary.Resources
 	return t.Added + t.Changed + t.Removed, nil
-}
-
-var shaPin = regexp.MustCompile(`(?m)^(\s+revision:\s*)"?[0-9a-f]{40}"?\s*$`)
-
-// floatAllPins makes every environment follow the branch (revision: HEAD).
-func floatAllPins(dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "environments", "*", "env.yaml"))
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(f, shaPin.ReplaceAll(b, []byte("${1}HEAD")), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func gitRun(ctx context.Context, dir string, args ...string) error {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@lakeport.dev",
-		"GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@lakeport.dev")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("git %s: %w\n%s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-func commitAll(ctx context.Context, dir, msg string) error {
-	if err := gitRun(ctx, dir, "add", "-A", "environments", "charts"); err != nil {
-		return err
-	}
-	return gitRun(ctx, dir, "commit", "--quiet", "--no-verify", "-m", msg)
-}
-
-// everyChart adds a ConfigMap template to every chart and bumps every chart's version.
-func everyChart(dir string) error {
-	charts, err := filepath.Glob(filepath.Join(dir, "charts", "*", "Chart.yaml"))
-	if err != nil || len(charts) == 0 {
-		return fmt.Errorf("no charts under %s/charts (err %v)", dir, err)
-	}
-	versionRE := regexp.MustCompile(`(?m)^version:\s*(\S+)\s*$`)
-	for _, c := range charts {
-		b, err := os.ReadFile(c)
-		if err != nil {
-			return err
-		}
-		b = versionRE.ReplaceAll(b, []byte("version: 99.0.0-bench"))
-		if err := os.WriteFile(c, b, 0o644); err != nil {
-			return err
-		}
-		tpl := `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-bench
-  namespace: {{ .Release.Namespace }}
-data:
-  release: {{ .Release.Name | quote }}
-  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}
-`
-		if err := os.WriteFile(filepath.Join(filepath.Dir(c), "templates", "zz-bench-configmap.yaml"), []byte(tpl), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // oneValuesFile appends a comment and changes one scalar of the first environment's first

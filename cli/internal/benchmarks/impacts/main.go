@@ -20,9 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"sort"
@@ -32,6 +30,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lakeport/lakeport/cli/internal/benchmarks/kitedit"
 	"github.com/lakeport/lakeport/cli/internal/benchmarks/stats"
 	"github.com/lakeport/lakeport/cli/pkg/action"
 	"github.com/lakeport/lakeport/cli/pkg/diff"
@@ -59,22 +58,22 @@ func run() error {
 	}
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "kit")
-	if err := git(ctx, "", "clone", "--quiet", "--local", *repo, dir); err != nil {
+	if err := kitedit.Git(ctx, "", "clone", "--quiet", "--local", *repo, dir); err != nil {
 		return err
 	}
-	if err := floatPins(dir); err != nil {
+	if err := kitedit.FloatPins(dir); err != nil {
 		return err
 	}
-	if err := commit(ctx, dir, "bench: every pin follows the branch"); err != nil {
+	if err := kitedit.Commit(ctx, dir, "bench: every pin follows the branch", "environments", "charts", "jobs"); err != nil {
 		return err
 	}
-	if err := everyChart(dir); err != nil {
+	if err := kitedit.EveryChart(dir); err != nil {
 		return err
 	}
 	if err := editMigration(dir); err != nil {
 		return err
 	}
-	if err := commit(ctx, dir, "pull request: every chart and an applied migration"); err != nil {
+	if err := kitedit.Commit(ctx, dir, "pull request: every chart and an applied migration", "environments", "charts", "jobs"); err != nil {
 		return err
 	}
 
@@ -194,49 +193,6 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-var shaPin = regexp.MustCompile(`(?m)^(\s+revision:\s*)"?[0-9a-f]{40}"?\s*$`)
-
-// floatPins makes every environment follow the branch (revision: HEAD).
-func floatPins(dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "environments", "*", "env.yaml"))
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(f, shaPin.ReplaceAll(b, []byte("${1}HEAD")), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// everyChart adds a ConfigMap template to every chart and bumps every chart's version.
-func everyChart(dir string) error {
-	charts, err := filepath.Glob(filepath.Join(dir, "charts", "*", "Chart.yaml"))
-	if err != nil || len(charts) == 0 {
-		return fmt.Errorf("no charts under %s/charts (err %v)", dir, err)
-	}
-	versionRE := regexp.MustCompile(`(?m)^version:\s*(\S+)\s*$`)
-	for _, c := range charts {
-		b, err := os.ReadFile(c)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(c, versionRE.ReplaceAll(b, []byte("version: 99.0.0-bench")), 0o644); err != nil {
-			return err
-		}
-		tpl := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-bench\n  namespace: {{ .Release.Namespace }}\ndata:\n  release: {{ .Release.Name | quote }}\n"
-		if err := os.WriteFile(filepath.Join(filepath.Dir(c), "templates", "zz-bench-configmap.yaml"), []byte(tpl), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // editMigration appends a comment to the first applied migration.
 func editMigration(dir string) error {
 	files, err := filepath.Glob(filepath.Join(dir, impact.MigrationsDir, "*", "*.sql"))
@@ -252,22 +208,4 @@ func editMigration(dir string) error {
 		return err
 	}
 	return f.Close()
-}
-
-func git(ctx context.Context, dir string, args ...string) error {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@lakeport.dev",
-		"GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@lakeport.dev")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("git %s: %w\n%s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-func commit(ctx context.Context, dir, msg string) error {
-	if err := git(ctx, dir, "add", "-A", "environments", "charts", "jobs"); err != nil {
-		return err
-	}
-	return git(ctx, dir, "commit", "--quiet", "-m", msg)
 }
