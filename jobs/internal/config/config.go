@@ -156,6 +156,9 @@ type Metrics struct {
 	Pushgateway string `json:"pushgateway,omitempty"`
 	// Textfile is a path for node-exporter's textfile collector.
 	Textfile string `json:"textfile,omitempty"`
+	// Labels are extra grouping labels of every pushed group (the chart sets namespace, so that
+	// environments sharing a Pushgateway never replace each other's groups).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Config is the whole configuration.

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,8 +161,9 @@ func b2f(b bool) float64 {
 
 // Push replaces, on the Pushgateway at url, the groups of every dataset this run has metrics for
 // (see the package comment): {dataset, shard} always, {dataset, shard, result="success"} when the
-// dataset's run succeeded. shard is the run's shard index (0 when unsharded).
-func (m *Metrics) Push(ctx context.Context, url string, shard int) error {
+// dataset's run succeeded. shard is the run's shard index (0 when unsharded); labels are extra
+// grouping labels of every group (namespace: the chart's release namespace).
+func (m *Metrics) Push(ctx context.Context, url string, shard int, labels map[string]string) error {
 	mfs, err := m.Registry.Gather()
 	if err != nil {
 		return fmt.Errorf("gather metrics: %w", err)
@@ -179,6 +181,9 @@ func (m *Metrics) Push(ctx context.Context, url string, shard int) error {
 			}
 			p := push.New(url, Job).Gatherer(fixed(g.fams)).
 				Grouping(LabelDataset, ds).Grouping(LabelShard, strconv.Itoa(shard))
+			for _, k := range slices.Sorted(maps.Keys(labels)) {
+				p = p.Grouping(k, labels[k])
+			}
 			if g.extra {
 				p = p.Grouping(LabelResult, "success")
 			}

@@ -136,6 +136,7 @@ func TestPushGroups(t *testing.T) {
 	testenv.NeedServer(t, err)
 	defer pg.Stop()
 	ctx := context.Background()
+	ns := map[string]string{"namespace": "risk-dev"}
 
 	// Day 1: var_es violates its contract (shard 0), drc succeeds, in one process.
 	m := newAt(runTime)
@@ -143,14 +144,14 @@ func TestPushGroups(t *testing.T) {
 	m.Finish(Run{Dataset: "var_es", CobDate: cob, Outcome: "contract_violation"})
 	m.Rows.WithLabelValues("drc", "iceberg").Set(1000)
 	m.Finish(Run{Dataset: "drc", CobDate: cob, Outcome: "success", SnapshotID: 42})
-	if err := m.Push(ctx, pg.URL, 0); err != nil {
+	if err := m.Push(ctx, pg.URL, 0, ns); err != nil {
 		t.Fatal(err)
 	}
 	// A second shard of drc pushes its own group: it must not replace shard 0's.
 	m2 := newAt(runTime)
 	m2.Rows.WithLabelValues("drc", "iceberg").Set(500)
 	m2.Finish(Run{Dataset: "drc", CobDate: cob, Outcome: "success"})
-	if err := m2.Push(ctx, pg.URL, 1); err != nil {
+	if err := m2.Push(ctx, pg.URL, 1, ns); err != nil {
 		t.Fatal(err)
 	}
 	got := scrape(t, pg.URL)
@@ -159,7 +160,7 @@ func TestPushGroups(t *testing.T) {
 		labels []string
 		n      int
 	}{
-		{NameViolations, []string{`dataset="var_es"`, `rule="not_null:position_id"`, `shard="0"`, `job="lakeport_distribution"`}, 1},
+		{NameViolations, []string{`dataset="var_es"`, `rule="not_null:position_id"`, `shard="0"`, `job="lakeport_distribution"`, `namespace="risk-dev"`}, 1},
 		{NameRows, []string{`dataset="drc"`, `stage="iceberg"`}, 2},
 		{NameRows, []string{`dataset="drc"`, `shard="1"`, `} 500`}, 1},
 		{NameLastSuccess, []string{`dataset="drc"`, `result="success"`}, 2},
@@ -176,7 +177,7 @@ func TestPushGroups(t *testing.T) {
 	m = newAt(runTime.Add(24 * time.Hour))
 	m.Finish(Run{Dataset: "var_es", CobDate: cob.AddDate(0, 0, 1), Outcome: "success", SnapshotID: 43})
 	m.Finish(Run{Dataset: "drc", CobDate: cob.AddDate(0, 0, 1), Outcome: "error"})
-	if err := m.Push(ctx, pg.URL, 0); err != nil {
+	if err := m.Push(ctx, pg.URL, 0, ns); err != nil {
 		t.Fatal(err)
 	}
 	got = scrape(t, pg.URL)
@@ -206,7 +207,7 @@ func TestPushFailureIsAnError(t *testing.T) {
 	m := New()
 	m.Finish(Run{Dataset: "drc", CobDate: cob, Outcome: "success"})
 	// Nothing listens on port 1 of the loopback.
-	if err := m.Push(context.Background(), "http://127.0.0.1:1", 0); err == nil || !strings.Contains(err.Error(), "drc") {
+	if err := m.Push(context.Background(), "http://127.0.0.1:1", 0, nil); err == nil || !strings.Contains(err.Error(), "drc") {
 		t.Fatalf("err = %v", err)
 	}
 }
