@@ -264,3 +264,41 @@ func keys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestExportedList: charts/observability/exported/distribution.yaml, the list the dashboards'
+// and alerts' expressions are checked against (charts/observability), is exactly what the
+// registry exports plus the Pushgateway's own per-group metrics.
+func TestExportedList(t *testing.T) {
+	m := New()
+	m.Rows.WithLabelValues("d", "input").Set(1)
+	m.Bytes.WithLabelValues("d", "input").Set(1)
+	m.Violations.WithLabelValues("d", "r").Set(1)
+	m.Finish(Run{Dataset: "d", CobDate: cob, Outcome: "success", SnapshotID: 1})
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"push_failure_time_seconds", "push_time_seconds"}
+	for _, mf := range mfs {
+		want = append(want, mf.GetName())
+	}
+	slices.Sort(want)
+	const path = "../../../charts/observability/exported/distribution.yaml"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	in := false
+	for l := range strings.SplitSeq(string(b), "\n") {
+		switch {
+		case l == "metrics:":
+			in = true
+		case in && strings.HasPrefix(l, "  - "):
+			got = append(got, strings.TrimPrefix(l, "  - "))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s lists %v; the job exports %v", path, got, want)
+	}
+}
