@@ -79,8 +79,11 @@ func walk(n any, out *ast) bool {
 		}
 		return l || r
 	case "call":
-		if f, ok := m["func"].(map[string]any); ok && f["name"] == "vector" {
-			out.constant = append(out.constant, "vector(...)")
+		if f, ok := m["func"].(map[string]any); ok {
+			switch f["name"] {
+			case "vector", "absent", "absent_over_time":
+				out.constant = append(out.constant, fmt.Sprintf("%v(...)", f["name"]))
+			}
 		}
 		sel := false
 		if args, ok := m["args"].([]any); ok {
@@ -241,7 +244,7 @@ func TestCheckExprRefuses(t *testing.T) {
 		{`sum by (dataset) (lakeport_distribution_rows_total)`, "lakeport_distribution_rows_total"},
 		{`java_lang_Memory_HeapMemoryUsage_used{namespace="x"}`, "java_lang_Memory_HeapMemoryUsage_used"},
 		{`sum(lakeport_distribution_rows) or vector(0)`, "constant fallback"},
-		{`sum(lakeport_distribution_rows) or on() 0 * time()`, "constant fallback"},
+		{`sum(lakeport_distribution_rows) or absent(lakeport_distribution_rows)`, "constant fallback"},
 		{`42`, "constant fallback"},
 		{`sum(lakeport_distribution_rows`, "does not parse"},
 	} {
