@@ -232,6 +232,7 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 	m := p.Metrics
 	ctx, root := tracing.Start(ctx, "publish "+c.Name,
 		tracing.Dataset.String(c.Name), tracing.CobDate.String(cob.Format(source.DateLayout)), tracing.RunID.String(runID))
+	log = log.With(tracing.LogAttrs(ctx)...) // every line of the run leads to its trace
 	defer func() {
 		if res.Commit.SnapshotID != 0 {
 			root.SetAttributes(tracing.SnapshotID.Int64(res.Commit.SnapshotID))
