@@ -286,6 +286,31 @@ build_dyff() {
 		"-X github.com/homeport/dyff/internal/cmd.version=${DYFF_VERSION#v}"
 }
 
+# Prometheus and promtool come from one module version, so they are built by ONE `go install`
+# (they share most of their compilation); promtool is the prometheus tool's extra file, moved
+# into place from that build. Tag remove_all_sd drops every service discovery but file and http
+# (prometheus v0.316.0 plugins/plugin_*.go: `//go:build !remove_all_sd || enable_<name>_sd`;
+# plugins/minimum.go keeps file and http): the tests scrape static targets. The web UI's assets
+# need tag builtinassets and an npm build; without them the HTTP API works and / says so.
+build_prometheus() {
+	local gobin v=${PROMETHEUS_VERSION#v0.} cv=github.com/prometheus/common/version
+	gobin=$(dirname "$1")
+	v=${v:0:1}.${v:1} # module v0.316.0 is Prometheus 3.16.0
+	(cd "$gobin" && GOBIN=$gobin CGO_ENABLED=0 lp_nice go install -trimpath -tags remove_all_sd \
+		-ldflags "-s -w -X ${cv}.Version=${v} -X ${cv}.Branch=HEAD -X ${cv}.BuildUser=lakeport \
+-X ${cv}.BuildDate=19700101-00:00:00 -X ${cv}.Revision=${PROMETHEUS_VERSION}" \
+		"github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION}" \
+		"github.com/prometheus/prometheus/cmd/promtool@${PROMETHEUS_VERSION}")
+	mv -f "$gobin/promtool" "$(lp_tool_dir prometheus)/.promtool.built"
+}
+
+build_pushgateway() {
+	local cv=github.com/prometheus/common/version
+	CGO_ENABLED=0 lp_go_install "$1" "github.com/prometheus/pushgateway@${PUSHGATEWAY_VERSION}" \
+		"-X ${cv}.Version=${PUSHGATEWAY_VERSION#v} -X ${cv}.Branch=HEAD -X ${cv}.BuildUser=lakeport \
+-X ${cv}.BuildDate=19700101-00:00:00 -X ${cv}.Revision=${PUSHGATEWAY_VERSION}"
+}
+
 # --- extra files: `extras TOOL` lists them, build_extra FILE OUT writes one ---
 
 extras() {
@@ -293,6 +318,7 @@ extras() {
 	kwok) echo kwok-stages.yaml ;;
 	argocd) echo git-verify-wrapper.sh argocd-crds.yaml ;;
 	workflow-controller) echo workflow-crds.yaml ;;
+	prometheus) echo promtool ;;
 	esac
 }
 
@@ -372,6 +398,20 @@ build_extra() { # build_extra FILE OUT
 				sed '/^---[[:space:]]*$/d' "$f"
 			} >>"$2"
 		done
+		;;
+	promtool)
+		# Built beside prometheus by build_prometheus; a cache that has prometheus without it
+		# (an interrupted build) builds promtool alone.
+		local d
+		d=$(lp_tool_dir prometheus)
+		if [[ -x $d/.promtool.built ]]; then
+			mv -f "$d/.promtool.built" "$2"
+		else
+			build_prometheus "$(dirname "$2")/prometheus"
+			mv -f "$d/.promtool.built" "$2"
+			rm -f "$(dirname "$2")/prometheus"
+		fi
+		chmod 0755 "$2"
 		;;
 	*) lp_die "unknown extra file $1" ;;
 	esac

@@ -22,6 +22,8 @@ DYFF_VERSION=v1.12.0
 ARGO_WORKFLOWS_VERSION=v3.7.6 # workflow-controller (v4.0.5 has reported security flaws)
 ACTIONLINT_VERSION=v1.7.12      # lints the kit's GitHub workflows (make test)
 CYCLONEDX_GOMOD_VERSION=v1.10.0 # the release's SBOMs (make release; make test checks one)
+PROMETHEUS_VERSION=v0.316.0 # Prometheus 3.16.0 and its promtool (Go module tags v0.3xx.y = v3.xx.y)
+PUSHGATEWAY_VERSION=v1.11.5
 
 # The project builds with Go 1.27; a stock go >= 1.21 fetches this toolchain
 # from the module proxy once per machine.
@@ -37,7 +39,7 @@ LAKEPORT_TOOLS=${LAKEPORT_TOOLS:-${LAKEPORT_ROOT}/.tools/bin}
 # (cheapest and most wanted first).
 LAKEPORT_ALL_TOOLS=(helm etcd kube-apiserver versitygw conftest dyff kwok
 	kube-controller-manager kube-scheduler kubectl argocd argocd-v2-crds workflow-controller
-	actionlint cyclonedx-gomod)
+	actionlint cyclonedx-gomod prometheus pushgateway)
 
 # lp_log MSG...: progress goes to stderr so stdout stays clean for callers.
 lp_log() { printf 'lakeport: %s\n' "$*" >&2; }
@@ -63,6 +65,8 @@ lp_version() {
 	workflow-controller) echo "$ARGO_WORKFLOWS_VERSION" ;;
 	actionlint) echo "$ACTIONLINT_VERSION" ;;
 	cyclonedx-gomod) echo "$CYCLONEDX_GOMOD_VERSION" ;;
+	prometheus) echo "$PROMETHEUS_VERSION" ;;
+	pushgateway) echo "$PUSHGATEWAY_VERSION" ;;
 	*) return 1 ;;
 	esac
 }

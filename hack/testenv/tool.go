@@ -133,6 +133,7 @@ var extraFiles = map[string]string{
 	"argocd-crds.yaml":      "argocd",
 	"git-verify-wrapper.sh": "argocd",
 	"workflow-crds.yaml":    "workflow-controller",
+	"promtool":              "prometheus",
 }
 
 // LookupTool is Tool for code without a testing.TB (TestMain): it returns

@@ -60,6 +60,10 @@ app.kubernetes.io/component: {{ .component }}
 {{/* The config file: values.config with the work folder defaulted to the pod's emptyDir. */}}
 {{- define "distribution.config" -}}
 {{- $cfg := mergeOverwrite (dict "workDir" "/work") (deepCopy .Values.config) -}}
+{{- /* Pushed metrics carry the release namespace (the alerts select it): see prometheusrule.yaml. */ -}}
+{{- if and $cfg.metrics $cfg.metrics.pushgateway -}}
+{{- $_ := set $cfg.metrics "labels" (mergeOverwrite (dict "namespace" .Release.Namespace) (default (dict) $cfg.metrics.labels)) -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 

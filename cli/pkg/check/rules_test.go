@@ -127,6 +127,18 @@ func catalog(name, endpoint string) obj {
 		"data":     obj{"iceberg.properties": "connector.name=iceberg\ns3.endpoint=" + endpoint + "\n"}}
 }
 
+// scrapeService is a Service of the compliant Deployment "scrape-target", port "http".
+func scrapeService() obj {
+	return obj{"apiVersion": "v1", "kind": "Service", "metadata": obj{"name": "scrape-target", "labels": obj{"app.kubernetes.io/name": "scrape-target"}},
+		"spec": obj{"selector": obj{"app.kubernetes.io/name": "scrape-target"}, "ports": []any{obj{"name": "http", "port": 8080}}}}
+}
+
+// serviceMonitor scrapes port of the Service "scrape-target".
+func serviceMonitor(name, port string) obj {
+	return obj{"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": obj{"name": name},
+		"spec": obj{"selector": obj{"matchLabels": obj{"app.kubernetes.io/name": "scrape-target"}}, "endpoints": []any{obj{"port": port, "path": "/metrics"}}}}
+}
+
 // ruleCase is one policy rule's Go test: a bad object it must fire on and a good one it must
 // not, rendered through the fixture's web chart in the given environment.
 type ruleCase struct {
@@ -191,6 +203,8 @@ func ruleCases() []ruleCase {
 			container(c)["args"] = []any{"maintain", "--dataset=all"}
 			return c
 		}()}},
+		{rule: "scrape_target", bad: []obj{serviceMonitor("bad-scrape", "metrics"), compliant("scrape-target", 1), scrapeService()},
+			good: []obj{serviceMonitor("good-scrape", "http")}},
 		{rule: "probes", bad: []obj{with("bad-probes", 1, func(o obj) { delete(container(o), "readinessProbe") })}, good: []obj{compliant("good-probes", 1)}},
 		{rule: "read_only_root_filesystem", bad: []obj{with("bad-rofs", 1, func(o obj) { delete(at(container(o), "securityContext"), "readOnlyRootFilesystem") })}, good: []obj{compliant("good-rofs", 1)}},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/lakeport/lakeport/jobs/internal/config"
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 	"github.com/lakeport/lakeport/jobs/internal/publish"
+	"github.com/lakeport/lakeport/jobs/internal/tracing"
 )
 
 // Exit codes of the distribution command, for CronJobs and alerts.
@@ -160,9 +161,9 @@ func (o *common) complete() error {
 	hopts := &slog.HandlerOptions{Level: lvl}
 	switch o.logFormat {
 	case "json":
-		o.log = slog.New(slog.NewJSONHandler(o.stderr, hopts))
+		o.log = slog.New(tracing.Handler(slog.NewJSONHandler(o.stderr, hopts)))
 	case "text":
-		o.log = slog.New(slog.NewTextHandler(o.stderr, hopts))
+		o.log = slog.New(tracing.Handler(slog.NewTextHandler(o.stderr, hopts)))
 	default:
 		return usageError{fmt.Errorf("--log-format %q: want json or text", o.logFormat)}
 	}

@@ -149,7 +149,7 @@ metrics: {textfile: %[1]s/metrics.prom}
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`lakeport_distribution_runs_total{dataset="var_es",outcome="verification_failed"} 1`, `lakeport_distribution_rows{dataset="var_es",stage="iceberg"} 1000`} {
+	for _, want := range []string{`lakeport_distribution_last_run_outcome{dataset="var_es",outcome="verification_failed"} 1`, `lakeport_distribution_rows{dataset="var_es",stage="iceberg"} 1000`} {
 		if !strings.Contains(string(prom), want) {
 			t.Errorf("metrics lack %s:\n%s", want, prom)
 		}

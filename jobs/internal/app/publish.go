@@ -251,12 +251,8 @@ func (o *publishOptions) run(ctx context.Context) (err error) {
 	}
 	defer func() {
 		// Metrics go out whatever the outcome: a failed run is what alerts are about.
-		name := ""
-		if len(o.contracts) == 1 {
-			name = o.contracts[0].Name
-		}
 		if u := cfg.Metrics.Pushgateway; u != "" {
-			if perr := p.Metrics.Push(context.WithoutCancel(ctx), u, name); perr != nil {
+			if perr := p.Metrics.Push(context.WithoutCancel(ctx), u, o.shardIndex, cfg.Metrics.Labels); perr != nil {
 				o.log.Warn("metrics push failed", "error", perr.Error())
 			}
 		}

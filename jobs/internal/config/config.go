@@ -151,10 +151,14 @@ type Trino struct {
 
 // Metrics says where the run's metrics go.
 type Metrics struct {
-	// Pushgateway URL; the job pushes under job="lakeport_distribution", group publication=<dataset>.
+	// Pushgateway URL; the job replaces, per dataset, the groups job="lakeport_distribution",
+	// {dataset, shard} and (after a success) {dataset, shard, result="success"}.
 	Pushgateway string `json:"pushgateway,omitempty"`
 	// Textfile is a path for node-exporter's textfile collector.
 	Textfile string `json:"textfile,omitempty"`
+	// Labels are extra grouping labels of every pushed group (the chart sets namespace, so that
+	// environments sharing a Pushgateway never replace each other's groups).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Config is the whole configuration.

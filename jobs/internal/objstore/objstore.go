@@ -14,6 +14,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/lakeport/lakeport/jobs/internal/tracing"
 )
 
 // S3 is how to reach an S3-compatible object store. Empty fields fall back to the AWS SDK's
@@ -70,6 +72,8 @@ func (c S3) AWSConfig(ctx context.Context) (aws.Config, error) {
 		// Set after loading: the SDK only applies AWS_CA_BUNDLE to its own client type.
 		cfg.HTTPClient = c.HTTPClient
 	}
+	// A client span per request, under the publication step that made it.
+	cfg.HTTPClient = tracing.S3Client(cfg.HTTPClient)
 	return cfg, nil
 }
 

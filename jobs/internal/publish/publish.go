@@ -232,6 +232,7 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 	m := p.Metrics
 	ctx, root := tracing.Start(ctx, "publish "+c.Name,
 		tracing.Dataset.String(c.Name), tracing.CobDate.String(cob.Format(source.DateLayout)), tracing.RunID.String(runID))
+	log = log.With(tracing.LogAttrs(ctx)...) // every line of the run leads to its trace
 	defer func() {
 		if res.Commit.SnapshotID != 0 {
 			root.SetAttributes(tracing.SnapshotID.Int64(res.Commit.SnapshotID))
@@ -244,12 +245,11 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 	defer func() {
 		res.Duration = time.Since(start)
 		if m != nil {
-			m.Runs.WithLabelValues(c.Name, outcome(err)).Inc()
-			m.Duration.WithLabelValues(c.Name, "total").Set(res.Duration.Seconds())
-			if err == nil {
-				m.LastSuccess.WithLabelValues(c.Name).SetToCurrentTime()
-				m.CobDate.WithLabelValues(c.Name).Set(float64(cob.Unix()))
-			}
+			// Diverged: Iceberg holds this run's snapshot and the run failed before the database
+			// was published (a conflict leaves both stores with the winner's run; a re-run converges).
+			out := outcome(err)
+			m.Finish(metrics.Run{Dataset: c.Name, CobDate: cob, Outcome: out, Duration: res.Duration, SnapshotID: res.Commit.SnapshotID,
+				Diverged: err != nil && out != "conflict" && res.Commit.SnapshotID != 0 && p.DB != nil && res.Load == nil})
 		}
 	}()
 
@@ -433,7 +433,6 @@ func (p *Publisher) Publish(ctx context.Context, c *contract.Contract, cob time.
 			m.Rows.WithLabelValues(c.Name, "iceberg").Set(float64(commit.AddedRows))
 			m.Bytes.WithLabelValues(c.Name, "iceberg").Set(float64(commit.AddedBytes))
 			m.Duration.WithLabelValues(c.Name, "iceberg").Set(commit.Duration.Seconds())
-			m.SnapshotID.WithLabelValues(c.Name).Set(float64(commit.SnapshotID))
 		}
 		if err := p.at(ctx, PointIcebergCommit); err != nil {
 			return res, err

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lakeport/lakeport/jobs/internal/contract"
+	"github.com/lakeport/lakeport/jobs/internal/tracing"
 )
 
 // PostgresSchema holds the dataset tables and the publication log (see the migrations).
@@ -26,7 +27,12 @@ type Postgres struct {
 
 // OpenPostgres connects with a pgx URL or keyword/value DSN.
 func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
-	conn, err := pgx.Connect(ctx, dsn)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres dsn: %w", err)
+	}
+	cfg.Tracer = tracing.Pgx{} // a client span per statement and COPY
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
