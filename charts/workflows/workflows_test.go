@@ -391,7 +391,10 @@ func TestWithoutTheExecutorRoleStepsFail(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const ns = "risk-staging-norole"
-	objs := renderStaging(t, "", "", ns, map[string]any{"workflow": map[string]any{"rbac": map[string]any{"create": false}}})
+	// A pod whose wait container fails is an Error, which the pipeline retries (a deleted or
+	// evicted pod): a short backoff keeps the futile retries within the test's time.
+	objs := renderStaging(t, "", "", ns, map[string]any{"workflow": map[string]any{"rbac": map[string]any{"create": false},
+		"backoff": map[string]any{"duration": "1s", "factor": 1, "maxDuration": "20s"}}})
 	res := c.run(t, ctx, ns, c.submit(t, ctx, c.deploy(t, ctx, ns, objs)))
 	if res.Phase == "Succeeded" {
 		t.Fatal("the workflow succeeded without the executor's Role")
