@@ -16,7 +16,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	lpipeline "github.com/lakeport/lakeport/cli/pkg/pipeline"
 	"github.com/lakeport/lakeport/hack/testenv/wfexec"
 )
 
@@ -58,6 +60,7 @@ type pipeline struct {
 	started  map[string]map[string]bool // task → shard indexes started
 	reports  []map[string]any
 	args     map[string][]string // pod → arguments of its main container
+	view     lpipeline.Run       // what `lakeport pipeline` shows of the run
 }
 
 func newPipeline(t *testing.T, codes map[string][]int32, shards int) *pipeline {
@@ -219,6 +222,31 @@ func runPipeline(t *testing.T, ns string, at time.Time, values map[string]any, c
 		}
 		checkPodSpec(t, s)
 	}
+	// What `lakeport pipeline` shows of this run: cli/pkg/pipeline reads the Workflow the real
+	// controller wrote.
+	runs, err := lpipeline.LastRuns(ctx, c.dyn, []lpipeline.Target{{Env: "staging", Namespace: ns}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Workflow != name {
+		t.Fatalf("lakeport pipeline's view: %+v, want the run %s", runs, name)
+	}
+	p.view = runs[0]
+	t.Logf("lakeport pipeline's view: %+v", p.view)
+	if dir := os.Getenv("LAKEPORT_CAPTURE_WORKFLOWS"); dir != "" {
+		// Fixtures of cli/internal/cmd's golden tests: the Workflows as the real controller left them.
+		wf, err := c.dyn.Resource(wfexec.WorkflowsResource).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.MarshalIndent(wf.Object, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ns+".json"), append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return res, p
 }
 
@@ -295,6 +323,9 @@ func TestPipelineRunsInOrder(t *testing.T) {
 	if len(p.reports) != 1 || p.reports[0]["outcome"] != "succeeded" || p.reports[0]["cobDate"] != "2026-12-07" {
 		t.Errorf("the exit handler recorded %v, want succeeded for 2026-12-07", p.reports)
 	}
+	if v := p.view; v.Outcome != lpipeline.OutcomeSucceeded || v.CobDate != "2026-12-07" || v.Steps != len(want) || v.Retries != 0 {
+		t.Errorf("lakeport pipeline shows %+v, want succeeded, 2026-12-07, %d steps", v, len(want))
+	}
 }
 
 // TestPipelineContractViolationFailsWithoutRetry: a publication exiting 3 (contract violation)
@@ -329,6 +360,9 @@ func TestPipelineContractViolationFailsWithoutRetry(t *testing.T) {
 	}) {
 		t.Errorf("report failures %v do not name publish-var-es", failures)
 	}
+	if v := p.view; v.Outcome != lpipeline.OutcomeFailed || len(v.Failed) != 1 || !strings.HasPrefix(v.Failed[0].Step, "publish-var-es") || v.Failed[0].ExitCode != "3" {
+		t.Errorf("lakeport pipeline shows %+v, want failed at publish-var-es with exit 3", v)
+	}
 }
 
 // TestPipelineTransientFailureRetried: exit 1 is retried after the backoff, and the run
@@ -349,6 +383,9 @@ func TestPipelineTransientFailureRetried(t *testing.T) {
 	}
 	if p.reports[0]["outcome"] != "succeeded" {
 		t.Errorf("report %v", p.reports[0])
+	}
+	if v := p.view; v.Outcome != lpipeline.OutcomeSucceeded || v.Retries != 1 || len(v.Failed) != 1 || v.Failed[0].ExitCode != "1" {
+		t.Errorf("lakeport pipeline shows %+v, want succeeded after one retry of an exit 1", v)
 	}
 }
 
@@ -374,6 +411,9 @@ func TestPipelineHolidaySkipped(t *testing.T) {
 	}
 	if len(p.reports) != 1 || p.reports[0]["outcome"] != "skipped" || p.reports[0]["reason"] != "Labour Day" {
 		t.Errorf("report %v, want skipped (Labour Day)", p.reports)
+	}
+	if v := p.view; v.Outcome != lpipeline.OutcomeSkipped || v.CobDate != "2026-05-01" || v.Reason != "Labour Day" {
+		t.Errorf("lakeport pipeline shows %+v, want skipped on 2026-05-01 (Labour Day)", v)
 	}
 }
 
