@@ -270,21 +270,32 @@ func TestDistributionFlags(t *testing.T) {
 		}},
 		{"CronWorkflow instead of CronJobs", map[string]any{"cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, func(t *testing.T, objs []chartrender.Object) {
 			wf := find(t, objs, "CronWorkflow", "distribution-nightly")
-			// Only the maintenance CronJob: the same owner of table maintenance in both modes.
-			if field(t, wf, "spec", "concurrencyPolicy") != "Forbid" || count(objs, "CronJob") != 1 {
+			// No CronJob at all: maintenance is the pipeline's last step (the one owner, once).
+			if field(t, wf, "spec", "concurrencyPolicy") != "Forbid" || count(objs, "CronJob") != 0 {
 				t.Errorf("got %s", keys(objs))
 			}
-			if strings.Contains(fmt.Sprint(wf.U.Object), "maintain") {
-				t.Error("the CronWorkflow must not maintain the tables: the maintenance CronJob does")
+			if field(t, wf, "spec", "workflowSpec", "workflowTemplateRef", "name") != "distribution-pipeline" {
+				t.Errorf("the CronWorkflow runs %v, want the pipeline's WorkflowTemplate", field(t, wf, "spec", "workflowSpec"))
 			}
-			tasks := fmt.Sprint(field(t, wf, "spec", "workflowSpec", "templates", "0", "dag", "tasks"))
-			for _, ds := range []string{"var-es", "frtb-sensitivities", "drc"} {
-				if !strings.Contains(tasks, "name:"+ds) {
-					t.Errorf("no task %s in %s", ds, tasks)
+			tmpl := find(t, objs, "WorkflowTemplate", "distribution-pipeline")
+			tasks := fmt.Sprint(field(t, tmpl, "spec", "templates", "0", "dag", "tasks"))
+			for _, task := range []string{"calendar", "migrate", "wait-var-es", "publish-var-es", "publish-frtb-sensitivities", "publish-drc", "verify", "maintain"} {
+				if !strings.Contains(tasks, "name:"+task+" ") {
+					t.Errorf("no task %s in %s", task, tasks)
 				}
 			}
-			if !strings.Contains(fmt.Sprint(field(t, wf, "spec", "workflowSpec", "templates", "2", "container", "args")), "--dataset={{inputs.parameters.dataset}}") {
+			if strings.Contains(tasks, "name:spark ") {
+				t.Error("a spark task without workflow.spark.enabled")
+			}
+			if !strings.Contains(fmt.Sprint(tmpl.U.Object), "--dataset={{inputs.parameters.dataset}}") {
 				t.Error("Argo parameter not passed through Helm")
+			}
+		}},
+		{"sharded pipeline", map[string]any{"shards": 2, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, func(t *testing.T, objs []chartrender.Object) {
+			tmpl := find(t, objs, "WorkflowTemplate", "distribution-pipeline")
+			tasks := fmt.Sprint(field(t, tmpl, "spec", "templates", "0", "dag", "tasks"))
+			if !strings.Contains(tasks, "template:publish-shard withSequence:map[count:2]") {
+				t.Errorf("publications do not fan out into 2 workers: %s", tasks)
 			}
 		}},
 		{"CronWorkflow only where the API exists", map[string]any{"cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, func(t *testing.T, _ []chartrender.Object) {
@@ -312,7 +323,9 @@ func TestDistributionFails(t *testing.T) {
 		{"dataset twice", map[string]any{"datasets": []any{map[string]any{"name": "drc"}, map[string]any{"name": "drc"}}}, "drc is listed twice"},
 		// Expiry and orphan removal through Trino ran beside the publications and ignored the tags.
 		{"snapshot expiry through Trino", map[string]any{"config": map[string]any{"trino": map[string]any{"maintenance": map[string]any{"expireSnapshotsRetention": "7d"}}}}, "expireSnapshotsRetention"},
-		{"sharded CronWorkflow", map[string]any{"shards": 2, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, "the CronWorkflow does not shard yet"},
+		{"sharded pipeline beyond its parallelism", map[string]any{"shards": 4, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, "workflow.parallelism 3 < shards 4"},
+		{"Spark without a master", map[string]any{"cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true, "spark": map[string]any{"enabled": true, "mainClass": "a.B", "application": "local:///a.jar"}}}, "workflow.spark.master: required"},
+		{"Spark told not to wait", map[string]any{"cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true, "spark": map[string]any{"enabled": true, "master": "spark://m:7077", "mainClass": "a.B", "application": "local:///a.jar", "conf": map[string]any{"spark.standalone.submit.waitAppCompletion": false}}}}, "waitAppCompletion: set by the chart"},
 		{"sharded Oracle load", map[string]any{"datasets": []any{map[string]any{"name": "drc", "shards": 2}}, "config": map[string]any{"database": map[string]any{"driver": "oracle", "dsn": "oracle://u:${P}@db:1521/s"}}}, "PostgreSQL only"},
 		{"tag retention in years", map[string]any{"config": map[string]any{"maintenance": map[string]any{"tagRetention": "10y"}}}, "tagRetention"},
 	})

@@ -27,8 +27,14 @@ func caPods(t *testing.T, objs []chartrender.Object) map[string]struct {
 			pod = dig(o.U.Object, "spec", "jobTemplate", "spec", "template", "spec")
 		case "Job":
 			pod = dig(o.U.Object, "spec", "template", "spec")
-		case "CronWorkflow":
-			pod = dig(o.U.Object, "spec", "workflowSpec")
+		case "CronWorkflow", "WorkflowTemplate":
+			pod = dig(o.U.Object, "spec")
+			if o.Kind() == "CronWorkflow" {
+				pod = dig(o.U.Object, "spec", "workflowSpec")
+			}
+			if len(asList(pod["templates"])) == 0 {
+				continue // the CronWorkflow that runs the pipeline's WorkflowTemplate
+			}
 			for _, tpl := range asList(pod["templates"]) {
 				if c, ok := tpl.(map[string]any)["container"].(map[string]any); ok {
 					containers = append(containers, c)
@@ -92,7 +98,7 @@ func TestDistributionTrustedCA(t *testing.T) {
 			volume: map[string]any{"configMap": map[string]any{"name": "bank-ca", "items": []any{map[string]any{"key": "ca.crt", "path": "ca.crt"}}}}},
 		{name: "Secret with its own key", values: map[string]any{"trustedCA": map[string]any{"secretName": "bank-ca", "key": "bundle.pem"}}, wantPods: 5,
 			volume: map[string]any{"secret": map[string]any{"secretName": "bank-ca", "items": []any{map[string]any{"key": "bundle.pem", "path": "ca.crt"}}}}},
-		{name: "CronWorkflow", values: map[string]any{"trustedCA": map[string]any{"configMapName": "bank-ca"}, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, wantPods: 3,
+		{name: "CronWorkflow", values: map[string]any{"trustedCA": map[string]any{"configMapName": "bank-ca"}, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, wantPods: 2, // the pipeline's WorkflowTemplate (maintenance is its last step), the migration Job
 			volume: map[string]any{"configMap": map[string]any{"name": "bank-ca", "items": []any{map[string]any{"key": "ca.crt", "path": "ca.crt"}}}}},
 		{name: "both", values: map[string]any{"trustedCA": map[string]any{"configMapName": "a", "secretName": "b"}}, wantError: "trustedCA: set configMapName or secretName, not both"},
 		{name: "bad name", values: map[string]any{"trustedCA": map[string]any{"configMapName": "Bank_CA"}}, wantError: "/trustedCA/configMapName"},

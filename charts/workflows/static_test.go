@@ -93,6 +93,14 @@ func cronWorkflowProblems(t *testing.T, objs []chartrender.Object) []string {
 		t.Fatal("no CronWorkflow rendered")
 	}
 	spec, _, _ := unstructured.NestedMap(cron.Object, "spec", "workflowSpec")
+	// The pipeline's CronWorkflow runs a WorkflowTemplate: what runs is the template's spec.
+	if ref, _, _ := unstructured.NestedString(spec, "workflowTemplateRef", "name"); ref != "" {
+		i := slices.IndexFunc(objs, func(o chartrender.Object) bool { return o.Kind() == "WorkflowTemplate" && o.Name() == ref })
+		if i < 0 {
+			return []string{"the CronWorkflow runs WorkflowTemplate " + ref + ", which is not rendered"}
+		}
+		spec, _, _ = unstructured.NestedMap(objs[i].U.Object, "spec")
+	}
 	tmpls, _, _ := unstructured.NestedSlice(spec, "templates")
 	for _, tm := range tmpls {
 		m := tm.(map[string]any)

@@ -5,7 +5,7 @@
 // pods. kwok runs no container, so hack/testenv/wfexec writes the WorkflowTaskResults Argo's wait
 // container would, as the workflow's ServiceAccount, and records the containers' exits as the
 // kubelet would. The kit's chart must get the pods admitted, in DAG order, and the workflow to
-// Succeeded; today's staging chart (its pinned revision) must fail both ways it fails on a real
+// Succeeded (pipeline_test.go); today's staging chart (its pinned revision) must fail both ways it fails on a real
 // cluster: its pods are rejected by PodSecurity and its ServiceAccount may not write task results.
 //
 // The controller and its control plane are started once, in TestMain; each test works in its own
@@ -154,6 +154,13 @@ func (c *cluster) deploy(t *testing.T, ctx context.Context, ns string, objs []ch
 // workflowSpec, the workflowMetadata labels, the cron-workflow label, owned by the CronWorkflow.
 func (c *cluster) submit(t *testing.T, ctx context.Context, cron *unstructured.Unstructured) string {
 	t.Helper()
+	return c.submitAt(t, ctx, cron, time.Now())
+}
+
+// submitAt is submit with the time the cron controller would stamp as the scheduled time (the
+// pipeline's calendar step reads it as {{workflow.scheduledTime}}).
+func (c *cluster) submitAt(t *testing.T, ctx context.Context, cron *unstructured.Unstructured, scheduled time.Time) string {
+	t.Helper()
 	spec, _, err := unstructured.NestedMap(cron.Object, "spec", "workflowSpec")
 	if err != nil || spec == nil {
 		t.Fatalf("CronWorkflow %s has no spec.workflowSpec (%v)", cron.GetName(), err)
@@ -173,7 +180,7 @@ func (c *cluster) submit(t *testing.T, ctx context.Context, cron *unstructured.U
 		"metadata": map[string]any{
 			"generateName": cron.GetName() + "-",
 			"namespace":    cron.GetNamespace(),
-			"annotations":  map[string]any{"workflows.argoproj.io/scheduled-time": time.Now().Format(time.RFC3339)},
+			"annotations":  map[string]any{"workflows.argoproj.io/scheduled-time": scheduled.UTC().Format(time.RFC3339)},
 			"ownerReferences": []any{map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow",
 				"name": live.GetName(), "uid": string(live.GetUID()), "controller": true, "blockOwnerDeletion": true}},
 		},
@@ -296,48 +303,8 @@ func today(t *testing.T) (chartDir, valuesFile string) {
 	return filepath.Join(dir, "charts", "distribution"), valuesFile
 }
 
-// TestStagingCronWorkflowRuns: the kit's staging CronWorkflow, on a `restricted` namespace, runs
-// migrate and then the three datasets, and the workflow Succeeds.
-func TestStagingCronWorkflowRuns(t *testing.T) {
-	c := needCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	const ns = "risk-staging"
-	cron := c.deploy(t, ctx, ns, renderStaging(t, "", "", ns, nil))
-	res := c.run(t, ctx, ns, c.submit(t, ctx, cron))
-
-	if res.Phase != "Succeeded" {
-		t.Fatalf("workflow %s: %s", res.Phase, res.Message)
-	}
-	var migrate *wfexec.Step
-	publish := 0
-	for i, s := range res.Steps {
-		if s.ReportErr != nil {
-			t.Errorf("%s: the wait container could not report: %v", s.NodeName, s.ReportErr)
-		}
-		checkPodSpec(t, s)
-		switch {
-		case strings.HasSuffix(s.NodeName, ".migrate"):
-			migrate = &res.Steps[i]
-		case strings.Contains(s.NodeName, ".var-es"), strings.Contains(s.NodeName, ".frtb-sensitivities"), strings.Contains(s.NodeName, ".drc"):
-			publish++
-		default:
-			t.Errorf("unexpected step %s", s.NodeName)
-		}
-	}
-	if migrate == nil || publish != 3 {
-		t.Fatalf("want migrate and 3 publish steps, got %d steps: %+v", len(res.Steps), res.Steps)
-	}
-	// DAG order: no publish pod may exist before migrate has finished.
-	if len(migrate.Existing) != 1 {
-		t.Errorf("pods existing when migrate finished: %v, want only migrate", migrate.Existing)
-	}
-	for _, s := range res.Steps {
-		if s.Pod != migrate.Pod && s.Seen.Before(migrate.Finished) {
-			t.Errorf("%s was created before migrate finished", s.NodeName)
-		}
-	}
-}
+// The kit's pipeline running in DAG order on this cluster is TestPipelineRunsInOrder
+// (pipeline_test.go), with staging's values.
 
 // checkPodSpec: what the apiserver admitted is what the README promises: the API token only in
 // Argo's init and wait containers, each of them with the restricted container settings.
@@ -424,7 +391,10 @@ func TestWithoutTheExecutorRoleStepsFail(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const ns = "risk-staging-norole"
-	objs := renderStaging(t, "", "", ns, map[string]any{"workflow": map[string]any{"rbac": map[string]any{"create": false}}})
+	// A pod whose wait container fails is an Error, which the pipeline retries (a deleted or
+	// evicted pod): a short backoff keeps the futile retries within the test's time.
+	objs := renderStaging(t, "", "", ns, map[string]any{"workflow": map[string]any{"rbac": map[string]any{"create": false},
+		"backoff": map[string]any{"duration": "1s", "factor": 1, "maxDuration": "20s"}}})
 	res := c.run(t, ctx, ns, c.submit(t, ctx, c.deploy(t, ctx, ns, objs)))
 	if res.Phase == "Succeeded" {
 		t.Fatal("the workflow succeeded without the executor's Role")

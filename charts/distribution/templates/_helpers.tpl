@@ -216,8 +216,8 @@ imagePullSecrets:
 {{- range .Values.datasets -}}
 {{- if hasKey . "shards" -}}{{- $shards = max $shards (int .shards) -}}{{- end -}}
 {{- end -}}
-{{- if and .Values.workflow.enabled (gt $shards 1) -}}
-{{- fail "shards > 1 runs each publication as the CronJob's Indexed Job: the CronWorkflow does not shard yet (set workflow.enabled: false, or shards: 1)" -}}
+{{- if .Values.workflow.enabled -}}
+{{- include "distribution.validateWorkflow" . -}}
 {{- end -}}
 {{- if and (gt $shards 1) (ne (toString (dig "database" "driver" "" .Values.config)) "postgres") (ne (toString (dig "database" "driver" "" .Values.config)) "none") -}}
 {{- fail "shards > 1: the sharded publication loads the database with parallel COPYs, PostgreSQL only (config.database.driver)" -}}

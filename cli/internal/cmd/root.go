@@ -91,6 +91,7 @@ Exit codes: 0 success, 1 a negative answer (changes, findings, unhealthy), 2 an 
 		newAppsCmd(f, nil),
 		newRenderCmd(f, nil),
 		newHealthCmd(f, nil),
+		newPipelineCmd(f, nil),
 		newDiffCmd(f, nil),
 		newVersionCmd(f),
 		newCheckCmd(f, nil),

@@ -17,6 +17,7 @@ package wfexec
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -64,8 +65,26 @@ type Options struct {
 	Config *rest.Config
 	// ExitCode is the exit code of a step's main container; nil means 0 for every step.
 	ExitCode func(pod *corev1.Pod) int32
+	// Run, when set, replaces ExitCode: it plays the step's main container and says how it
+	// ended, with the output parameters the wait container reports (Argo reads them from the
+	// files the template's outputs name; here the test supplies their values). It is called
+	// once per pod, or again on the next poll while it answers Pending. A test keeps per-step
+	// state in it, e.g. to fail a step's first attempt and let its retry succeed.
+	Run func(pod *corev1.Pod) Exit
 	// Poll is how often pods and the Workflow are read; default 100ms.
 	Poll time.Duration
+}
+
+// Exit is how a step's main container ended, as Options.Run decides.
+type Exit struct {
+	// Code is the main container's exit code.
+	Code int32
+	// Parameters are the step's output parameters by name (its task result's
+	// outputs.parameters, which the controller copies to the node).
+	Parameters map[string]string
+	// Pending leaves the pod running: Run is asked again on the next poll (a coordinator
+	// waiting for its workers).
+	Pending bool
 }
 
 // Step is one pod of the workflow, as this package ran it.
@@ -81,6 +100,8 @@ type Step struct {
 	Seen, Finished time.Time
 	// ExitCode of the main container.
 	ExitCode int32
+	// Parameters are the output parameters reported (Options.Run).
+	Parameters map[string]string
 	// ReportErr is why the wait container could not report (nil when it did): ErrNoToken, or
 	// the API's answer to the ServiceAccount (e.g. Forbidden).
 	ReportErr error
@@ -185,8 +206,12 @@ func (r *runner) tick(ctx context.Context, wf *unstructured.Unstructured) error 
 		if !s.Finished.IsZero() || p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
 			continue
 		}
-		if err := r.runPod(ctx, wf, p, s); err != nil {
+		done, err := r.runPod(ctx, wf, p, s)
+		if err != nil {
 			return err
+		}
+		if !done {
+			continue
 		}
 		for j := range items {
 			s.Existing = append(s.Existing, items[j].Annotations[AnnotationNodeName])
@@ -196,25 +221,32 @@ func (r *runner) tick(ctx context.Context, wf *unstructured.Unstructured) error 
 }
 
 // runPod plays the wait container, then the kubelet, for one Running pod.
-func (r *runner) runPod(ctx context.Context, wf *unstructured.Unstructured, p *corev1.Pod, s *Step) error {
-	if r.opts.ExitCode != nil {
+func (r *runner) runPod(ctx context.Context, wf *unstructured.Unstructured, p *corev1.Pod, s *Step) (bool, error) {
+	switch {
+	case r.opts.Run != nil:
+		e := r.opts.Run(p)
+		if e.Pending {
+			return false, nil
+		}
+		s.ExitCode, s.Parameters = e.Code, e.Parameters
+	case r.opts.ExitCode != nil:
 		s.ExitCode = r.opts.ExitCode(p)
 	}
-	s.ReportErr = r.report(ctx, wf, p)
+	s.ReportErr = r.report(ctx, wf, p, s.Parameters)
 	waitExit := int32(0)
 	if s.ReportErr != nil {
 		waitExit = 1
 	}
 	if err := r.terminate(ctx, p.Name, s.ExitCode, waitExit, s.ReportErr); err != nil {
-		return err
+		return false, err
 	}
 	s.Finished = time.Now()
-	return nil
+	return true, nil
 }
 
 // report writes the step's WorkflowTaskResult as Argo's wait container does, with the pod's
 // ServiceAccount: a placeholder marked incomplete, then the label that marks it complete.
-func (r *runner) report(ctx context.Context, wf *unstructured.Unstructured, p *corev1.Pod) error {
+func (r *runner) report(ctx context.Context, wf *unstructured.Unstructured, p *corev1.Pod, params map[string]string) error {
 	if !hasToken(p, WaitContainer) {
 		return ErrNoToken
 	}
@@ -248,7 +280,24 @@ func (r *runner) report(ctx context.Context, wf *unstructured.Unstructured, p *c
 	if _, err := ri.Create(ctx, tr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create WorkflowTaskResult %s as %s: %w", nodeID, cfg.Impersonate.UserName, err)
 	}
-	patch := []byte(`{"metadata":{"labels":{"` + LabelReportOutputsCompleted + `":"true"}}}`)
+	// FinalizeOutput: the outputs and the completed label in one patch.
+	final := map[string]any{"metadata": map[string]any{"labels": map[string]any{LabelReportOutputsCompleted: "true"}}}
+	if len(params) > 0 {
+		names := make([]string, 0, len(params))
+		for n := range params {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		var ps []any
+		for _, n := range names {
+			ps = append(ps, map[string]any{"name": n, "value": params[n]})
+		}
+		final["outputs"] = map[string]any{"parameters": ps}
+	}
+	patch, err := json.Marshal(final)
+	if err != nil {
+		return err
+	}
 	if _, err := ri.Patch(ctx, nodeID, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("patch WorkflowTaskResult %s as %s: %w", nodeID, cfg.Impersonate.UserName, err)
 	}

@@ -45,6 +45,10 @@ Commands:
   validate   check a dataset's input against its contract, publish nothing
   maintain   the one maintenance of the Iceberg tables (tags, snapshot expiry, orphans, manifests,
              Trino optimize), under each dataset's lock
+  calendar   the nightly pipeline's cob_date and whether it is a business day (holiday: skip)
+  wait-input wait for the input's _SUCCESS markers, bounded by --timeout (then exit 4)
+  verify     check that a date is published, Iceberg and the database serving the same run
+  report     the pipeline's exit handler: the run's outcome to the Pushgateway and a webhook
   inspect    show what consumers see: snapshots, rows per date in Iceberg and in the database
   contracts  print the embedded data contracts
   version    print the version
@@ -91,6 +95,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runMaintain(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		err = runInspect(ctx, args[1:], stdout, stderr)
+	case "calendar":
+		err = runCalendar(ctx, args[1:], stdout, stderr)
+	case "wait-input":
+		err = runWaitInput(ctx, args[1:], stdout, stderr)
+	case "verify":
+		err = runVerify(ctx, args[1:], stdout, stderr)
+	case "report":
+		err = runReport(ctx, args[1:], stdout, stderr)
 	case "contracts":
 		err = runContracts(args[1:], stdout, stderr)
 	case "version":

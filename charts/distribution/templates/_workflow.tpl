@@ -1,0 +1,97 @@
+{{/*
+Helpers of the nightly pipeline (workflowtemplate.yaml, cronworkflow.yaml).
+*/}}
+
+{{- define "distribution.workflowTemplateName" -}}
+{{- printf "%s-pipeline" (include "distribution.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The shards of one dataset: its own `shards`, else the chart's. */}}
+{{- define "distribution.datasetShards" -}}
+{{- $ds := .ds -}}
+{{- int (ternary $ds.shards .root.Values.shards (hasKey $ds "shards")) -}}
+{{- end -}}
+
+{{/* The DAG task name of a dataset's step: <prefix>-<dataset with dashes>. */}}
+{{- define "distribution.taskName" -}}
+{{- printf "%s-%s" .prefix (.ds.name | replace "_" "-") | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+retryStrategy of a step. Argo Workflows v3.7.6 docs/retries.md: with an expression and no
+retryPolicy the expression alone decides (v3.5+); lastRetry.exitCode is the main container's exit
+code as a string ("-1" when there is none), lastRetry.status "Error" when the pod itself failed
+(deleted, evicted). The distribution job's exit codes (jobs/internal/app/app.go): 1 transient
+(retried, with backoff), 2 usage and 3 contract violation (never retried: a retry cannot fix
+them), 4 input not ready (the wait step has waited already), 5 verification failed, 6 conflict
+(another run's publication: never retried blindly). `codes` adds the exit codes of another image
+(spark-submit exits -1, 255 to the kernel, when no master answers: Spark's deploy/Client.scala).
+*/}}
+{{- define "distribution.retryStrategy" -}}
+{{- $w := .root.Values.workflow -}}
+{{- $codes := concat (list 1) (default (list) .codes) -}}
+limit: {{ default $w.retryLimit .limit | quote }}
+retryPolicy: Always
+expression: {{ printf "lastRetry.status == \"Error\" || asInt(lastRetry.exitCode) in [%s]" (join ", " $codes) | quote }}
+backoff:
+  duration: {{ $w.backoff.duration | quote }}
+  factor: {{ $w.backoff.factor | toString | quote }}
+  maxDuration: {{ $w.backoff.maxDuration | quote }}
+{{- end -}}
+
+{{/*
+A container step of the distribution image: `args` are the command's arguments, `env` extra
+environment entries.
+*/}}
+{{- define "distribution.workflowContainer" -}}
+{{- $root := .root -}}
+image: {{ include "distribution.image" $root }}
+imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+command: {{ toJson $root.Values.workflow.command }}
+args:
+  {{- range .args }}
+  - {{ . | quote }}
+  {{- end }}
+env:
+  {{- include "distribution.env" $root | nindent 2 }}
+  {{- with .env }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+securityContext:
+  {{- include "distribution.containerSecurityContext" $root | nindent 2 }}
+resources:
+  {{- toYaml (default $root.Values.resources .resources) | nindent 2 }}
+volumeMounts:
+  {{- include "distribution.volumeMounts" $root | nindent 2 }}
+{{- end -}}
+
+{{/* The calendar's arguments, shared by the calendar step and the exit handler. */}}
+{{- define "distribution.calendarArgs" -}}
+{{- $w := .Values.workflow -}}
+{{- toJson (list "--at={{workflow.scheduledTime}}" (printf "--time-zone=%s" .Values.schedule.timeZone) (printf "--days-before=%d" (int $w.cobDaysBefore)) "--cob-date={{workflow.parameters.cob-date}}") -}}
+{{- end -}}
+
+{{/* Pipeline values the schema cannot express. */}}
+{{- define "distribution.validateWorkflow" -}}
+{{- $w := .Values.workflow -}}
+{{- $max := 1 -}}
+{{- range .Values.datasets -}}
+{{- $max = max $max (int (include "distribution.datasetShards" (dict "root" $ "ds" .))) -}}
+{{- end -}}
+{{- if lt (int $w.parallelism) $max -}}
+{{- fail (printf "workflow.parallelism %d < shards %d: the workers of a sharded publication run at once, or its coordinator waits for workers that cannot start" (int $w.parallelism) $max) -}}
+{{- end -}}
+{{- if $w.spark.enabled -}}
+{{- range $k := list "master" "mainClass" "application" -}}
+{{- if not (get $w.spark $k) -}}
+{{- fail (printf "workflow.spark.%s: required when workflow.spark.enabled" $k) -}}
+{{- end -}}
+{{- end -}}
+{{- if not (hasPrefix "spark://" $w.spark.master) -}}
+{{- fail (printf "workflow.spark.master %q: the standalone master URL, spark://host:port" $w.spark.master) -}}
+{{- end -}}
+{{- if hasKey $w.spark.conf "spark.standalone.submit.waitAppCompletion" -}}
+{{- fail "workflow.spark.conf.spark.standalone.submit.waitAppCompletion: set by the chart (true): the step must wait for the application" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
