@@ -30,6 +30,7 @@ import (
 	"helm.sh/helm/v3/pkg/strvals"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/lakeport/lakeport/cli/pkg/render/internal/engine"
 	"github.com/lakeport/lakeport/cli/pkg/source"
 )
 
@@ -107,6 +108,9 @@ type Renderer struct {
 	Concurrency int
 	// Cache, when set, serves and keeps releases by content (see Cache).
 	Cache *Cache
+
+	// engine keeps each chart's templates parsed for the renderer's life.
+	engine engine.Engine
 
 	mu      sync.Mutex
 	charts  map[string]*chartFiles
@@ -360,6 +364,7 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 		SkipSchemaValidation: helm.SkipSchemaValidation || ownValidation,
 		SkipTests:            helm.SkipTests,
 		APIVersions:          helm.APIVersions,
+		Engine:               &r.engine,
 	}
 	if helm.KubeVersion != "" {
 		kv, err := chartutil.ParseKubeVersion(helm.KubeVersion)
