@@ -85,15 +85,18 @@ func (c *Check) Run(ctx context.Context) (*CheckReport, error) {
 	var base *check.Report
 	var baseErr error
 	baseDone := make(chan struct{})
+	// The two sides share what checking an object found: an environment the pull request does
+	// not change is evaluated once (check.Shared).
+	shared := check.NewShared()
 	if c.Base != "" {
 		go func() {
 			defer close(baseDone)
-			base, baseErr = c.checkBase(ctx)
+			base, baseErr = c.checkBase(ctx, shared)
 		}()
 	} else {
 		close(baseDone)
 	}
-	rep, err := c.checkWorkspace(ctx, w, apps, false)
+	rep, err := c.checkWorkspace(ctx, w, apps, false, shared)
 	<-baseDone
 	if err != nil {
 		return nil, err
@@ -115,12 +118,12 @@ func (c *Check) Run(ctx context.Context) (*CheckReport, error) {
 
 // checkBase checks the same selection in the kit at the base revision. Environments and apps the
 // base does not have are simply absent from it.
-func (c *Check) checkBase(ctx context.Context) (*check.Report, error) {
+func (c *Check) checkBase(ctx context.Context, shared *check.Shared) (*check.Report, error) {
 	w, err := c.Config.openWorkspace(c.Base)
 	if err != nil {
 		return nil, err
 	}
-	return c.checkWorkspace(ctx, w, workspace.Filter(w.Apps, c.Envs, c.Apps), true)
+	return c.checkWorkspace(ctx, w, workspace.Filter(w.Apps, c.Envs, c.Apps), true, shared)
 }
 
 func (c *Check) cacheDir() string {
@@ -136,7 +139,7 @@ func (c *Check) cacheDir() string {
 
 // checkWorkspace renders the selected applications, plus the other applications of their
 // environments, and checks them.
-func (c *Check) checkWorkspace(ctx context.Context, w *workspace.Workspace, apps []argov1.Application, base bool) (*check.Report, error) {
+func (c *Check) checkWorkspace(ctx context.Context, w *workspace.Workspace, apps []argov1.Application, base bool, shared *check.Shared) (*check.Report, error) {
 	readFile := func(rev, path string) ([]byte, error) {
 		if rev == source.Worktree {
 			return w.Head.ReadFile(path)
@@ -147,7 +150,7 @@ func (c *Check) checkWorkspace(ctx context.Context, w *workspace.Workspace, apps
 		}
 		return snap.ReadFile(path)
 	}
-	checker, err := check.New(w.Head, check.Options{Now: c.Config.now(), CRDs: crds.FS, CacheDir: c.cacheDir(), ReadFile: readFile})
+	checker, err := check.New(w.Head, check.Options{Now: c.Config.now(), CRDs: crds.FS, CacheDir: c.cacheDir(), ReadFile: readFile, Shared: shared})
 	if err != nil {
 		return nil, err
 	}

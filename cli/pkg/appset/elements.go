@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"golang.org/x/sync/errgroup"
@@ -35,6 +36,9 @@ type Expander struct {
 
 	mu    sync.Mutex
 	elems map[string]*element
+	// slow counts the elements expanded through GenerateApplications although the ApplicationSet
+	// has a fast plan (an error being reported, or a shape the plan refused): tests read it.
+	slow atomic.Int64
 }
 
 type element struct {
@@ -86,6 +90,7 @@ func (e *Expander) expand(as *argov1.ApplicationSet, r Resolver, renderer *templ
 		return nil, fmt.Errorf("expand ApplicationSet %s: %w", as.Name, err)
 	}
 	asHash := sha256.Sum256(spec)
+	plan := newFastPlan(as)
 	results := make([][]argov1.Application, len(paths))
 	errs := make([]error, len(paths))
 	g := errgroup.Group{}
@@ -105,6 +110,15 @@ func (e *Expander) expand(as *argov1.ApplicationSet, r Resolver, renderer *templ
 			el := e.element(key)
 			el.once.Do(func() {
 				one := &oneFile{Resolver: r, path: p, content: content, byPattern: byPattern}
+				if plan != nil {
+					if apps, ok := plan.element(one, renderer); ok {
+						el.apps = apps
+						return
+					}
+				}
+				if plan != nil {
+					e.slow.Add(1)
+				}
 				el.apps, el.err = expand(as, one, renderer)
 			})
 			if el.err != nil {

@@ -73,6 +73,9 @@ func TestExpanderMatchesArgoCD(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if newFastPlan(k.ApplicationSet) == nil || e.slow.Load() != 0 {
+			t.Errorf("%s: %d elements did not take the fast path (plan: %v)", dir, e.slow.Load(), newFastPlan(k.ApplicationSet) != nil)
+		}
 		if len(got) == 0 || !reflect.DeepEqual(got, want) {
 			a, _ := yaml.Marshal(got)
 			b, _ := yaml.Marshal(want)
@@ -150,28 +153,53 @@ func TestExpanderErrorsAndShapes(t *testing.T) {
 	for _, tc := range []struct {
 		name, generators string
 		split, fails     bool
+		patch            string
 	}{
 		{"matrix with an exclude and a missing key", `
   - matrix:
       generators:
       - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/*/env.yaml"}, {path: "envs/c/*", exclude: true}]}
-      - list: {elementsYaml: "{{ .components | toJson }}"}`, true, true},
+      - list: {elementsYaml: "{{ .components | toJson }}"}`, true, true, ""},
 		{"matrix, files without d", `
   - matrix:
       generators:
       - list: {elements: [{c: x}, {c: "y"}]}
-      - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/[abc]/env.yaml"}]}`, true, false},
+      - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/[abc]/env.yaml"}]}`, true, false, ""},
 		{"git alone", `
-  - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/[ab]/env.yaml"}]}`, true, false},
+  - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/[ab]/env.yaml"}]}`, true, false, ""},
+		{"matrix with a templated list and a templatePatch", `
+  - matrix:
+      generators:
+      - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/[ab]/env.yaml"}]}
+      - list: {elementsYaml: "{{ .components | toJson }}", template: {metadata: {labels: {from: '{{ .name }}'}}, spec: {project: ""}}}`, true, false, `
+  templatePatch: |
+    metadata:
+      annotations:
+        file: {{ .path.filename | quote }}
+    spec:
+      sources:
+        - repoURL: https://example.com/kit.git
+          path: {{ printf "charts/%s" .c | quote }}
+          helm: {valueFiles: [{{ printf "$v/envs/%s/%s.yaml" .name .c | quote }}]}
+        - {repoURL: https://example.com/kit.git/, ref: v}
+      {{- if eq .name "a" }}
+      syncPolicy: {automated: {prune: true}}
+      {{- end }}
+`},
+		{"git alone with a patch that fails for one file", `
+  - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/[abd]/env.yaml"}]}`, true, true, `
+  templatePatch: |
+    metadata: {annotations: {n: {{ .name | quote }}}}
+`},
 		{"merge: whole", `
   - merge:
       mergeKeys: [name]
       generators:
       - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/[ab]/env.yaml"}]}
-      - list: {elements: [{name: a, extra: "1"}]}`, false, false},
+      - list: {elements: [{name: a, extra: "1"}]}`, false, false, ""},
 		{"two generators: whole", `
   - git: {repoURL: https://example.com/kit.git, revision: HEAD, files: [{path: "envs/a/env.yaml"}]}
-  - list: {elements: [{name: l, c: w}]}`, false, false},
+  - list: {elements: [{name: l, c: w}]}`, false, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			as := &argov1.ApplicationSet{}
@@ -189,7 +217,7 @@ spec:
       project: 'p-{{ .name }}'
       destination: {server: https://kubernetes.default.svc, namespace: '{{ .name }}'}
       source: {repoURL: https://example.com/kit.git, path: charts/web}
-`
+` + tc.patch
 			if err := yaml.UnmarshalStrict([]byte(doc), as); err != nil {
 				t.Fatal(err)
 			}

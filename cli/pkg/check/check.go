@@ -10,6 +10,8 @@ package check
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
@@ -18,6 +20,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -242,6 +246,76 @@ type Options struct {
 	ExceptionsDir string
 	// EnvChecks are the whole-environment checks; nil means DefaultEnvChecks.
 	EnvChecks []envcheck.Loader
+	// Shared, when set, shares the per-object results with the other Checkers given it (the
+	// base and head of a pull request); they must be built with the same CRDs and CacheDir.
+	Shared *Shared
+}
+
+// Shared remembers what checking one object found (schema, API version and policy results),
+// keyed by content: the object's text, and everything its evaluation reads beyond it (the
+// policies' digest, the environment's policy data: its settings and every object it renders,
+// the CRDs rendered beside it, its Kubernetes version). An object another Application, another
+// environment with the same data, or the other side of a pull request already checked is not
+// evaluated again; its findings are re-stamped with the new Application, object and file. It is
+// safe for concurrent use.
+type Shared struct {
+	m         sync.Map // key -> *sharedObject
+	evaluated atomic.Int64
+}
+
+// Evaluated counts the objects evaluated (not served from the memory).
+func (s *Shared) Evaluated() int64 { return s.evaluated.Load() }
+
+// NewShared returns an empty memory.
+func NewShared() *Shared { return &Shared{} }
+
+type sharedObject struct {
+	once sync.Once
+	res  []objectResult
+	err  error
+}
+
+// objectResult is one finding of an object, before it is stamped with where it was found.
+type objectResult struct {
+	check, rule string
+	severity    Severity
+	message     string
+}
+
+func (s *Shared) get(key [sha256.Size]byte) *sharedObject {
+	v, _ := s.m.LoadOrStore(key, &sharedObject{})
+	return v.(*sharedObject)
+}
+
+// envKey digests what an object's evaluation reads beyond the object in one environment.
+func (c *Checker) envKey(env *kit.Environment, rels []*render.Release) ([sha256.Size]byte, error) {
+	h := sha256.New()
+	data, err := json.Marshal(EnvironmentData(env))
+	if err != nil {
+		return [sha256.Size]byte{}, fmt.Errorf("%s: policy data: %w", env.File, err)
+	}
+	fmt.Fprintf(h, "policies %s\x00kube %s\x00env %d\x00", c.Engine.Digest, env.KubeVersion, len(data))
+	h.Write(data)
+	for _, r := range rels {
+		for _, o := range r.Objects {
+			fmt.Fprintf(h, "\x00object %d\x00", len(o.YAML))
+			h.Write([]byte(o.YAML))
+		}
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k, nil
+}
+
+// objectKey is the memory's key of one object of an environment.
+func objectKey(env [sha256.Size]byte, o *render.Object) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(env[:])
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00", o.APIVersion, o.Kind, len(o.YAML))
+	h.Write([]byte(o.YAML))
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
 }
 
 // DefaultEnvChecks are the whole-environment checks `lakeport check` runs.
@@ -262,6 +336,7 @@ type Checker struct {
 	envChecks  []envcheck.Check
 	now        time.Time
 	readFile   func(revision, path string) ([]byte, error)
+	shared     *Shared
 }
 
 // New loads the policies and exceptions of a snapshot of the kit. Bad policies (syntax, compile
@@ -281,7 +356,10 @@ func New(snap source.Snapshot, opts Options) (*Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Checker{Engine: eng, schema: schema.New(), now: opts.Now, readFile: opts.ReadFile}
+	c := &Checker{Engine: eng, schema: schema.New(), now: opts.Now, readFile: opts.ReadFile, shared: opts.Shared}
+	if c.shared == nil {
+		c.shared = NewShared()
+	}
 	c.schema.CacheDir = opts.CacheDir
 	loaders := opts.EnvChecks
 	if loaders == nil {
@@ -422,6 +500,7 @@ type job struct {
 	obj  *render.Object
 	eval *policy.Evaluator
 	val  *schema.Validator
+	env0 [sha256.Size]byte // envKey of the environment
 }
 
 // Check checks every target and returns the report (findings sorted by environment order,
@@ -446,6 +525,10 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 		if err != nil {
 			return nil, err
 		}
+		ek, err := c.envKey(env, ctxRels)
+		if err != nil {
+			return nil, err
+		}
 		var crds []map[string]any
 		for _, r := range ctxRels {
 			for _, o := range r.Objects {
@@ -465,7 +548,7 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 			for i, o := range r.Objects {
 				app.Objects = append(app.Objects, &ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: namespaceOf(o, r), Name: o.Name})
 				app.Files = append(app.Files, TemplateFile(r, o))
-				jobs = append(jobs, job{env: env, kube: kube, rel: r, idx: i, obj: o, eval: ev, val: val})
+				jobs = append(jobs, job{env: env, kube: kube, rel: r, idx: i, obj: o, eval: ev, val: val, env0: ek})
 			}
 			rep.Applications = append(rep.Applications, app)
 			for _, iv := range r.IgnoredValues {
@@ -589,13 +672,31 @@ func namespaceOf(o *render.Object, r *render.Release) string {
 
 func (c *Checker) checkObject(ctx context.Context, j *job) ([]*Finding, error) {
 	o := j.obj
+	so := c.shared.get(objectKey(j.env0, o))
+	so.once.Do(func() {
+		c.shared.evaluated.Add(1)
+		so.res, so.err = c.evalObject(ctx, j)
+	})
+	if so.err != nil {
+		return nil, so.err
+	}
 	ref := &ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: namespaceOf(o, j.rel), Name: o.Name}
 	base := Finding{Environment: j.env.Name, App: j.rel.App, Component: j.rel.Component, Object: ref, File: TemplateFile(j.rel, o)}
 	var out []*Finding
-	add := func(check, rule string, sev Severity, msg string) {
+	for _, r := range so.res {
 		f := base
-		f.Check, f.Rule, f.Severity, f.Message = check, rule, sev, msg
+		f.Check, f.Rule, f.Severity, f.Message = r.check, r.rule, r.severity, r.message
 		out = append(out, &f)
+	}
+	return out, nil
+}
+
+// evalObject is what checking one object finds, before it is stamped with where it was found.
+func (c *Checker) evalObject(ctx context.Context, j *job) ([]objectResult, error) {
+	o := j.obj
+	var out []objectResult
+	add := func(check, rule string, sev Severity, msg string) {
+		out = append(out, objectResult{check, rule, sev, msg})
 	}
 	gv, err := k8sschema.ParseGroupVersion(o.APIVersion)
 	removed := false

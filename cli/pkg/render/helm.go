@@ -9,10 +9,12 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
+	helmengine "helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/lakeport/lakeport/cli/pkg/render/internal/engine"
 )
 
 // templateOptions are the `helm template` flags Argo CD's repo server sets.
@@ -23,6 +25,9 @@ type templateOptions struct {
 	IncludeCRDs            bool
 	SkipSchemaValidation   bool
 	SkipTests              bool
+	// Engine renders the templates, keeping each chart's parsed (nil: Helm's engine, which
+	// parses them again).
+	Engine *engine.Engine
 }
 
 // helmTemplate is `helm template` for one release: what action.Install does in a client-only dry
@@ -56,7 +61,12 @@ func helmTemplate(ch *chart.Chart, vals map[string]any, o templateOptions) (stri
 	if ch.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, caps.KubeVersion.String()) {
 		return "", nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", ch.Metadata.KubeVersion, caps.KubeVersion.String())
 	}
-	files, err := engine.Engine{}.Render(ch, toRender)
+	var files map[string]string
+	if o.Engine != nil {
+		files, err = o.Engine.Render(ch, toRender)
+	} else {
+		files, err = helmengine.Engine{}.Render(ch, toRender)
+	}
 	if err != nil {
 		return "", nil, err
 	}

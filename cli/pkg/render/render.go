@@ -24,12 +24,14 @@ import (
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"golang.org/x/sync/errgroup"
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/ignore"
 	"helm.sh/helm/v3/pkg/strvals"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/lakeport/lakeport/cli/pkg/render/internal/engine"
 	"github.com/lakeport/lakeport/cli/pkg/source"
 )
 
@@ -111,6 +113,9 @@ type Renderer struct {
 	// Cache, when set, serves and keeps releases by content (see Cache).
 	Cache *Cache
 
+	// engine keeps each chart's templates parsed for the renderer's life.
+	engine engine.Engine
+
 	mu      sync.Mutex
 	charts  map[string]*chartFiles
 	pinned  map[string]source.Snapshot // revision as written -> its snapshot
@@ -122,6 +127,26 @@ type chartFiles struct {
 	files  []*loader.BufferedFile
 	digest string
 	err    error
+
+	// loaded is the chart loaded once, for charts without dependencies: rendering one reads it
+	// and never changes it (Helm's dependency processing returns at once, its coalescing copies
+	// the chart's values), so every release of a fleet can share it.
+	loadOnce sync.Once
+	loaded   *chart.Chart
+	loadErr  error
+}
+
+// chart returns the chart of these files: the shared one when it has no dependencies, else a
+// fresh load (Helm's dependency processing edits the chart it is given per release).
+func (cf *chartFiles) chart() (*chart.Chart, error) {
+	cf.loadOnce.Do(func() { cf.loaded, cf.loadErr = loader.LoadFiles(cf.files) })
+	if cf.loadErr != nil {
+		return nil, cf.loadErr
+	}
+	if cf.loaded.Metadata.Dependencies == nil && len(cf.loaded.Dependencies()) == 0 {
+		return cf.loaded, nil
+	}
+	return loader.LoadFiles(cf.files)
 }
 
 // New returns a renderer for the kit repository at repoURL. Floating revisions (HEAD) read head,
@@ -306,7 +331,7 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 		}
 	}
 
-	ch, err := loader.LoadFiles(cf.files)
+	ch, err := cf.chart()
 	if err != nil {
 		return nil, fmt.Errorf("load chart %s at %s: %w", rel.Chart.Path, revLabel(snap), err)
 	}
@@ -366,6 +391,7 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 		SkipSchemaValidation: helm.SkipSchemaValidation || ownValidation,
 		SkipTests:            helm.SkipTests,
 		APIVersions:          helm.APIVersions,
+		Engine:               &r.engine,
 	}
 	if helm.KubeVersion != "" {
 		kv, err := chartutil.ParseKubeVersion(helm.KubeVersion)

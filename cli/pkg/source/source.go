@@ -276,6 +276,31 @@ func checkPath(name string) error {
 	return nil
 }
 
+// Files lists the files of a snapshot below dir, sorted; a folder that does not exist has none.
+func Files(s Snapshot, dir string) ([]string, error) {
+	files, err := s.Files(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return files, err
+}
+
+// Match returns the files (as Files lists them) that match a git pathspec glob, as Glob does.
+// A pattern that does not compile matches nothing.
+func Match(files []string, pattern string) []string {
+	re, err := globRegexp(pattern)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, f := range files {
+		if re.MatchString(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // Glob returns the files of a snapshot that match a git pathspec glob, as `git ls-files -- <pattern>`
 // does (the matching Argo CD's git generator uses by default): '*' and '?' also match '/'.
 func Glob(s Snapshot, pattern string) ([]string, error) {
@@ -381,4 +406,54 @@ func ShortSHA(rev string) string {
 		return rev[:12]
 	}
 	return rev
+}
+
+// Memo returns a snapshot that reads each file and each listing of s once and then answers
+// from memory: for a short-lived reader that reads the same files twice (loading the kit and
+// expanding the ApplicationSet both read every env.yaml). It is safe for concurrent use.
+func Memo(s Snapshot) Snapshot { return &memo{base: s} }
+
+type memo struct {
+	base  Snapshot
+	files sync.Map // name -> memoFile
+	dirs  sync.Map // dir -> memoDir
+}
+
+type memoFile struct {
+	b   []byte
+	err error
+}
+
+type memoDir struct {
+	names []string
+	err   error
+}
+
+func (m *memo) Revision() string { return m.base.Revision() }
+
+// ReadFile returns a copy of the remembered content: callers may change what they are given.
+func (m *memo) ReadFile(name string) ([]byte, error) {
+	v, ok := m.files.Load(name)
+	if !ok {
+		b, err := m.base.ReadFile(name)
+		v, _ = m.files.LoadOrStore(name, memoFile{b, err})
+	}
+	f := v.(memoFile)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return append([]byte(nil), f.b...), nil
+}
+
+func (m *memo) Files(dir string) ([]string, error) {
+	v, ok := m.dirs.Load(dir)
+	if !ok {
+		names, err := m.base.Files(dir)
+		v, _ = m.dirs.LoadOrStore(dir, memoDir{names, err})
+	}
+	d := v.(memoDir)
+	if d.err != nil {
+		return nil, d.err
+	}
+	return append([]string(nil), d.names...), nil
 }

@@ -86,7 +86,10 @@ func OpenSnapshotShared(repo *source.Repo, head source.Snapshot, sh *Shared) (*W
 	if sh.Expander == nil {
 		sh.Expander = appset.NewExpander()
 	}
-	k, err := kit.Load(head)
+	// Loading the kit and expanding the ApplicationSet read the same files (every env.yaml):
+	// read them once. Rendering later reads head itself.
+	memo := source.Memo(head)
+	k, err := kit.Load(memo)
 	if err != nil {
 		return nil, err
 	}
@@ -96,10 +99,25 @@ func OpenSnapshotShared(repo *source.Repo, head source.Snapshot, sh *Shared) (*W
 	}
 	w := &Workspace{Repo: repo, Head: head, Kit: k, RepoURL: url, Renderer: render.New(repo, head, url)}
 	w.Renderer.Cache = sh.Cache
-	if w.Apps, err = sh.Expander.Expand(k.ApplicationSet, w.Renderer); err != nil {
+	if w.Apps, err = sh.Expander.Expand(k.ApplicationSet, memoResolver{w.Renderer, memo}); err != nil {
 		return nil, fmt.Errorf("%s: %w", k.ApplicationSetFile, err)
 	}
 	return w, nil
+}
+
+// memoResolver is the renderer's resolver answering the head revision (render.Renderer.Snapshot:
+// HEAD or none) from memo.
+type memoResolver struct {
+	r    *render.Renderer
+	memo source.Snapshot
+}
+
+func (m memoResolver) Snapshot(repoURL, revision string) (source.Snapshot, error) {
+	s, err := m.r.Snapshot(repoURL, revision)
+	if err == nil && (revision == "" || revision == "HEAD") {
+		return m.memo, nil
+	}
+	return s, err
 }
 
 // repoURL is the kit repository's URL: the repository the ApplicationSet's git generator reads.

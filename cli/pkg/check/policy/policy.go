@@ -8,6 +8,8 @@ package policy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -74,7 +76,10 @@ type Engine struct {
 	// Files are the policy files, repository paths, sorted.
 	Files []string
 	// Rules are the checks, sorted by ID.
-	Rules    []*Rule
+	Rules []*Rule
+	// Digest identifies the policies by content (file names and sources): two engines with the
+	// same digest evaluate every input alike.
+	Digest   string
 	compiler *ast.Compiler
 	query    ast.Body
 	vars     []string // the query variable of each rule, in Rules order
@@ -89,6 +94,16 @@ func Load(snap source.Snapshot, dir string) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{Files: files}
+	h := sha256.New()
+	for _, f := range files {
+		raw, err := snap.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(raw))
+		h.Write(raw)
+	}
+	e.Digest = hex.EncodeToString(h.Sum(nil))
 	if len(modules) == 0 {
 		return e, nil
 	}
