@@ -44,10 +44,15 @@ func (s ShardSpec) withDefaults() ShardSpec {
 
 // ShardResult is what a worker leaves for the coordinator (JSON, beside the table's data).
 type ShardResult struct {
-	Index       int                  `json:"index"`
-	Count       int                  `json:"count"`
-	RunID       string               `json:"runId"`
-	InputSHA256 string               `json:"inputSha256"`
+	Index int    `json:"index"`
+	Count int    `json:"count"`
+	RunID string `json:"runId"`
+	// Listing names the input files the worker saw (source.Input.Listing): every worker must
+	// have seen the same.
+	Listing string `json:"listing"`
+	// Checksums are the SHA-256 of the files the worker owns (it read them whole; the others'
+	// it read key columns only): the coordinator puts the input's checksum together from them.
+	Checksums   map[string]string    `json:"checksums"`
 	Rows        int64                `json:"rows"`
 	Digest      rowhash.Digest       `json:"digest"`
 	KeysTracked int64                `json:"keysTracked"`
@@ -121,18 +126,21 @@ func (p *Publisher) PublishShard(ctx context.Context, c *contract.Contract, cob 
 		}
 	}
 
-	// 1-2. this worker's share: validation, data files, COPY.
-	in, err := source.Open(ctx, p.Input, c.Name, cob)
+	// 1-2. this worker's share: validation, data files, COPY. Only its own files are downloaded
+	// and checksummed; of the others it reads the key columns (ranged GETs on S3).
+	opts := p.Input
+	opts.Foreign = func(j int) bool { return !source.ShardOwns(j, spec.Index, spec.Count) }
+	in, err := source.Open(ctx, opts, c.Name, cob)
 	if err != nil {
 		return res, inputErr(err)
 	}
 	defer in.Close()
-	res.InputSHA256, res.InputFiles, res.InputBytes = in.Checksum(), len(in.Files), in.Bytes()
+	res.InputFiles, res.InputBytes = len(in.Files), in.Bytes()
 	own, owns, err := in.Shard(spec.Index, spec.Count)
 	if err != nil {
 		return res, err
 	}
-	mine := ShardResult{Index: spec.Index, Count: spec.Count, RunID: spec.RunID, InputSHA256: in.Checksum(), StartedAt: start.UTC().Format(time.RFC3339)}
+	mine := ShardResult{Index: spec.Index, Count: spec.Count, RunID: spec.RunID, Listing: in.Listing(), Checksums: in.Checksums(), StartedAt: start.UTC().Format(time.RFC3339)}
 	rep, err := validate.Validate(ctx, c, in, validate.Options{BatchRows: p.BatchRows, Shard: validate.Shard{Index: spec.Index, Count: spec.Count, Owns: owns}})
 	if err != nil {
 		return res, fmt.Errorf("validate: %w", err)
@@ -194,9 +202,13 @@ func (p *Publisher) PublishShard(ctx context.Context, c *contract.Contract, cob 
 	var digest rowhash.Digest
 	var paths []string
 	var copied, fileRows int64
+	sums := map[string]string{}
 	for _, r := range results {
-		if r.InputSHA256 != mine.InputSHA256 {
-			return res, fmt.Errorf("shard %d read another input (sha256 %s, shard 0 %s): the input changed during the publication", r.Index, r.InputSHA256, mine.InputSHA256)
+		if r.Listing != mine.Listing {
+			return res, fmt.Errorf("shard %d saw other input files (listing %s, shard 0 %s): the input changed during the publication", r.Index, r.Listing, mine.Listing)
+		}
+		for name, sum := range r.Checksums {
+			sums[name] = sum
 		}
 		merged.Rows += r.Rows
 		digest.Merge(r.Digest)
@@ -205,6 +217,10 @@ func (p *Publisher) PublishShard(ctx context.Context, c *contract.Contract, cob 
 		copied += r.Copied
 		fileRows += r.FileRows
 	}
+	if err := in.SetChecksums(sums); err != nil {
+		return res, err
+	}
+	res.InputSHA256 = in.Checksum()
 	tblNow, err := p.Lake.Reload(ctx, c)
 	if err != nil {
 		return res, err
