@@ -192,9 +192,9 @@ func Validate(ctx context.Context, c *contract.Contract, in *source.Input, o Opt
 	rep := &Report{Dataset: c.Name, ContractVersion: c.Version, CobDate: in.CobDate.Format(source.DateLayout), PreviousRows: o.PreviousRows}
 	v := &validator{
 		c: c, cob: int32(arrow.Date32FromTime(in.CobDate)), viol: map[string]*Violation{},
-		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		keys:  make(map[key]int64, in.Rows()), pattern: make([]map[string]bool, len(c.Columns)),
-		shard: o.Shard, keyIdx: c.KeyIndexes(), keyOnly: make([]int, len(c.Key)),
+		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		pattern: make([]map[string]bool, len(c.Columns)),
+		shard:   o.Shard, keyIdx: c.KeyIndexes(), keyOnly: make([]int, len(c.Key)),
 	}
 	for i := range v.keyOnly {
 		v.keyOnly[i] = i
@@ -203,8 +203,14 @@ func Validate(ctx context.Context, c *contract.Contract, in *source.Input, o Opt
 		if o.Shard.Index < 0 || o.Shard.Index >= o.Shard.Count || o.Shard.Owns == nil {
 			return nil, fmt.Errorf("shard %d of %d: want 0 <= index < count and the files it owns", o.Shard.Index, o.Shard.Count)
 		}
-		v.keys = make(map[key]int64, in.Rows()/int64(o.Shard.Count)+1)
 	}
+	// Sized for the keys this validation holds: a shard's share, not the day's (the map is the
+	// largest thing a validation keeps: ~30 bytes a key).
+	expect := in.Rows()
+	if o.Shard.active() {
+		expect = expect/int64(o.Shard.Count) + 1
+	}
+	v.keys = make(map[key]int64, expect)
 	problems, err := in.CheckSchema(ctx, c)
 	if err != nil {
 		return nil, err
