@@ -147,18 +147,10 @@ func (p *Postgres) Stage(ctx context.Context, c *contract.Contract, pub Publicat
 	}
 	// Binary COPY encoded straight from the Arrow columns; FREEZE because the table was created
 	// in this transaction: the rows are written frozen and never need a later vacuum freeze.
-	src := newBinaryCopy(rdr)
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, src,
+	n, err := copyBinary(ctx, tx.Conn().PgConn(), rdr,
 		fmt.Sprintf(`COPY %s (%s) FROM STDIN WITH (FORMAT binary, FREEZE)`, stageID, strings.Join(cols, ", ")))
 	if err != nil {
-		if src.err != nil {
-			err = src.err
-		}
 		return nil, fmt.Errorf("copy into %s: %w", st.stage, err)
-	}
-	n := tag.RowsAffected()
-	if n != src.rows {
-		return nil, fmt.Errorf("copy into %s: server took %d rows of %d", st.stage, n, src.rows)
 	}
 	st.rows = n
 	mark("copy")

@@ -97,17 +97,10 @@ func (p *Postgres) CopyShard(ctx context.Context, c *contract.Contract, pub Publ
 	for i, col := range c.Columns {
 		cols[i] = pgx.Identifier{col.Name}.Sanitize()
 	}
-	src := newBinaryCopy(rdr)
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, src,
+	n, err := copyBinary(ctx, tx.Conn().PgConn(), rdr,
 		fmt.Sprintf(`COPY %s (%s) FROM STDIN WITH (FORMAT binary)`, pgx.Identifier{PostgresSchema, stage}.Sanitize(), strings.Join(cols, ", ")))
 	if err != nil {
-		if src.err != nil {
-			err = src.err
-		}
 		return 0, fmt.Errorf("copy shard %d into %s: %w", index, stage, err)
-	}
-	if tag.RowsAffected() != src.rows {
-		return 0, fmt.Errorf("copy shard %d into %s: server took %d rows of %d", index, stage, tag.RowsAffected(), src.rows)
 	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s ()`, pgx.Identifier{PostgresSchema, marker}.Sanitize())); err != nil {
 		return 0, fmt.Errorf("mark shard %d copied: %w", index, err)
@@ -115,7 +108,7 @@ func (p *Postgres) CopyShard(ctx context.Context, c *contract.Contract, pub Publ
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit shard %d into %s: %w", index, stage, err)
 	}
-	return src.rows, nil
+	return n, nil
 }
 
 // ShardCopiedError says that the shard's rows are already in the staging table (a retried worker).
