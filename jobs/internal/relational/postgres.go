@@ -316,6 +316,11 @@ func swapOnce(ctx context.Context, tx pgx.Tx, lockTimeout time.Duration, stmts [
 
 // DropStaging implements Stager.
 func (p *Postgres) DropStaging(ctx context.Context, c *contract.Contract, cob time.Time) ([]string, error) {
+	return p.dropStagingExcept(ctx, c, cob, func(string) bool { return false })
+}
+
+// dropStagingExcept drops the staging tables of a date for which keep is false.
+func (p *Postgres) dropStagingExcept(ctx context.Context, c *contract.Contract, cob time.Time, keep func(table string) bool) ([]string, error) {
 	prefix := partitionName(c, cob)
 	rows, err := p.conn.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = $1 AND (tablename LIKE $2 OR tablename = $3)`,
 		PostgresSchema, strings.ReplaceAll(prefix, "_", `\_`)+`\_s%`, prefix+"_new")
@@ -326,12 +331,17 @@ func (p *Postgres) DropStaging(ctx context.Context, c *contract.Contract, cob ti
 	if err != nil {
 		return nil, fmt.Errorf("list staging tables of %s: %w", prefix, err)
 	}
+	var dropped []string
 	for _, n := range names {
+		if keep(n) {
+			continue
+		}
 		if _, err := p.conn.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s`, pgx.Identifier{PostgresSchema, n}.Sanitize())); err != nil {
 			return nil, fmt.Errorf("drop staging table %s: %w", n, err)
 		}
+		dropped = append(dropped, n)
 	}
-	return names, nil
+	return dropped, nil
 }
 
 // migrateHint names the fix when a table of the migrations is missing.
