@@ -386,7 +386,15 @@ func (v *validator) batch(rec arrow.RecordBatch, keysOnly bool, file string, off
 			}
 		}
 	}
-	// Key uniqueness, column-major: two independent 64-bit hashes per key.
+	// Key uniqueness, column-major: two independent 64-bit hashes per key, computed only for
+	// the rows whose key is this shard's.
+	var shards []int
+	if v.shard.active() {
+		var err error
+		if shards, err = keyShard(rec, keyIdx, v.shard.Count); err != nil {
+			return err
+		}
+	}
 	ka, kb := make([]uint64, n), make([]uint64, n)
 	var h maphash.Hash
 	for _, ki := range keyIdx {
@@ -394,17 +402,13 @@ func (v *validator) batch(rec arrow.RecordBatch, keysOnly bool, file string, off
 		for s, dst := range [][]uint64{ka, kb} {
 			h.SetSeed(v.seeds[s])
 			for i := 0; i < n; i++ {
+				if shards != nil && shards[i] != v.shard.Index {
+					continue
+				}
 				h.Reset()
 				writeValue(&h, a, i)
 				dst[i] = rowhash.Combine(dst[i], h.Sum64())
 			}
-		}
-	}
-	var shards []int
-	if v.shard.active() {
-		var err error
-		if shards, err = keyShard(rec, keyIdx, v.shard.Count); err != nil {
-			return err
 		}
 	}
 	for i := 0; i < n; i++ {
