@@ -52,7 +52,7 @@ func (l *Lake) WriteFiles(ctx context.Context, tbl *table.Table, rdr array.Recor
 			yield(nil, err)
 		}
 	})
-	for df, err := range table.WriteRecords(ctx, tbl, rdr.Schema(), records) {
+	for df, err := range table.WriteRecords(ctx, tbl, rdr.Schema(), records, writeOptions()...) {
 		if err != nil {
 			return nil, fmt.Errorf("write data files of %s: %w", strings.Join(tbl.Identifier(), "."), err)
 		}
@@ -62,6 +62,24 @@ func (l *Lake) WriteFiles(ctx context.Context, tbl *table.Table, rdr array.Recor
 	}
 	st.Duration = time.Since(start)
 	return st, nil
+}
+
+// WriteBufferBatches is how many record batches the Iceberg writer may hold ahead of its Parquet
+// encoder. iceberg-go v0.7.0 buffers 64 by default (table/write_records.go,
+// WithRecordBatchBufferSize): the input decodes faster than zstd Parquet encodes, so the buffer
+// fills, and 64 batches of 64K rows are 4M rows, a whole day at the benchmark's size, in memory
+// (make bench-jobs measured 1177 MiB per worker for 4M rows). Measured on 1M rows: with 1 buffered
+// batch and 1 fanout worker the heap peaked at 309 MB during the write, with 4 and 2 at 342 MB,
+// and the write took no longer.
+const WriteBufferBatches = 1
+
+// WriteWorkers is the number of iceberg-go fanout workers routing batches to partition writers
+// (v0.7.0 default 5, config.EnvConfig.MaxWorkers): a publication writes one partition, so more
+// workers only hold more batches.
+const WriteWorkers = 1
+
+func writeOptions() []table.WriteRecordOption {
+	return []table.WriteRecordOption{table.WithRecordBatchBufferSize(WriteBufferBatches), table.WithMaxWriteWorkers(WriteWorkers)}
 }
 
 // ConflictError says that another publication committed the same date after this one wrote its

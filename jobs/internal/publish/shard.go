@@ -44,10 +44,15 @@ func (s ShardSpec) withDefaults() ShardSpec {
 
 // ShardResult is what a worker leaves for the coordinator (JSON, beside the table's data).
 type ShardResult struct {
-	Index       int                  `json:"index"`
-	Count       int                  `json:"count"`
-	RunID       string               `json:"runId"`
-	InputSHA256 string               `json:"inputSha256"`
+	Index int    `json:"index"`
+	Count int    `json:"count"`
+	RunID string `json:"runId"`
+	// Listing names the input files the worker saw (source.Input.Listing): every worker must
+	// have seen the same.
+	Listing string `json:"listing"`
+	// Checksums are the SHA-256 of the files the worker owns (it read them whole; the others'
+	// it read key columns only): the coordinator puts the input's checksum together from them.
+	Checksums   map[string]string    `json:"checksums"`
 	Rows        int64                `json:"rows"`
 	Digest      rowhash.Digest       `json:"digest"`
 	KeysTracked int64                `json:"keysTracked"`
@@ -110,36 +115,53 @@ func (p *Publisher) PublishShard(ctx context.Context, c *contract.Contract, cob 
 		id := snap.SnapshotID
 		base = &id
 	}
+	// A coordinator that the Job restarted (same run id) resumes its run: after its Iceberg
+	// commit it only brings the database to it; before, it keeps the staging table and the
+	// workers' copies and results.
+	if coordinator {
+		if ice := lake.LastPublished(tbl, cob); ice != nil && ice.RunID() == spec.RunID {
+			return res, p.resumeCommittedShards(ctx, log, c, cob, spec, tbl, ice, stager, res)
+		}
+	}
+	var stage relational.ShardStage
 	if coordinator && stager != nil {
-		if left, err := p.DB.(relational.Stager).DropStaging(ctx, c, cob); err != nil {
+		var left []string
+		if stage, left, err = stager.CreateShardStage(ctx, c, pub); err != nil {
 			return res, err
-		} else if len(left) > 0 {
+		}
+		if len(left) > 0 {
 			log.Warn("dropped staging tables left by dead runs", "tables", left)
 		}
-		if err := stager.CreateShardStage(ctx, c, pub); err != nil {
-			return res, err
+		if stage.Resumed {
+			log.Warn("resuming the run: its staging table exists (a restarted coordinator)", "key_built", stage.Finished)
 		}
 	}
 
-	// 1-2. this worker's share: validation, data files, COPY.
-	in, err := source.Open(ctx, p.Input, c.Name, cob)
+	// 1-2. this worker's share: validation, data files, COPY. Only its own files are downloaded
+	// and checksummed; of the others it reads the key columns (ranged GETs on S3).
+	opts := p.Input
+	opts.Foreign = func(j int) bool { return !source.ShardOwns(j, spec.Index, spec.Count) }
+	in, err := source.Open(ctx, opts, c.Name, cob)
 	if err != nil {
 		return res, inputErr(err)
 	}
 	defer in.Close()
-	res.InputSHA256, res.InputFiles, res.InputBytes = in.Checksum(), len(in.Files), in.Bytes()
+	res.InputFiles, res.InputBytes = len(in.Files), in.Bytes()
 	own, owns, err := in.Shard(spec.Index, spec.Count)
 	if err != nil {
 		return res, err
 	}
-	mine := ShardResult{Index: spec.Index, Count: spec.Count, RunID: spec.RunID, InputSHA256: in.Checksum(), StartedAt: start.UTC().Format(time.RFC3339)}
+	mine := ShardResult{Index: spec.Index, Count: spec.Count, RunID: spec.RunID, Listing: in.Listing(), Checksums: in.Checksums(), StartedAt: start.UTC().Format(time.RFC3339)}
 	rep, err := validate.Validate(ctx, c, in, validate.Options{BatchRows: p.BatchRows, Shard: validate.Shard{Index: spec.Index, Count: spec.Count, Owns: owns}})
 	if err != nil {
 		return res, fmt.Errorf("validate: %w", err)
 	}
 	mine.Rows, mine.Digest, mine.KeysTracked, mine.Violations = rep.Rows, rep.Digest, rep.KeysTracked, rep.Violations
 	if rep.Passed() {
-		if stager != nil {
+		switch {
+		case stager != nil && stage.Finished:
+			mine.Copied = rep.Rows // a restarted coordinator whose staging table is keyed: every row is in
+		case stager != nil:
 			rdr := own.Records(ctx, c, p.BatchRows)
 			n, err := stager.CopyShard(ctx, c, pub, spec.Index, rdr, spec.Wait)
 			rdr.Release()
@@ -194,9 +216,13 @@ func (p *Publisher) PublishShard(ctx context.Context, c *contract.Contract, cob 
 	var digest rowhash.Digest
 	var paths []string
 	var copied, fileRows int64
+	sums := map[string]string{}
 	for _, r := range results {
-		if r.InputSHA256 != mine.InputSHA256 {
-			return res, fmt.Errorf("shard %d read another input (sha256 %s, shard 0 %s): the input changed during the publication", r.Index, r.InputSHA256, mine.InputSHA256)
+		if r.Listing != mine.Listing {
+			return res, fmt.Errorf("shard %d saw other input files (listing %s, shard 0 %s): the input changed during the publication", r.Index, r.Listing, mine.Listing)
+		}
+		for name, sum := range r.Checksums {
+			sums[name] = sum
 		}
 		merged.Rows += r.Rows
 		digest.Merge(r.Digest)
@@ -205,6 +231,10 @@ func (p *Publisher) PublishShard(ctx context.Context, c *contract.Contract, cob 
 		copied += r.Copied
 		fileRows += r.FileRows
 	}
+	if err := in.SetChecksums(sums); err != nil {
+		return res, err
+	}
+	res.InputSHA256 = in.Checksum()
 	tblNow, err := p.Lake.Reload(ctx, c)
 	if err != nil {
 		return res, err
@@ -227,7 +257,73 @@ func (p *Publisher) PublishShard(ctx context.Context, c *contract.Contract, cob 
 	if fileRows != merged.Rows {
 		return res, fmt.Errorf("the shards' data files hold %d rows, validated %d", fileRows, merged.Rows)
 	}
-	return res, p.commitShards(ctx, log, c, cob, spec, in, merged, paths, base, stager, res)
+	return res, p.commitShards(ctx, log, c, cob, spec, in, merged, paths, base, stager, stage, res)
+}
+
+// resumeCommittedShards finishes a run whose coordinator died after its Iceberg commit (the Job
+// restarted it with the same run id): the tag, the recorded state and the database swap from the
+// staging table that process keyed, then the verification. Nothing is read or written again.
+func (p *Publisher) resumeCommittedShards(ctx context.Context, log *slog.Logger, c *contract.Contract, cob time.Time, spec ShardSpec,
+	tbl *table.Table, ice *lake.Published, stager relational.ShardStager, res *Result) error {
+	defer func() {
+		if rerr := p.Lake.RemoveShardResults(context.WithoutCancel(ctx), tbl, cob, spec.RunID, spec.Count); rerr != nil {
+			log.Warn("removing the shard results failed", "error", rerr.Error())
+		}
+	}()
+	rows := ice.Rows()
+	res.Resumed = true
+	res.InputSHA256 = ice.InputSHA256()
+	res.Commit = lake.Commit{SnapshotID: ice.SnapshotID, SequenceNumber: ice.SequenceNumber, AddedRows: rows}
+	res.Report = &validate.Report{Dataset: c.Name, ContractVersion: c.Version, CobDate: cob.Format(source.DateLayout), Rows: rows, Checksum: ice.ContentChecksum()}
+	log.Warn("resuming the run after its Iceberg commit (a restarted coordinator)", "snapshot_id", ice.SnapshotID)
+	res.Tag = lake.TagName(cob, spec.RunID)
+	if err := p.Lake.Tag(ctx, c, ice.SnapshotID, res.Tag, p.TagRetention); err != nil {
+		return err
+	}
+	pub := relational.Publication{Dataset: c.Name, CobDate: cob, RunID: spec.RunID, InputSHA256: ice.InputSHA256(), ContentChecksum: ice.ContentChecksum(),
+		Rows: rows, SnapshotID: ice.SnapshotID, SnapshotSeq: ice.SequenceNumber}
+	store, _ := p.DB.(relational.StateStore)
+	if store != nil {
+		rec, err := store.State(ctx, c.Name, cob)
+		if err != nil {
+			return err
+		}
+		if rec != nil && rec.State == relational.StatePublished && rec.SnapshotID == ice.SnapshotID {
+			res.AlreadyPublished = true
+			return p.verify(ctx, log, c, cob, res, rows)
+		}
+		if err := store.SetState(ctx, relational.PublicationState{Dataset: c.Name, CobDate: cob, State: relational.StateIcebergCommitted, RunID: pub.RunID,
+			InputSHA256: pub.InputSHA256, ContentChecksum: pub.ContentChecksum, Rows: rows, SnapshotID: pub.SnapshotID, SnapshotSeq: pub.SnapshotSeq}); err != nil {
+			return err
+		}
+	}
+	if stager != nil {
+		staged, err := stager.ResumeShardStage(ctx, c, pub)
+		if err != nil {
+			return err
+		}
+		if staged.Rows() != rows {
+			_ = staged.Abort(context.WithoutCancel(ctx))
+			return fmt.Errorf("the staging table holds %d rows, the Iceberg snapshot %d: publish again with a new run id", staged.Rows(), rows)
+		}
+		load, err := staged.Swap(ctx, pub)
+		var stale *relational.StaleSnapshotError
+		if errors.As(err, &stale) {
+			return &ConflictError{Err: err}
+		}
+		if err != nil {
+			return fmt.Errorf("relational load: %w", err)
+		}
+		res.Load = &load
+		if err := p.at(ctx, PointPublished); err != nil {
+			return err
+		}
+	}
+	if err := p.verify(ctx, log, c, cob, res, rows); err != nil {
+		return err
+	}
+	log.Info("published", "rows", rows, "snapshot_id", ice.SnapshotID, "shards", spec.Count, "resumed", true)
+	return nil
 }
 
 // waitForShards polls the workers' results until all are there, or fails naming the missing ones.
@@ -275,7 +371,7 @@ func (p *Publisher) waitForShards(ctx context.Context, log *slog.Logger, tbl *ta
 // commitShards is the coordinator's publication of the merged shards: pending, key build, one
 // Iceberg commit of every worker's files, tag, iceberg-committed, swap, verification.
 func (p *Publisher) commitShards(ctx context.Context, log *slog.Logger, c *contract.Contract, cob time.Time, spec ShardSpec, in *source.Input,
-	rep *validate.Report, paths []string, base *int64, stager relational.ShardStager, res *Result) (err error) {
+	rep *validate.Report, paths []string, base *int64, stager relational.ShardStager, stage relational.ShardStage, res *Result) (err error) {
 	store, _ := p.DB.(relational.StateStore)
 	pub := relational.Publication{Dataset: c.Name, CobDate: cob, RunID: spec.RunID, InputSHA256: in.Checksum(), ContentChecksum: rep.Checksum, Rows: rep.Rows}
 	state := func(s relational.State, cm lake.Commit) error {
@@ -293,7 +389,15 @@ func (p *Publisher) commitShards(ctx context.Context, log *slog.Logger, c *contr
 	}
 	var staged relational.StagedLoad
 	if stager != nil {
-		if staged, err = stager.FinishShardStage(ctx, c, pub, spec.Count, rep.Rows); err != nil {
+		if stage.Finished {
+			staged, err = stager.ResumeShardStage(ctx, c, pub)
+			if err == nil && staged.Rows() != rep.Rows {
+				err = fmt.Errorf("staging table holds %d rows, the shards validated %d", staged.Rows(), rep.Rows)
+			}
+		} else {
+			staged, err = stager.FinishShardStage(ctx, c, pub, spec.Count, rep.Rows)
+		}
+		if err != nil {
 			return fmt.Errorf("relational staging: %w", err)
 		}
 		defer func() {

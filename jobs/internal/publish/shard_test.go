@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -196,4 +197,59 @@ func (e *env) objects(t *testing.T, part string) int {
 		}
 	}
 	return n
+}
+
+// TestShardedCoordinatorRestartResumes: the coordinator (worker 0) is killed (SIGKILL, a child
+// process) at the publication's points while worker 1 finishes; the Job restarts the pod with the
+// same run id, and that run converges: both stores hold the run's rows, recorded published, no
+// staging table, marker or shard result left. (Before, a restarted coordinator dropped its own
+// staging table with the workers' copies and failed its Job.)
+func TestShardedCoordinatorRestartResumes(t *testing.T) {
+	// One point per path of the resume: stage not keyed, stage keyed, Iceberg committed (tag and
+	// state still to record; iceberg-committed takes the same path further), all done.
+	for _, point := range []string{publish.PointPending, publish.PointStaged, publish.PointIcebergCommit, publish.PointPublished} {
+		t.Run(point, func(t *testing.T) {
+			e := newEnv(t, nil)
+			c := mustContract(t, "drc")
+			cfg := e.configFile(t)
+			e.upload(c, day1, 3000, 1)
+			const run = "restarted-1"
+			args := []string{"publish", "--config", cfg, "--dataset", c.Name, "--cob-date", "2026-03-02", "--run-id", run,
+				"--shards", "2", "--shard-index", "0", "--shard-wait", "1m"}
+			var werr error
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p := e.publisher(t, run, false)
+				_, werr = p.PublishShard(e.ctx, c, day1, publish.ShardSpec{Index: 1, Count: 2, RunID: run, Wait: time.Minute, Poll: 50 * time.Millisecond})
+			}()
+			code, _, errs := runCommand(t, point, args...)
+			wg.Wait()
+			if werr != nil {
+				t.Fatalf("worker 1: %v", werr)
+			}
+			if code != -int(syscall.SIGKILL) {
+				t.Fatalf("the coordinator was not killed at %s: exit %d\n%s", point, code, errs)
+			}
+			// The restarted pod: same arguments, same run id, worker 1 long done.
+			if code, out, errs := runCommand(t, "", args...); code != 0 {
+				t.Fatalf("restarted coordinator: exit %d\n%s\n%s", code, out, errs)
+			}
+			s := e.state(c, day1)
+			iceRun, dbRun, st := e.served(t, c, day1)
+			if s.icebergRows != 3000 || s.dbRows != 3000 || s.dbDistinct != 3000 || s.icebergDigest != s.dbDigest || s.snapshots != 1 {
+				t.Fatalf("not converged: %+v", s)
+			}
+			if iceRun != run || dbRun != run || st == nil || st.State != relational.StatePublished || st.RunID != run {
+				t.Fatalf("stores serve iceberg %s, database %s, state %+v", iceRun, dbRun, st)
+			}
+			if left := e.stagingTables(t); len(left) != 0 {
+				t.Errorf("staging tables or markers left: %v", left)
+			}
+			if n := e.objects(t, "_lakeport/shards/"); n != 0 {
+				t.Errorf("%d shard results left", n)
+			}
+		})
+	}
 }

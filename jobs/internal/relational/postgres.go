@@ -153,18 +153,10 @@ func (p *Postgres) Stage(ctx context.Context, c *contract.Contract, pub Publicat
 	}
 	// Binary COPY encoded straight from the Arrow columns; FREEZE because the table was created
 	// in this transaction: the rows are written frozen and never need a later vacuum freeze.
-	src := newBinaryCopy(rdr)
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, src,
+	n, err := copyBinary(ctx, tx.Conn().PgConn(), rdr,
 		fmt.Sprintf(`COPY %s (%s) FROM STDIN WITH (FORMAT binary, FREEZE)`, stageID, strings.Join(cols, ", ")))
 	if err != nil {
-		if src.err != nil {
-			err = src.err
-		}
 		return nil, fmt.Errorf("copy into %s: %w", st.stage, err)
-	}
-	n := tag.RowsAffected()
-	if n != src.rows {
-		return nil, fmt.Errorf("copy into %s: server took %d rows of %d", st.stage, n, src.rows)
 	}
 	st.rows = n
 	mark("copy")
@@ -330,6 +322,11 @@ func swapOnce(ctx context.Context, tx pgx.Tx, lockTimeout time.Duration, stmts [
 
 // DropStaging implements Stager.
 func (p *Postgres) DropStaging(ctx context.Context, c *contract.Contract, cob time.Time) ([]string, error) {
+	return p.dropStagingExcept(ctx, c, cob, func(string) bool { return false })
+}
+
+// dropStagingExcept drops the staging tables of a date for which keep is false.
+func (p *Postgres) dropStagingExcept(ctx context.Context, c *contract.Contract, cob time.Time, keep func(table string) bool) ([]string, error) {
 	prefix := partitionName(c, cob)
 	rows, err := p.conn.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = $1 AND (tablename LIKE $2 OR tablename = $3)`,
 		PostgresSchema, strings.ReplaceAll(prefix, "_", `\_`)+`\_s%`, prefix+"_new")
@@ -340,12 +337,17 @@ func (p *Postgres) DropStaging(ctx context.Context, c *contract.Contract, cob ti
 	if err != nil {
 		return nil, fmt.Errorf("list staging tables of %s: %w", prefix, err)
 	}
+	var dropped []string
 	for _, n := range names {
+		if keep(n) {
+			continue
+		}
 		if _, err := p.conn.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s`, pgx.Identifier{PostgresSchema, n}.Sanitize())); err != nil {
 			return nil, fmt.Errorf("drop staging table %s: %w", n, err)
 		}
+		dropped = append(dropped, n)
 	}
-	return names, nil
+	return dropped, nil
 }
 
 // migrateHint names the fix when a table of the migrations is missing.

@@ -17,8 +17,13 @@ import (
 // every worker COPYs its share into it, and the coordinator builds the key and statistics and
 // hands back the staged load for the usual short swap.
 type ShardStager interface {
-	// CreateShardStage creates the run's staging table (after DropStaging).
-	CreateShardStage(ctx context.Context, c *contract.Contract, pub Publication) error
+	// CreateShardStage drops the staging tables other runs left for the date (returned) and
+	// creates the run's, unless it exists: a coordinator whose pod the Job restarted resumes its
+	// run, and the workers' copies in it are kept (ShardStage says what it found).
+	CreateShardStage(ctx context.Context, c *contract.Contract, pub Publication) (ShardStage, []string, error)
+	// ResumeShardStage hands back the run's staging table whose key and statistics a previous
+	// coordinator process built (FinishShardStage committed), ready to swap.
+	ResumeShardStage(ctx context.Context, c *contract.Contract, pub Publication) (StagedLoad, error)
 	// CopyShard COPYs shard index's rows into the run's staging table, once: a retried worker
 	// whose COPY committed copies nothing again (its marker table commits with the COPY).
 	CopyShard(ctx context.Context, c *contract.Contract, pub Publication, index int, rdr array.RecordReader, wait time.Duration) (int64, error)
@@ -32,30 +37,68 @@ var _ ShardStager = (*Postgres)(nil)
 // shardMarker is the table whose existence says that shard index's COPY committed.
 func shardMarker(stage string, index int) string { return fmt.Sprintf("%s_k%d", stage, index) }
 
+// ShardStage is what CreateShardStage found of the run's staging table.
+type ShardStage struct {
+	// Resumed: the table existed (a restarted coordinator): the workers' copies are kept.
+	Resumed bool
+	// Finished: its key and statistics are built (FinishShardStage committed; the markers are
+	// gone): ResumeShardStage hands it back, nothing is copied into it again.
+	Finished bool
+}
+
 // CreateShardStage implements ShardStager.
-func (p *Postgres) CreateShardStage(ctx context.Context, c *contract.Contract, pub Publication) error {
+func (p *Postgres) CreateShardStage(ctx context.Context, c *contract.Contract, pub Publication) (ShardStage, []string, error) {
 	stage := stagingName(c, pub.CobDate, pub.RunID)
+	left, err := p.dropStagingExcept(ctx, c, pub.CobDate, func(t string) bool { return t == stage || strings.HasPrefix(t, stage+"_k") })
+	if err != nil {
+		return ShardStage{}, nil, err
+	}
 	parent := pgx.Identifier{PostgresSchema, c.Table}.Sanitize()
 	stageID := pgx.Identifier{PostgresSchema, stage}.Sanitize()
 	cobCol := pgx.Identifier{c.PartitionBy}.Sanitize()
+	var st ShardStage
+	if err := p.conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL,
+		EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p')`, PostgresSchema+"."+stage).Scan(&st.Resumed, &st.Finished); err != nil {
+		return ShardStage{}, left, fmt.Errorf("look for staging table %s: %w", stage, err)
+	}
+	if st.Resumed {
+		return st, left, nil
+	}
 	tx, err := p.conn.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return st, left, fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	for _, q := range []string{
-		fmt.Sprintf(`DROP TABLE IF EXISTS %s`, stageID),
 		fmt.Sprintf(`CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS)`, stageID, parent),
 		fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s = DATE '%s')`, stageID, pgx.Identifier{stage + "_bound"}.Sanitize(), cobCol, pub.CobDate.Format(time.DateOnly)),
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
-			return migrateHint(fmt.Errorf("create staging table %s: %w", stage, err))
+			return st, left, migrateHint(fmt.Errorf("create staging table %s: %w", stage, err))
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit staging table %s: %w", stage, err)
+		return st, left, fmt.Errorf("commit staging table %s: %w", stage, err)
 	}
-	return nil
+	return st, left, nil
+}
+
+// ResumeShardStage implements ShardStager.
+func (p *Postgres) ResumeShardStage(ctx context.Context, c *contract.Contract, pub Publication) (StagedLoad, error) {
+	stage := stagingName(c, pub.CobDate, pub.RunID)
+	st := &pgStaged{p: p, c: c, cob: pub.CobDate, stage: stage, phases: map[string]time.Duration{}, start: time.Now()}
+	var keyed bool
+	if err := p.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p')`,
+		PostgresSchema+"."+stage).Scan(&keyed); err != nil {
+		return nil, fmt.Errorf("look for staging table %s: %w", stage, err)
+	}
+	if !keyed {
+		return nil, fmt.Errorf("staging table %s.%s of run %s is gone or has no key: this run cannot resume, publish again with a new run id", PostgresSchema, stage, pub.RunID)
+	}
+	if err := p.conn.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{PostgresSchema, stage}.Sanitize()).Scan(&st.rows); err != nil {
+		return nil, fmt.Errorf("count %s: %w", stage, err)
+	}
+	return st, nil
 }
 
 // CopyShard implements ShardStager: it waits (up to wait) for the coordinator's staging table,
@@ -97,17 +140,10 @@ func (p *Postgres) CopyShard(ctx context.Context, c *contract.Contract, pub Publ
 	for i, col := range c.Columns {
 		cols[i] = pgx.Identifier{col.Name}.Sanitize()
 	}
-	src := newBinaryCopy(rdr)
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, src,
+	n, err := copyBinary(ctx, tx.Conn().PgConn(), rdr,
 		fmt.Sprintf(`COPY %s (%s) FROM STDIN WITH (FORMAT binary)`, pgx.Identifier{PostgresSchema, stage}.Sanitize(), strings.Join(cols, ", ")))
 	if err != nil {
-		if src.err != nil {
-			err = src.err
-		}
 		return 0, fmt.Errorf("copy shard %d into %s: %w", index, stage, err)
-	}
-	if tag.RowsAffected() != src.rows {
-		return 0, fmt.Errorf("copy shard %d into %s: server took %d rows of %d", index, stage, tag.RowsAffected(), src.rows)
 	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s ()`, pgx.Identifier{PostgresSchema, marker}.Sanitize())); err != nil {
 		return 0, fmt.Errorf("mark shard %d copied: %w", index, err)
@@ -115,7 +151,7 @@ func (p *Postgres) CopyShard(ctx context.Context, c *contract.Contract, pub Publ
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit shard %d into %s: %w", index, stage, err)
 	}
-	return src.rows, nil
+	return n, nil
 }
 
 // ShardCopiedError says that the shard's rows are already in the staging table (a retried worker).

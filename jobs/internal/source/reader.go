@@ -28,10 +28,10 @@ func (p SchemaProblem) String() string {
 // CheckSchema compares every file's schema with the contract. The partition column may be
 // absent from the files (Spark keeps it in the folder name); every other column must be present
 // with the contract's type, and no other column may be.
-func (in *Input) CheckSchema(c *contract.Contract) ([]SchemaProblem, error) {
+func (in *Input) CheckSchema(ctx context.Context, c *contract.Contract) ([]SchemaProblem, error) {
 	var out []SchemaProblem
 	for _, f := range in.Files {
-		sc, err := fileSchema(f.Path)
+		sc, err := in.fileSchema(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", f.Name, err)
 		}
@@ -65,8 +65,8 @@ func sameTimestamp(got, want arrow.DataType) bool {
 	return ok1 && ok2 && g.Unit == w.Unit && (g.TimeZone == "" || g.TimeZone == "UTC" || g.TimeZone == "+00:00")
 }
 
-func fileSchema(p string) (*arrow.Schema, error) {
-	r, err := file.OpenParquetFile(p, false)
+func (in *Input) fileSchema(ctx context.Context, f File) (*arrow.Schema, error) {
+	r, err := in.openParquet(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,28 @@ func (in *Input) Records(ctx context.Context, c *contract.Contract, batchRows in
 	if batchRows <= 0 {
 		batchRows = 64 * 1024
 	}
-	return &Reader{ctx: ctx, in: in, c: c, sc: c.ArrowSchema(), batch: batchRows, refs: 1, fileIdx: -1, mem: memory.DefaultAllocator}
+	return &Reader{ctx: ctx, in: in, c: c, sc: c.ArrowSchema(), full: c.ArrowSchema(), batch: batchRows, refs: 1, fileIdx: -1, mem: memory.DefaultAllocator}
+}
+
+// KeysOnly makes the reader read only the key columns (Parquet column projection: the other
+// columns' chunks are never read, nor downloaded from S3) of the files for which keysOnly is true.
+// Their batches have KeySchema: the key columns in the contract's key order (KeysOnlyBatch tells
+// which kind the current batch is). A sharded worker reads the files it does not own this way:
+// it only checks the uniqueness of the keys hashed to it there. Call it before the first Next.
+func (r *Reader) KeysOnly(keysOnly func(file string) bool) *Reader {
+	r.keysOnly = keysOnly
+	return r
+}
+
+// KeySchema is the schema of a key-only batch: the key columns in the contract's key order.
+func KeySchema(c *contract.Contract) *arrow.Schema {
+	full := c.ArrowSchema()
+	idx := c.KeyIndexes()
+	fields := make([]arrow.Field, len(idx))
+	for i, j := range idx {
+		fields[i] = full.Field(j)
+	}
+	return arrow.NewSchema(fields, nil)
 }
 
 // Reader is an array.RecordReader over the input files.
@@ -93,10 +114,14 @@ type Reader struct {
 	ctx   context.Context
 	in    *Input
 	c     *contract.Contract
-	sc    *arrow.Schema
+	sc    *arrow.Schema // the current file's output schema (full, or KeySchema)
+	full  *arrow.Schema // the contract's schema
 	batch int64
 	mem   memory.Allocator
 	refs  int64
+
+	keysOnly func(file string) bool
+	keyFile  bool // the current file is read key columns only
 
 	fileIdx int
 	pf      *file.Reader
@@ -125,8 +150,11 @@ func (r *Reader) Release() {
 	}
 }
 
-// Schema is the contract's Arrow schema.
-func (r *Reader) Schema() *arrow.Schema { return r.sc }
+// Schema is the contract's Arrow schema (key-only batches have KeySchema).
+func (r *Reader) Schema() *arrow.Schema { return r.full }
+
+// KeysOnlyBatch reports whether the current batch holds the key columns only (KeysOnly).
+func (r *Reader) KeysOnlyBatch() bool { return r.keyFile }
 
 // RecordBatch is the current batch, valid until the next call to Next.
 func (r *Reader) RecordBatch() arrow.RecordBatch { return r.cur }
@@ -163,7 +191,7 @@ func (r *Reader) openNext() error {
 		return nil
 	}
 	f := r.in.Files[r.fileIdx]
-	pf, err := file.OpenParquetFile(f.Path, false)
+	pf, err := r.in.openParquet(r.ctx, f)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", f.Name, err)
 	}
@@ -177,9 +205,18 @@ func (r *Reader) openNext() error {
 		_ = pf.Close()
 		return fmt.Errorf("schema of %s: %w", f.Name, err)
 	}
-	r.colMap = make([]int, len(r.c.Columns))
+	want := make([]int, len(r.c.Columns)) // contract columns to read, in output order
+	for i := range want {
+		want[i] = i
+	}
+	r.keyFile, r.sc = false, r.full
+	if r.keysOnly != nil && r.keysOnly(f.Name) {
+		r.keyFile, r.sc, want = true, KeySchema(r.c), r.c.KeyIndexes()
+	}
+	r.colMap = make([]int, len(want))
 	var cols []int
-	for i, col := range r.c.Columns {
+	for i, ci := range want {
+		col := r.c.Columns[ci]
 		idx := fsc.FieldIndices(col.Name)
 		if len(idx) == 0 {
 			if col.Name != r.c.PartitionBy {

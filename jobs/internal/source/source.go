@@ -4,6 +4,8 @@
 //
 // S3 input is downloaded once into a local working folder (checksummed on the way), because the
 // job reads it several times: validation, Iceberg write and relational load stream the same files.
+// A sharded worker downloads (and checksums) only the files it owns: it reads the others' key
+// columns only, with ranged GETs of their column chunks (Options.Foreign).
 package source
 
 import (
@@ -21,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -45,6 +46,16 @@ type File struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
 	Rows   int64  `json:"rows"`
+	// ETag is the S3 object's entity tag (S3 input only): ranged reads of a foreign file are
+	// conditional on it, so a file replaced meanwhile fails the read instead of mixing versions.
+	ETag string `json:"etag,omitempty"`
+	// ModTime is the local file's modification time (local input only), part of Listing.
+	ModTime time.Time `json:"-"`
+	// Foreign says that another shard owns the file: it is neither downloaded nor checksummed
+	// here (SHA256 is empty until SetChecksums).
+	Foreign bool `json:"-"`
+
+	remote *remoteFile // a foreign S3 file, read by ranged GETs
 }
 
 // Input is the located, checksummed input of one dataset and date.
@@ -75,13 +86,62 @@ func (in *Input) Bytes() int64 {
 }
 
 // Checksum is the SHA-256 of the sorted "name sha256" lines of the input files: it names the exact
-// input a publication was made from.
+// input a publication was made from. With foreign files (Options.Foreign) it is only complete
+// after SetChecksums.
 func (in *Input) Checksum() string {
 	h := sha256.New()
 	for _, f := range in.Files {
 		fmt.Fprintf(h, "%s %s\n", f.Name, f.SHA256)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Listing is the SHA-256 of the sorted "name size etag-or-mtime" lines: what every worker of a
+// sharded publication sees of the input without reading it, so that the coordinator can check
+// that they all read the same files.
+func (in *Input) Listing() string {
+	h := sha256.New()
+	for _, f := range in.Files {
+		id := f.ETag
+		if id == "" {
+			id = f.ModTime.UTC().Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(h, "%s %d %s\n", f.Name, f.Size, id)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Checksums maps the name of every file checksummed here (not foreign) to its SHA-256.
+func (in *Input) Checksums() map[string]string {
+	out := map[string]string{}
+	for _, f := range in.Files {
+		if f.SHA256 != "" {
+			out[f.Name] = f.SHA256
+		}
+	}
+	return out
+}
+
+// SetChecksums completes the checksums of the foreign files with those their owners computed;
+// it fails when a file has no checksum, or another one than computed here.
+func (in *Input) SetChecksums(sums map[string]string) error {
+	var missing []string
+	for i := range in.Files {
+		f := &in.Files[i]
+		s, ok := sums[f.Name]
+		switch {
+		case ok && f.SHA256 != "" && s != f.SHA256:
+			return fmt.Errorf("input %s: sha256 %s here, %s by its owner: the input changed during the publication", f.Name, f.SHA256, s)
+		case ok:
+			f.SHA256 = s
+		case f.SHA256 == "":
+			missing = append(missing, f.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("input files %v: no checksum (no shard owns them)", missing)
+	}
+	return nil
 }
 
 // FileChecksums lists "name=sha256" per file, ';'-separated, or "" when that would exceed max bytes.
@@ -109,7 +169,7 @@ func (in *Input) Shard(i, k int) (*Input, func(name string) bool, error) {
 	out := &Input{Dataset: in.Dataset, CobDate: in.CobDate, URI: in.URI}
 	own := map[string]bool{}
 	for j, f := range in.Files {
-		if j%k == i {
+		if ShardOwns(j, i, k) {
 			out.Files = append(out.Files, f)
 			own[f.Name] = true
 		}
@@ -134,7 +194,15 @@ type Options struct {
 	WorkDir string
 	// AllowIncomplete accepts a folder without a _SUCCESS marker.
 	AllowIncomplete bool
+	// Foreign, when set, names the files (by their index in name order) that another shard owns:
+	// they are neither downloaded nor checksummed, and only read through column projection
+	// (Reader.KeysOnly), by ranged GETs on S3.
+	Foreign func(index int) bool
 }
+
+// ShardOwns reports whether shard i of k owns the file at index j (files in name order):
+// file j belongs to shard j mod k.
+func ShardOwns(j, i, k int) bool { return j%k == i }
 
 // Open locates, (downloads) and checksums the input of dataset for cob.
 func Open(ctx context.Context, o Options, dataset string, cob time.Time) (*Input, error) {
@@ -151,6 +219,11 @@ func Open(ctx context.Context, o Options, dataset string, cob time.Time) (*Input
 			root = u.Path
 		}
 		in, err = openLocal(filepath.Join(root, filepath.FromSlash(rel)), o.AllowIncomplete)
+		if err == nil && o.Foreign != nil {
+			for i := range in.Files {
+				in.Files[i].Foreign = o.Foreign(i)
+			}
+		}
 	case "s3", "s3a":
 		in, err = openS3(ctx, o, u.Host, path.Join(strings.TrimPrefix(u.Path, "/"), rel))
 	default:
@@ -166,13 +239,13 @@ func Open(ctx context.Context, o Options, dataset string, cob time.Time) (*Input
 			return nil, err
 		}
 		f := &in.Files[i]
-		if f.SHA256 == "" {
+		if f.SHA256 == "" && !f.Foreign {
 			if f.SHA256, err = sha256File(f.Path); err != nil {
 				_ = in.Close()
 				return nil, err
 			}
 		}
-		if f.Rows, err = footerRows(f.Path); err != nil {
+		if f.Rows, err = in.footerRows(ctx, *f); err != nil {
 			_ = in.Close()
 			return nil, fmt.Errorf("input %s: %w", f.Name, err)
 		}
@@ -205,7 +278,7 @@ func openLocal(dir string, allowIncomplete bool) (*Input, error) {
 		if err != nil {
 			return nil, err
 		}
-		in.Files = append(in.Files, File{Name: e.Name(), Path: filepath.Join(dir, e.Name()), Size: info.Size()})
+		in.Files = append(in.Files, File{Name: e.Name(), Path: filepath.Join(dir, e.Name()), Size: info.Size(), ModTime: info.ModTime()})
 	}
 	if !success && !allowIncomplete {
 		return nil, fmt.Errorf("%w in %s", ErrIncomplete, dir)
@@ -239,7 +312,7 @@ func openS3(ctx context.Context, o Options, bucket, prefix string) (*Input, erro
 			if strings.Contains(name, "/") || !isData(name) {
 				continue
 			}
-			keys = append(keys, s3Object{key: aws.ToString(obj.Key), name: name, size: aws.ToInt64(obj.Size)})
+			keys = append(keys, s3Object{key: aws.ToString(obj.Key), name: name, size: aws.ToInt64(obj.Size), etag: aws.ToString(obj.ETag)})
 		}
 	}
 	if !success && !o.AllowIncomplete {
@@ -261,25 +334,35 @@ func openS3(ctx context.Context, o Options, bucket, prefix string) (*Input, erro
 	}
 	in := &Input{cleanup: func() error { return os.RemoveAll(work) }}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].name < keys[j].name })
-	for _, k := range keys {
+	for i, k := range keys {
+		if o.Foreign != nil && o.Foreign(i) {
+			in.Files = append(in.Files, File{Name: k.name, Size: k.size, ETag: k.etag, Foreign: true,
+				remote: &remoteFile{client: client, bucket: bucket, key: k.key, etag: k.etag, size: k.size}})
+			continue
+		}
 		local := filepath.Join(work, k.name)
-		sum, err := download(ctx, client, bucket, k.key, local)
+		sum, err := download(ctx, client, bucket, k, local)
 		if err != nil {
 			_ = in.Close()
 			return nil, err
 		}
-		in.Files = append(in.Files, File{Name: k.name, Path: local, Size: k.size, SHA256: sum})
+		in.Files = append(in.Files, File{Name: k.name, Path: local, Size: k.size, SHA256: sum, ETag: k.etag})
 	}
 	return in, nil
 }
 
 type s3Object struct {
-	key, name string
-	size      int64
+	key, name, etag string
+	size            int64
 }
 
-func download(ctx context.Context, client *s3.Client, bucket, key, local string) (string, error) {
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+func download(ctx context.Context, client *s3.Client, bucket string, obj s3Object, local string) (string, error) {
+	key := obj.key
+	get := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if obj.etag != "" {
+		get.IfMatch = aws.String(obj.etag) // the version listed (and compared across shards)
+	}
+	out, err := client.GetObject(ctx, get)
 	if err != nil {
 		return "", fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
 	}
@@ -312,8 +395,8 @@ func sha256File(p string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func footerRows(p string) (int64, error) {
-	r, err := file.OpenParquetFile(p, false)
+func (in *Input) footerRows(ctx context.Context, f File) (int64, error) {
+	r, err := in.openParquet(ctx, f)
 	if err != nil {
 		return 0, fmt.Errorf("open parquet: %w", err)
 	}

@@ -125,7 +125,7 @@ func TestCheckSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	problems, err := in.CheckSchema(c)
+	problems, err := in.CheckSchema(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,7 +130,9 @@ type Options struct {
 // Shard is one worker's share of a sharded validation. Every shard reads every file, and:
 //   - checks key uniqueness only for the keys that KeyShard assigns to it, on every file, so
 //     that a key repeated in two files owned by different shards is still caught, by exactly
-//     one shard, while each shard holds about 1/Count of the keys in memory;
+//     one shard, while each shard holds about 1/Count of the keys in memory; of the files it
+//     does not own it reads the key columns only (source.Reader.KeysOnly), so that its memory
+//     and reads follow its own share, not the whole day;
 //   - checks every other rule, counts rows and computes the content checksum only on the rows of
 //     the files it Owns (the shards' digests merge into the unsharded one);
 //   - leaves the row-count rule (min, max, change) to whoever merges the shards.
@@ -145,11 +147,16 @@ func (s Shard) active() bool { return s.Count > 1 }
 // KeyShard is the shard (0..count-1) of each row's key in rec: a hash of the key columns that
 // every process computes alike (rowhash; not maphash, whose seeds differ per process).
 func KeyShard(c *contract.Contract, rec arrow.RecordBatch, count int) ([]int, error) {
+	return keyShard(rec, c.KeyIndexes(), count)
+}
+
+// keyShard is KeyShard with the key columns' positions in rec.
+func keyShard(rec arrow.RecordBatch, keyIdx []int, count int) ([]int, error) {
 	h := make([]uint64, rec.NumRows())
 	for i := range h {
 		h[i] = rowhash.Start()
 	}
-	for _, ki := range c.KeyIndexes() {
+	for _, ki := range keyIdx {
 		if err := rowhash.ArrowColumn(rec.Column(ki), h); err != nil {
 			return nil, err
 		}
@@ -175,6 +182,8 @@ type validator struct {
 	global  int64             // rows checked (this shard's files)
 	read    int64             // rows read (every file): the row numbers of examples
 	shard   Shard
+	keyIdx  []int // the key columns' positions in a full batch
+	keyOnly []int // and in a key-only batch: 0..len(key)-1
 }
 
 // Validate streams the input once and checks every contract rule.
@@ -183,17 +192,26 @@ func Validate(ctx context.Context, c *contract.Contract, in *source.Input, o Opt
 	rep := &Report{Dataset: c.Name, ContractVersion: c.Version, CobDate: in.CobDate.Format(source.DateLayout), PreviousRows: o.PreviousRows}
 	v := &validator{
 		c: c, cob: int32(arrow.Date32FromTime(in.CobDate)), viol: map[string]*Violation{},
-		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		keys:  make(map[key]int64, in.Rows()), pattern: make([]map[string]bool, len(c.Columns)),
-		shard: o.Shard,
+		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		pattern: make([]map[string]bool, len(c.Columns)),
+		shard:   o.Shard, keyIdx: c.KeyIndexes(), keyOnly: make([]int, len(c.Key)),
+	}
+	for i := range v.keyOnly {
+		v.keyOnly[i] = i
 	}
 	if o.Shard.active() {
 		if o.Shard.Index < 0 || o.Shard.Index >= o.Shard.Count || o.Shard.Owns == nil {
 			return nil, fmt.Errorf("shard %d of %d: want 0 <= index < count and the files it owns", o.Shard.Index, o.Shard.Count)
 		}
-		v.keys = make(map[key]int64, in.Rows()/int64(o.Shard.Count)+1)
 	}
-	problems, err := in.CheckSchema(c)
+	// Sized for the keys this validation holds: a shard's share, not the day's (the map is the
+	// largest thing a validation keeps: ~30 bytes a key).
+	expect := in.Rows()
+	if o.Shard.active() {
+		expect = expect/int64(o.Shard.Count) + 1
+	}
+	v.keys = make(map[key]int64, expect)
+	problems, err := in.CheckSchema(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -203,9 +221,12 @@ func Validate(ctx context.Context, c *contract.Contract, in *source.Input, o Opt
 	if len(problems) == 0 {
 		rdr := in.Records(ctx, c, o.BatchRows)
 		defer rdr.Release()
+		if o.Shard.active() {
+			rdr.KeysOnly(func(file string) bool { return !o.Shard.Owns(file) })
+		}
 		for rdr.Next() {
 			file, off := rdr.Position()
-			if err := v.batch(rdr.RecordBatch(), file, off); err != nil {
+			if err := v.batch(rdr.RecordBatch(), rdr.KeysOnlyBatch(), file, off); err != nil {
 				return nil, err
 			}
 		}
@@ -270,10 +291,19 @@ func (v *validator) rowCount(prev *int64) {
 	}
 }
 
-func (v *validator) batch(rec arrow.RecordBatch, file string, off int64) error {
+// batch checks one record batch; keysOnly says it holds the key columns only (a file of another
+// shard, read for its keys).
+func (v *validator) batch(rec arrow.RecordBatch, keysOnly bool, file string, off int64) error {
 	n := int(rec.NumRows())
 	ex := func(i int, val string) Example { return Example{File: file, Row: off + int64(i), Value: val} }
 	own := !v.shard.active() || v.shard.Owns(file)
+	keyIdx := v.keyIdx
+	if keysOnly {
+		if own {
+			return fmt.Errorf("%s: a key-only batch of a file this shard owns", file)
+		}
+		keyIdx = v.keyOnly
+	}
 	// Per-column rules (a shard: on its own files only).
 	for ci := range v.c.Columns {
 		if !own {
@@ -356,25 +386,29 @@ func (v *validator) batch(rec arrow.RecordBatch, file string, off int64) error {
 			}
 		}
 	}
-	// Key uniqueness, column-major: two independent 64-bit hashes per key.
+	// Key uniqueness, column-major: two independent 64-bit hashes per key, computed only for
+	// the rows whose key is this shard's.
+	var shards []int
+	if v.shard.active() {
+		var err error
+		if shards, err = keyShard(rec, keyIdx, v.shard.Count); err != nil {
+			return err
+		}
+	}
 	ka, kb := make([]uint64, n), make([]uint64, n)
 	var h maphash.Hash
-	for _, ki := range v.c.KeyIndexes() {
+	for _, ki := range keyIdx {
 		a := rec.Column(ki)
 		for s, dst := range [][]uint64{ka, kb} {
 			h.SetSeed(v.seeds[s])
 			for i := 0; i < n; i++ {
+				if shards != nil && shards[i] != v.shard.Index {
+					continue
+				}
 				h.Reset()
 				writeValue(&h, a, i)
 				dst[i] = rowhash.Combine(dst[i], h.Sum64())
 			}
-		}
-	}
-	var shards []int
-	if v.shard.active() {
-		var err error
-		if shards, err = KeyShard(v.c, rec, v.shard.Count); err != nil {
-			return err
 		}
 	}
 	for i := 0; i < n; i++ {
@@ -383,7 +417,7 @@ func (v *validator) batch(rec arrow.RecordBatch, file string, off int64) error {
 		}
 		k := key{ka[i], kb[i]}
 		if first, dup := v.keys[k]; dup {
-			v.add(RuleUniqueKey, strings.Join(v.c.Key, ","), "key repeats an earlier row", ex(i, fmt.Sprintf("%s (first at input row %d)", keyString(rec, v.c.KeyIndexes(), i), first)))
+			v.add(RuleUniqueKey, strings.Join(v.c.Key, ","), "key repeats an earlier row", ex(i, fmt.Sprintf("%s (first at input row %d)", keyString(rec, keyIdx, i), first)))
 			continue
 		}
 		v.keys[k] = v.read + int64(i)
