@@ -154,8 +154,10 @@ func (p *Postgres) Stage(ctx context.Context, c *contract.Contract, pub Publicat
 	// Binary COPY encoded straight from the Arrow columns; FREEZE because the table was created
 	// in this transaction: the rows are written frozen and never need a later vacuum freeze.
 	src := newBinaryCopy(rdr)
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, src,
-		fmt.Sprintf(`COPY %s (%s) FROM STDIN WITH (FORMAT binary, FREEZE)`, stageID, strings.Join(cols, ", ")))
+	copySQL := fmt.Sprintf(`COPY %s (%s) FROM STDIN WITH (FORMAT binary, FREEZE)`, stageID, strings.Join(cols, ", "))
+	cctx := tracing.Pgx{}.TraceCopyStart(ctx, copySQL) // raw pgconn COPY: pgx's tracer does not see it
+	tag, err := tx.Conn().PgConn().CopyFrom(cctx, src, copySQL)
+	tracing.Pgx{}.TraceCopyEnd(cctx, tag.RowsAffected(), err)
 	if err != nil {
 		if src.err != nil {
 			err = src.err
