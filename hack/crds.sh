@@ -42,6 +42,7 @@ aw=$(module_dir "github.com/argoproj/argo-workflows/v3@${ARGO_WORKFLOWS_VERSION}
 
 copy "$po/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" monitoring.coreos.com_servicemonitors.yaml
 copy "$po/example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml" monitoring.coreos.com_podmonitors.yaml
+copy "$po/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml" monitoring.coreos.com_prometheusrules.yaml
 copy "$aw/manifests/base/crds/full/argoproj.io_cronworkflows.yaml" argoproj.io_cronworkflows.yaml
 copy "$aw/manifests/base/crds/full/argoproj.io_workflowtemplates.yaml" argoproj.io_workflowtemplates.yaml
 

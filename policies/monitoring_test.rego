@@ -20,33 +20,33 @@ monitored_sm := {
 
 monitored_objs := [f.deployment, monitored_svc]
 
-deny_for(obj, objects) := d if {
+scrape_findings(obj, objects) := d if {
 	d := deny_scrape_target with input as obj with data.lakeport.environment as f.prod with data.lakeport.objects as objects
 }
 
 test_scrape_target_good if {
-	count(deny_for(monitored_sm, monitored_objs)) == 0
+	count(scrape_findings(monitored_sm, monitored_objs)) == 0
 }
 
 test_scrape_target_no_service if {
-	deny_for(monitored_sm, [f.deployment])["ServiceMonitor trino: selects no Service in [\"risk-prod\"]: fix spec.selector or spec.namespaceSelector"]
+	scrape_findings(monitored_sm, [f.deployment])["ServiceMonitor trino: selects no Service in [\"risk-prod\"]: fix spec.selector or spec.namespaceSelector"]
 	other := json.patch(monitored_sm, [{"op": "add", "path": "/spec/namespaceSelector", "value": {"matchNames": ["elsewhere"]}}])
-	count(deny_for(other, monitored_objs)) == 1
+	count(scrape_findings(other, monitored_objs)) == 1
 }
 
 test_scrape_target_missing_port if {
 	bad := json.patch(monitored_sm, [{"op": "replace", "path": "/spec/endpoints/0/port", "value": "metrics"}])
-	deny_for(bad, monitored_objs)["ServiceMonitor trino: endpoints[0] port \"metrics\" is not a port of Service web (it has [\"http\"]): name one of them"]
+	scrape_findings(bad, monitored_objs)["ServiceMonitor trino: endpoints[0] port \"metrics\" is not a port of Service web (it has [\"http\"]): name one of them"]
 }
 
 test_scrape_target_wrong_path if {
 	bad := json.patch(monitored_sm, [{"op": "replace", "path": "/spec/endpoints/0/path", "value": "/v1/metrics"}])
-	deny_for(bad, monitored_objs)["ServiceMonitor trino: endpoints[0] (Service web): path \"/v1/metrics\" is not where trino serves metrics (/metrics)"]
+	scrape_findings(bad, monitored_objs)["ServiceMonitor trino: endpoints[0] (Service web): path \"/v1/metrics\" is not where trino serves metrics (/metrics)"]
 }
 
 test_scrape_target_auth_required if {
 	bad := json.patch(monitored_sm, [{"op": "remove", "path": "/spec/endpoints/0/basicAuth"}])
-	deny_for(bad, monitored_objs)["ServiceMonitor trino: endpoints[0]: Deployment web answers metrics only to authenticated scrapes: set basicAuth or authorization"]
+	scrape_findings(bad, monitored_objs)["ServiceMonitor trino: endpoints[0]: Deployment web answers metrics only to authenticated scrapes: set basicAuth or authorization"]
 }
 
 test_scrape_target_minio_public_needs_no_auth if {
@@ -59,19 +59,19 @@ test_scrape_target_minio_public_needs_no_auth if {
 		{"op": "replace", "path": "/spec/selector/matchLabels", "value": {"app.kubernetes.io/name": "minio"}},
 		{"op": "replace", "path": "/spec/endpoints/0", "value": {"port": "http", "path": "/minio/v2/metrics/cluster"}},
 	])
-	count(deny_for(msm, [minio, msvc])) == 0
+	count(scrape_findings(msm, [minio, msvc])) == 0
 	private := json.patch(minio, [{"op": "remove", "path": "/spec/template/spec/containers/0/env"}])
-	count(deny_for(msm, [private, msvc])) == 1
+	count(scrape_findings(msm, [private, msvc])) == 1
 }
 
 test_scrape_target_tls if {
 	https := json.patch(monitored_sm, [{"op": "add", "path": "/spec/endpoints/0/scheme", "value": "https"}])
-	deny_for(https, monitored_objs)["ServiceMonitor trino: endpoints[0] scrapes https without tlsConfig: the target's certificate cannot be verified (set tlsConfig.ca and serverName)"]
+	scrape_findings(https, monitored_objs)["ServiceMonitor trino: endpoints[0] scrapes https without tlsConfig: the target's certificate cannot be verified (set tlsConfig.ca and serverName)"]
 	ok := json.patch(https, [{"op": "add", "path": "/spec/endpoints/0/tlsConfig", "value": {"serverName": "trino.risk-prod.monitored_svc"}}])
-	count(deny_for(ok, monitored_objs)) == 0
+	count(scrape_findings(ok, monitored_objs)) == 0
 	plain := json.patch(monitored_sm, [{"op": "replace", "path": "/spec/endpoints/0/port", "value": "https"}])
 	tsvc := json.patch(monitored_svc, [{"op": "replace", "path": "/spec/ports", "value": [{"name": "https", "port": 8443}]}])
-	deny_for(plain, [f.deployment, tsvc])["ServiceMonitor trino: endpoints[0] scrapes port \"https\" over http: set scheme: https and tlsConfig"]
+	scrape_findings(plain, [f.deployment, tsvc])["ServiceMonitor trino: endpoints[0] scrapes port \"https\" over http: set scheme: https and tlsConfig"]
 }
 
 monitored_pm := {
@@ -90,10 +90,10 @@ monitored_spark_worker := json.patch(f.deployment, [
 ])
 
 test_scrape_target_podmonitor if {
-	count(deny_for(monitored_pm, [monitored_spark_worker])) == 0
-	deny_for(monitored_pm, [f.deployment])["PodMonitor spark-worker: selects no workload's pods in [\"risk-prod\"]: fix spec.selector or spec.namespaceSelector"]
+	count(scrape_findings(monitored_pm, [monitored_spark_worker])) == 0
+	scrape_findings(monitored_pm, [f.deployment])["PodMonitor spark-worker: selects no workload's pods in [\"risk-prod\"]: fix spec.selector or spec.namespaceSelector"]
 	port := json.patch(monitored_pm, [{"op": "replace", "path": "/spec/podMetricsEndpoints/0/port", "value": "metrics"}])
-	deny_for(port, [monitored_spark_worker])["PodMonitor spark-worker: podMetricsEndpoints[0] port \"metrics\" is not a named container port of Deployment web (it has [\"webui\"])"]
+	scrape_findings(port, [monitored_spark_worker])["PodMonitor spark-worker: podMetricsEndpoints[0] port \"metrics\" is not a named container port of Deployment web (it has [\"webui\"])"]
 	path := json.patch(monitored_pm, [{"op": "replace", "path": "/spec/podMetricsEndpoints/0/path", "value": "/metrics/master/prometheus"}])
-	deny_for(path, [monitored_spark_worker])["PodMonitor spark-worker: podMetricsEndpoints[0] (Deployment web): path \"/metrics/master/prometheus\" is not where spark/worker serves metrics (/metrics/prometheus)"]
+	scrape_findings(path, [monitored_spark_worker])["PodMonitor spark-worker: podMetricsEndpoints[0] (Deployment web): path \"/metrics/master/prometheus\" is not where spark/worker serves metrics (/metrics/prometheus)"]
 }

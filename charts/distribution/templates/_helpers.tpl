@@ -113,6 +113,7 @@ capabilities:
       name: {{ .secretName }}
       key: {{ .key }}
 {{- end }}
+{{- include "distribution.otelEnv" . }}
 {{- end -}}
 
 {{- define "distribution.volumeMounts" -}}

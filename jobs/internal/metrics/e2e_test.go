@@ -26,6 +26,7 @@ import (
 	"github.com/lakeport/lakeport/jobs/internal/contract"
 	"github.com/lakeport/lakeport/jobs/internal/generate"
 	"github.com/lakeport/lakeport/jobs/internal/objstore"
+	"github.com/lakeport/lakeport/jobs/internal/tracing/otlptest"
 )
 
 const repoRoot = "../../.."
@@ -154,6 +155,15 @@ func TestAlertsEndToEnd(t *testing.T) {
 	defer prom.Stop()
 	p := promClient{prom.URL}
 	ctx := context.Background()
+	// The runs' traces go to an OTLP receiver, configured the way the chart configures them.
+	rcv, err := otlptest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rcv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.HTTPURL)
+	t.Setenv("OTEL_SERVICE_NAME", "lakeport-distribution")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "k8s.namespace.name=risk-dev")
 
 	// Buckets and a database.
 	store := objstore.S3{Endpoint: s3srv.Endpoint, Region: s3srv.Region, AccessKeyID: s3srv.AccessKey, SecretAccessKey: s3srv.SecretKey}
@@ -243,6 +253,7 @@ workDir: %[7]s
 	// published: missing); frtb_sensitivities publishes a date five days old (late).
 	upload("var_es", yesterday)
 	run(app.ExitOK, "publish", "--dataset", "var_es", "--cob-date", day(yesterday))
+	t.Run("traces", func(t *testing.T) { publicationTraced(t, rcv.Spans()) })
 	upload("drc", yesterday, generate.FaultNullKey)
 	run(app.ExitContractViolation, "publish", "--dataset", "drc", "--cob-date", day(yesterday))
 	upload("frtb_sensitivities", old)
@@ -302,4 +313,47 @@ func dashboardReturnsData(t *testing.T, p promClient) {
 		t.Fatal("the dashboard has no expressions")
 	}
 	t.Logf("%d panel expressions returned data", n)
+}
+
+// publicationTraced: the real publication of var_es is one trace whose root carries the Iceberg
+// snapshot id, with client spans for its S3 requests and PostgreSQL statements (COPY included)
+// under the steps that made them, and the standard resource attributes.
+func publicationTraced(t *testing.T, spans []otlptest.Span) {
+	var root *otlptest.Span
+	for i, s := range spans {
+		if s.Name == "publish var_es" {
+			root = &spans[i]
+		}
+	}
+	if root == nil {
+		t.Fatalf("no span \"publish var_es\" among %d", len(spans))
+	}
+	if root.Resource["service.name"] != "lakeport-distribution" || root.Resource["k8s.namespace.name"] != "risk-dev" {
+		t.Errorf("resource: %v", root.Resource)
+	}
+	if root.Attr("iceberg.snapshot_id") == "" || root.Attr("lakeport.cob_date") == "" {
+		t.Errorf("root attributes: %v", root.Attributes)
+	}
+	counts := map[string]int{}
+	for _, s := range spans {
+		if !bytes.Equal(s.TraceId, root.TraceId) {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(s.Name, "s3 "):
+			counts["s3"]++
+		case s.Name == "postgres COPY":
+			counts["copy"]++
+		case strings.HasPrefix(s.Name, "postgres "):
+			counts["postgres"]++
+		case s.Name == "iceberg.commit":
+			counts["commit"]++
+		}
+	}
+	for _, k := range []string{"s3", "copy", "postgres", "commit"} {
+		if counts[k] == 0 {
+			t.Errorf("no %s span in the publication's trace (%v)", k, counts)
+		}
+	}
+	t.Logf("publication trace: %v spans by kind, %d spans received", counts, len(spans))
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/lakeport/lakeport/jobs/internal/tracing"
 )
 
 const (
@@ -30,7 +32,9 @@ const copyChunksAhead = 4
 // copyBinary streams rdr into the server with `sql` (a COPY ... FROM STDIN WITH (FORMAT binary))
 // and returns the rows sent, checked against the rows the server took. Decoding and encoding run
 // in their own goroutine, ahead of the connection's writes (binaryCopy).
-func copyBinary(ctx context.Context, conn *pgconn.PgConn, rdr array.RecordReader, sql string) (int64, error) {
+func copyBinary(ctx context.Context, conn *pgconn.PgConn, rdr array.RecordReader, sql string) (rows int64, err error) {
+	ctx = tracing.Pgx{}.TraceCopyStart(ctx, sql) // a raw pgconn COPY: pgx's tracer does not see it
+	defer func() { tracing.Pgx{}.TraceCopyEnd(ctx, rows, err) }()
 	src := newBinaryCopy(rdr)
 	tag, err := conn.CopyFrom(ctx, src, sql)
 	rows, serr := src.Close()

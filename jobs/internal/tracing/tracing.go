@@ -240,3 +240,15 @@ func (Pgx) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceCopyFro
 	span.SetAttributes(attribute.Int64("db.response.returned_rows", d.CommandTag.RowsAffected()))
 	End(span, d.Err)
 }
+
+// TraceCopyStart starts the span of a COPY sent on the raw pgconn (which pgx's tracers do not see).
+func (Pgx) TraceCopyStart(ctx context.Context, sql string) context.Context {
+	return dbSpan(ctx, "postgres COPY", sql)
+}
+
+// TraceCopyEnd ends the span TraceCopyStart started.
+func (Pgx) TraceCopyEnd(ctx context.Context, rows int64, err error) {
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(attribute.Int64("db.response.returned_rows", rows))
+	End(span, err)
+}
