@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/lakeport/lakeport/cli/pkg/source"
@@ -23,6 +28,82 @@ type hashes struct {
 	repo  *source.Repo
 	trees map[string]*object.Tree             // commit → root tree
 	dirs  map[string]map[string]plumbing.Hash // revision + dir → file → ID
+
+	idxOnce sync.Once
+	idx     *worktreeIndex // nil: no usable index, every working tree file is hashed
+}
+
+// worktreeIndex is the git index's view of the working tree, used as `git status` uses it: a
+// file whose size, modification time and status change time equal its index entry's, and whose
+// modification is older than the index itself (git's "racily clean" rule: a file changed in the
+// instant the index was written is read), has the entry's object ID without being read. A
+// thousand-environment fleet has thousands of files below environments/: hashing each was a
+// sixth of a one-file pull request's preview.
+type worktreeIndex struct {
+	root    string
+	entries map[string]*index.Entry
+	written time.Time
+}
+
+// index loads the working tree's git index once (nil when there is none or it cannot be used).
+func (h *hashes) index() *worktreeIndex {
+	h.idxOnce.Do(func() {
+		if h.repo == nil {
+			return
+		}
+		root := h.repo.Root()
+		st, err := os.Stat(filepath.Join(root, ".git", "index"))
+		if err != nil || !st.Mode().IsRegular() {
+			return // no index, or a linked worktree (.git is a file): hash everything
+		}
+		var idx *index.Index
+		if err := h.withGit(func(g *git.Repository) error {
+			var err error
+			idx, err = g.Storer.Index()
+			return err
+		}); err != nil || idx == nil {
+			return
+		}
+		w := &worktreeIndex{root: root, entries: make(map[string]*index.Entry, len(idx.Entries)), written: st.ModTime()}
+		for _, e := range idx.Entries {
+			// Stage 0: merged (go-git's index.Merged names 1, but decodes merged entries as 0).
+			if e.Stage == 0 && !e.SkipWorktree && !e.IntentToAdd {
+				w.entries[e.Name] = e
+			}
+		}
+		h.idx = w
+	})
+	return h.idx
+}
+
+// id is the object ID of a clean working tree file, as the index records it (ok false: read it).
+func (w *worktreeIndex) id(name string) (plumbing.Hash, bool) {
+	e := w.entries[name]
+	if e == nil || (e.Mode != filemode.Regular && e.Mode != filemode.Executable) {
+		return plumbing.ZeroHash, false
+	}
+	fi, err := os.Lstat(filepath.Join(w.root, filepath.FromSlash(name)))
+	if err != nil || !fi.Mode().IsRegular() || uint32(fi.Size()) != e.Size || !fi.ModTime().Equal(e.ModifiedAt) || !fi.ModTime().Before(w.written) {
+		return plumbing.ZeroHash, false
+	}
+	if ct, ok := ctime(fi); !ok || !ct.Equal(e.CreatedAt) {
+		return plumbing.ZeroHash, false
+	}
+	return e.Hash, true
+}
+
+// worktreeFile is a working tree file's object ID, from the index when it is clean.
+func (h *hashes) worktreeFile(s source.Snapshot, name string) (plumbing.Hash, error) {
+	if w := h.index(); w != nil {
+		if id, ok := w.id(name); ok {
+			return id, nil
+		}
+	}
+	b, err := s.ReadFile(name)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return plumbing.ComputeHash(plumbing.BlobObject, b), nil
 }
 
 func newHashes(repo *source.Repo) *hashes {
@@ -93,11 +174,11 @@ func (h *hashes) dir(s source.Snapshot, dir string) (map[string]plumbing.Hash, e
 			return nil, err
 		}
 		for _, n := range names {
-			b, err := s.ReadFile(n)
+			id, err := h.worktreeFile(s, n)
 			if err != nil {
 				return nil, err
 			}
-			m[n] = plumbing.ComputeHash(plumbing.BlobObject, b)
+			m[n] = id
 		}
 	} else if err := h.withGit(func(g *git.Repository) error { return h.walk(g, s.Revision(), dir, m) }); err != nil {
 		return nil, err
@@ -138,14 +219,14 @@ func (h *hashes) walk(g *git.Repository, rev, dir string, m map[string]plumbing.
 // file returns one file's ID (ok false when it does not exist).
 func (h *hashes) file(s source.Snapshot, name string) (plumbing.Hash, bool, error) {
 	if s.Revision() == source.Worktree {
-		b, err := s.ReadFile(name)
+		id, err := h.worktreeFile(s, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return plumbing.ZeroHash, false, nil
 		}
 		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
-		return plumbing.ComputeHash(plumbing.BlobObject, b), true, nil
+		return id, true, nil
 	}
 	var id plumbing.Hash
 	var ok bool

@@ -96,6 +96,13 @@ func Build(ctx context.Context, o Options) (*Fleet, error) {
 	if err := Git(ctx, "", "clone", "--quiet", "--no-hardlinks", src, o.Dir); err != nil {
 		return nil, err
 	}
+	// A fleet commit adds thousands of loose objects, enough for git commit to start `git gc
+	// --auto` in the background, which repacks and deletes the pack files a reader opened a
+	// moment later still looks for: a pinned chart then reads as missing, and timings include a
+	// repack. The fleet's repository never collects by itself.
+	if err := Git(ctx, o.Dir, "config", "gc.auto", "0"); err != nil {
+		return nil, err
+	}
 	// The kit's staging pin is the oldest release; then Releases-1 new ones and one more (Next).
 	k, err := loadEnv(filepath.Join(o.Dir, "environments", "staging", "env.yaml"))
 	if err != nil {
