@@ -11,6 +11,7 @@ import (
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -72,7 +73,11 @@ func (c S3) AWSConfig(ctx context.Context) (aws.Config, error) {
 		// Set after loading: the SDK only applies AWS_CA_BUNDLE to its own client type.
 		cfg.HTTPClient = c.HTTPClient
 	}
-	// A client span per request, under the publication step that made it.
+	// A client span per request, under the publication step that made it. Without a client of its
+	// own the SDK would build its default one: build it here, to wrap it.
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = awshttp.NewBuildableClient()
+	}
 	cfg.HTTPClient = tracing.S3Client(cfg.HTTPClient)
 	return cfg, nil
 }

@@ -184,7 +184,12 @@ type Doer interface {
 
 // S3Client wraps the S3 client's HTTP client: every request becomes a client span "s3 <METHOD>"
 // (bucket and key in url.path, the status code), a child of the step that made it.
-func S3Client(d Doer) Doer { return s3Doer{d} }
+func S3Client(d Doer) Doer {
+	if d == nil {
+		d = http.DefaultClient
+	}
+	return s3Doer{d}
+}
 
 type s3Doer struct{ d Doer }
 
