@@ -141,6 +141,11 @@ func TestCheckGolden(t *testing.T) {
 			goodWeb(f)
 		}},
 		{name: "check-no-policies", args: "check --env dev --app web", wantCode: 0},
+		// Helm drops what follows the first YAML node of a values file: Argo CD would deploy
+		// prod without the second document's replicas.
+		{name: "check-values-ignored", args: "check --env prod --app web", wantCode: 1, setup: func(f *testkit.Fixture) {
+			f.Write(map[string]string{"environments/prod/web.yaml": f.Read("environments/prod/web.yaml") + "---\n# scale up\nreplicas: 5\n"})
+		}},
 		{name: "check-warnings-fail-on-warn", args: "check --app web --fail-on-warn", wantCode: 1, setup: func(f *testkit.Fixture) {
 			kitPolicies(f)
 			goodWeb(f)

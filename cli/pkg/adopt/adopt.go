@@ -216,7 +216,7 @@ func Plan(o Options) ([]File, error) {
 		files["environments/"+e.Name+"/env.yaml"] = o.envFile(e)
 		for _, c := range o.Charts {
 			f := "environments/" + e.Name + "/" + c.Component + ".yaml"
-			files[f] = []byte(fmt.Sprintf("# Helm values of %s in %s (over %s/values.yaml). Promoted keys: environments/lakeport.yaml imagePins.\n{}\n", c.Component, e.Name, path.Clean(c.Path)))
+			files[f] = []byte(fmt.Sprintf("# Helm values of %s in %s (over %s/values.yaml). Promoted keys: environments/lakeport.yaml imagePins.\n# Add keys below this line, e.g. replicas: 2\n", c.Component, e.Name, path.Clean(c.Path)))
 			values[f] = true
 		}
 	}

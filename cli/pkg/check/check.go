@@ -46,12 +46,16 @@ const (
 	// CheckIntent is a whole-environment check (package envcheck): what the kit declares must
 	// hold at runtime, proved on every render.
 	CheckIntent = "intent"
+	// CheckValues reads the values files the way Helm does.
+	CheckValues = "values"
 )
 
 // Rules of the exceptions themselves.
 const (
 	RuleExceptionExpired = "exception_expired"
 	RuleExceptionUnused  = "exception_unused"
+	// RuleValuesIgnored: a values file holds content Helm never reads.
+	RuleValuesIgnored = "values_ignored"
 )
 
 // Severity of a finding.
@@ -134,6 +138,7 @@ var BuiltinRules = []RuleInfo{
 	{ID: schema.RuleUnknownKind, Check: CheckSchema, Severity: Failure, Title: "A known kind", Description: "The apiVersion and kind are a Kubernetes API type or are served by a known CustomResourceDefinition."},
 	{ID: deprecation.RuleRemoved, Check: CheckDeprecation, Severity: Failure, Title: "No API version removed in the environment's Kubernetes", Description: "The API version was removed in the Kubernetes release the environment runs (env.yaml kubeVersion)."},
 	{ID: deprecation.RuleDeprecated, Check: CheckDeprecation, Severity: Warning, Title: "No deprecated API version", Description: "The API version is deprecated in the Kubernetes release the environment runs, or its CRD marks it deprecated."},
+	{ID: RuleValuesIgnored, Check: CheckValues, Severity: Failure, Title: "Every line of a values file is read", Description: "Helm reads only the first YAML node of a values file: keys after a `{}`, or a second document after `---`, are silently dropped, so Argo CD deploys without them."},
 	{ID: RuleExceptionExpired, Check: CheckException, Severity: Failure, Title: "No expired exception", Description: "An exception past its expiry date: fix what it waived, or renew it with a reason and a new date."},
 	{ID: RuleExceptionUnused, Check: CheckException, Severity: Warning, Title: "No unused exception", Description: "An exception whose object was checked but that waives nothing: remove it."},
 }
@@ -463,6 +468,11 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 				jobs = append(jobs, job{env: env, kube: kube, rel: r, idx: i, obj: o, eval: ev, val: val})
 			}
 			rep.Applications = append(rep.Applications, app)
+			for _, iv := range r.IgnoredValues {
+				envFindings = append(envFindings, &Finding{Environment: env.Name, App: r.App, Component: r.Component, Check: CheckValues, Rule: RuleValuesIgnored, Severity: Failure,
+					File: iv.File, Line: iv.Line,
+					Message: fmt.Sprintf("Helm reads only the first YAML node of %s: line %d and after are ignored, so Argo CD deploys without them; move those keys into the first node (replace a `{}` with them)", iv.File, iv.Line)})
+			}
 		}
 		fs, err := c.checkEnvironment(ctx, t, ctxRels)
 		if err != nil {

@@ -49,6 +49,9 @@ type Release struct {
 	Chart       Chart  `json:"chart"`
 	// ValueFiles are the repository paths of the value files, in the order Helm merges them.
 	ValueFiles []string `json:"valueFiles"`
+	// IgnoredValues are value files with content Helm does not read (keys after a `{}`, a second
+	// document): what Argo CD deploys lacks them. lakeport check fails on them.
+	IgnoredValues []IgnoredValues `json:"ignoredValues,omitempty"`
 	// Manifest is the output of `helm template` for this release, byte for byte.
 	Manifest string    `json:"-"`
 	Objects  []*Object `json:"objects"`
@@ -284,6 +287,9 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 			return nil, fmt.Errorf("values file %s: %w", file, err)
 		}
 		valueFiles = append(valueFiles, valueFile{file, raw})
+		if line := ignoredLine(raw); line > 0 {
+			rel.IgnoredValues = append(rel.IgnoredValues, IgnoredValues{File: file, Line: line})
+		}
 		sum := sha256.Sum256(raw)
 		key.ValueFiles = append(key.ValueFiles, valueFileKey{Path: file, SHA256: hex.EncodeToString(sum[:])})
 	}

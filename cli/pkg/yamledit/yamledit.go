@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,8 +68,8 @@ func find(doc []byte, path []string) (*yaml.Node, error) {
 	if err := yaml.Unmarshal(doc, &root); err != nil {
 		return nil, err
 	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
-		return nil, &PathError{Path: strings.Join(path, "."), Msg: "the document is empty"}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 || isEmptyRoot(root.Content[0]) {
+		return nil, &PathError{Path: path[0], Msg: "key not found"}
 	}
 	n := root.Content[0]
 	line := n.Line // the line of the last key matched, for errors
@@ -211,45 +212,67 @@ func Has(doc []byte, path []string) (bool, error) {
 	return err == nil, err
 }
 
-// Insert adds `key: value` (key the last segment of path) to the block mapping at path[:len-1],
-// after its last line, indented as its other keys; every other byte stays as it was. The mapping
-// must exist, hold at least one key and not have the key already.
+// Insert adds `key: value` (key the last segment of path) to the document, creating the block
+// maps on the way that do not exist yet (`image:` above `tag:`), after the last line of the
+// deepest map that does, indented as its other keys (two spaces per new level); every other byte
+// stays as it was. An empty document (comments only) or one that is only `{}` gets the path as
+// its first keys. The key must not exist; a flow map on the way (`image: {tag: x}`) is refused.
 func Insert(doc []byte, path []string, value string) ([]byte, error) {
 	full := strings.Join(path, ".")
 	var root yaml.Node
 	if err := yaml.Unmarshal(doc, &root); err != nil {
 		return nil, err
 	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
-		return nil, &PathError{Path: full, Msg: "the document is empty"}
+	probe := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle}
+	leaf := format(probe, value)
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 || isEmptyRoot(root.Content[0]) {
+		if len(root.Content) > 0 && root.Content[0].Kind == yaml.MappingNode {
+			// `{}` alone on its line: the new keys replace it.
+			lines := bytes.SplitAfter(doc, []byte("\n"))
+			at := root.Content[0].Line - 1
+			if at >= len(lines) || strings.TrimSpace(string(lines[at])) != "{}" {
+				return nil, &PathError{Path: full, Line: root.Content[0].Line, Msg: "is not a block map with keys: add the key by hand"}
+			}
+			doc = slices.Concat(bytes.Join(lines[:at], nil), bytes.Join(lines[at+1:], nil))
+		}
+		out := append([]byte{}, doc...)
+		if len(out) > 0 && !bytes.HasSuffix(out, []byte("\n")) {
+			out = append(out, '\n')
+		}
+		out = append(out, nested("", path, leaf)...)
+		return checkInserted(out, path, value, 0)
 	}
-	parent := root.Content[0]
-	for i, seg := range path[:len(path)-1] {
+	parent, depth := root.Content[0], 0
+	for ; depth < len(path)-1; depth++ {
 		var next *yaml.Node
 		if parent.Kind == yaml.MappingNode {
 			for j := 0; j+1 < len(parent.Content); j += 2 {
-				if parent.Content[j].Value == seg {
+				if parent.Content[j].Value == path[depth] {
 					next = parent.Content[j+1]
 				}
 			}
 		}
 		if next == nil {
-			return nil, &PathError{Path: strings.Join(path[:i+1], "."), Line: parent.Line, Msg: "key not found: add it before promoting into it"}
+			break
 		}
 		parent = next
 	}
-	if parent.Kind != yaml.MappingNode || parent.Style&yaml.FlowStyle != 0 || len(parent.Content) == 0 {
-		return nil, &PathError{Path: strings.Join(path[:len(path)-1], "."), Line: parent.Line, Msg: "is not a block map with keys: add the key by hand"}
+	at := strings.Join(path[:max(depth, 1)], ".")
+	if depth == 0 {
+		at = "the document"
 	}
-	for j := 0; j+1 < len(parent.Content); j += 2 {
-		if parent.Content[j].Value == path[len(path)-1] {
-			return nil, &PathError{Path: full, Line: parent.Content[j].Line, Msg: "already exists"}
+	if parent.Kind != yaml.MappingNode || parent.Style&yaml.FlowStyle != 0 || len(parent.Content) == 0 {
+		return nil, &PathError{Path: at, Line: parent.Line, Msg: "is not a block map with keys: add the key by hand"}
+	}
+	if depth == len(path)-1 {
+		for j := 0; j+1 < len(parent.Content); j += 2 {
+			if parent.Content[j].Value == path[depth] {
+				return nil, &PathError{Path: full, Line: parent.Content[j].Line, Msg: "already exists"}
+			}
 		}
 	}
 	last := lastLine(parent)
-	indent := strings.Repeat(" ", parent.Content[0].Column-1)
-	probe := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle}
-	line := indent + path[len(path)-1] + ": " + format(probe, value) + "\n"
+	text := nested(strings.Repeat(" ", parent.Content[0].Column-1), path[depth:], leaf)
 	lines := bytes.SplitAfter(doc, []byte("\n"))
 	if last > len(lines) {
 		last = len(lines)
@@ -261,11 +284,38 @@ func Insert(doc []byte, path []string, value string) ([]byte, error) {
 			if !bytes.HasSuffix(l, []byte("\n")) {
 				out = append(out, '\n')
 			}
-			out = append(out, line...)
+			out = append(out, text...)
 		}
 	}
+	return checkInserted(out, path, value, parent.Line)
+}
+
+// isEmptyRoot is a document whose value is null (comments only) or an empty map.
+func isEmptyRoot(n *yaml.Node) bool {
+	return (n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "") || (n.Kind == yaml.MappingNode && len(n.Content) == 0)
+}
+
+// nested is the block-map lines of keys, the last one holding leaf, starting at indent.
+func nested(indent string, keys []string, leaf string) []byte {
+	var b []byte
+	for i, k := range keys {
+		b = append(b, indent...)
+		b = append(b, strings.Repeat("  ", i)...)
+		b = append(b, k...)
+		if i == len(keys)-1 {
+			b = append(b, ": "...)
+			b = append(b, leaf...)
+		} else {
+			b = append(b, ':')
+		}
+		b = append(b, '\n')
+	}
+	return b
+}
+
+func checkInserted(out []byte, path []string, value string, line int) ([]byte, error) {
 	if got, err := Get(out, path); err != nil || got != value {
-		return nil, &PathError{Path: full, Line: parent.Line, Msg: fmt.Sprintf("inserting the value would not read back as %q", value)}
+		return nil, &PathError{Path: strings.Join(path, "."), Line: line, Msg: fmt.Sprintf("inserting the value would not read back as %q", value)}
 	}
 	return out, nil
 }

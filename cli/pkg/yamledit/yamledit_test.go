@@ -93,7 +93,17 @@ func TestInsert(t *testing.T) {
 			want: "image:\n    tag: x\n    digest: \"sha256:abc\"\n"},
 		{name: "nested last", doc: "a:\n  image:\n    tag: x\n    nested:\n      k: v\nb: 1\n", path: "a.image.digest", value: "d",
 			want: "a:\n  image:\n    tag: x\n    nested:\n      k: v\n    digest: \"d\"\nb: 1\n"},
-		{name: "missing parent", doc: "replicas: 1\n", path: "image.digest", value: "d", err: "image: key not found"},
+		{name: "missing parent", doc: "replicas: 1\n", path: "image.digest", value: "d",
+			want: "replicas: 1\nimage:\n  digest: \"d\"\n"},
+		{name: "missing parents under an indented map", doc: "web:\n    replicas: 1\nother: 2\n", path: "web.image.tag", value: "1.2.0",
+			want: "web:\n    replicas: 1\n    image:\n      tag: \"1.2.0\"\nother: 2\n"},
+		{name: "comments only", doc: "# Helm values of api in prod.\n", path: "image.tag", value: "1.2.0",
+			want: "# Helm values of api in prod.\nimage:\n  tag: \"1.2.0\"\n"},
+		{name: "empty", doc: "", path: "image.tag", value: "1.2.0", want: "image:\n  tag: \"1.2.0\"\n"},
+		{name: "only an empty map", doc: "# values\n{}\n# end\n", path: "image.tag", value: "1.2.0",
+			want: "# values\n# end\nimage:\n  tag: \"1.2.0\"\n"},
+		{name: "empty map with a comment on its line", doc: "{} # none\n", path: "image.tag", value: "1.2.0", err: "add the key by hand"},
+		{name: "scalar on the way", doc: "image: x\n", path: "image.tag", value: "1.2.0", err: "image: is not a block map"},
 		{name: "flow map", doc: "image: {tag: x}\n", path: "image.digest", value: "d", err: "is not a block map"},
 		{name: "exists", doc: "image:\n  digest: d\n", path: "image.digest", value: "e", err: "already exists"},
 	} {
@@ -112,5 +122,15 @@ func TestInsert(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// A values file with comments only, or only `{}`, has no pins: promotion inserts them.
+func TestHasEmptyDocument(t *testing.T) {
+	for _, doc := range []string{"", "# comments only\n", "{}\n", "---\n"} {
+		has, err := Has([]byte(doc), ParsePath("image.tag"))
+		if err != nil || has {
+			t.Errorf("Has(%q) = %v, %v; want false, nil", doc, has, err)
+		}
 	}
 }
