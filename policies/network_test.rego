@@ -28,3 +28,12 @@ test_network_policy_cronjob_and_non_workloads if {
 	count(deny_network_policy) == 1 with input as f.cronjob with data.lakeport.environment as f.prod with data.lakeport.objects as []
 	count(deny_network_policy) == 0 with input as f.service with data.lakeport.environment as f.prod with data.lakeport.objects as []
 }
+
+# A CronWorkflow that only references a WorkflowTemplate runs the template's pods: the template is
+# what a NetworkPolicy must select.
+test_cron_workflow_of_a_template_is_not_a_workload if {
+	cw := {"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow", "metadata": {"name": "nightly", "namespace": "risk-prod"}, "spec": {"workflowSpec": {"workflowTemplateRef": {"name": "pipeline"}}}}
+	count(deny_network_policy) == 0 with input as cw with data.lakeport.environment as f.prod with data.lakeport.objects as [cw]
+	own := json.patch(cw, [{"op": "add", "path": "/spec/workflowSpec/templates", "value": [{"name": "main", "container": {"image": "x"}}]}])
+	count(deny_network_policy) == 1 with input as own with data.lakeport.environment as f.prod with data.lakeport.objects as [own]
+}

@@ -43,7 +43,20 @@ argo_workflow_kinds := {"Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate
 # Kinds that run pods.
 workload_kinds := (pod_template_kinds | argo_workflow_kinds) | {"Pod", "CronJob"}
 
-is_workload(obj) if obj.kind in workload_kinds
+is_workload(obj) if {
+	obj.kind in workload_kinds
+	not template_ref_only(obj)
+}
+
+# template_ref_only: an Argo Workflows object that only references a WorkflowTemplate
+# (workflowTemplateRef, no templates of its own) runs the template's pods, checked as the
+# template's.
+template_ref_only(obj) if {
+	obj.kind in argo_workflow_kinds
+	spec := workflow_spec(obj)
+	spec.workflowTemplateRef
+	not spec.templates
+}
 
 # Long-running workloads, whose replicas are counted.
 replicated_kinds := {"Deployment", "StatefulSet", "ReplicaSet"}

@@ -107,6 +107,11 @@ func fromWorkflow(w *Workload, o *render.Object) (*Workload, error) {
 	if spec == nil {
 		return nil, nil
 	}
+	if ref, _ := spec["workflowTemplateRef"].(map[string]any); ref != nil && spec["templates"] == nil {
+		// Its pods are the referenced WorkflowTemplate's (Argo merges the template's spec under
+		// this one): they are checked as that template's, which the same environment renders.
+		return nil, nil
+	}
 	w.SpecPath = strings.Join(specPath, ".")
 	w.Labels = stringMap(nested(spec, "podMetadata", "labels"))
 	var ps struct {
