@@ -133,6 +133,23 @@ func TestSpringBootFlags(t *testing.T) {
 			if _, off := env["OTEL_SDK_DISABLED"]; off {
 				t.Error("SDK disabled with an endpoint")
 			}
+			// Spring Boot's own exporter reads its properties, not OTEL_*.
+			app := springApp(t, objs)
+			if got := mapPath(app, "management", "otlp", "tracing", "endpoint"); got != "http://otel-collector.observability.svc:4318/v1/traces" {
+				t.Errorf("management.otlp.tracing.endpoint = %v", got)
+			}
+			if got := mapPath(app, "management", "otlp", "tracing", "transport"); got != "http" {
+				t.Errorf("management.otlp.tracing.transport = %v", got)
+			}
+			if got := mapPath(app, "management", "opentelemetry", "resource-attributes", "[team]"); got != "risk" {
+				t.Errorf("management.opentelemetry.resource-attributes.team = %v", got)
+			}
+		}},
+		{"OTLP over gRPC", map[string]any{"otlp": map[string]any{"endpoint": "http://otel-collector.observability.svc:4317/", "protocol": "grpc"}}, func(t *testing.T, objs []chartrender.Object) {
+			app := springApp(t, objs)
+			if mapPath(app, "management", "otlp", "tracing", "endpoint") != "http://otel-collector.observability.svc:4317" || mapPath(app, "management", "otlp", "tracing", "transport") != "grpc" {
+				t.Errorf("management.otlp.tracing = %v", mapPath(app, "management", "otlp", "tracing"))
+			}
 		}},
 		{"ServiceMonitor scrapes /actuator/prometheus on the management port", map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}}, func(t *testing.T, objs []chartrender.Object) {
 			sm := find(t, objs, "ServiceMonitor", "spring-boot")

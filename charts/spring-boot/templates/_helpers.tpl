@@ -97,6 +97,24 @@ the reference documentation for each key). */}}
     "endpoint" (dict "health" (dict "probes" (dict "enabled" true "add-additional-paths" true)))
     "tracing" (dict "sampling" (dict "probability" .Values.otlp.samplingProbability)))
   "spring" (dict "lifecycle" (dict "timeout-per-shutdown-phase" (printf "%ds" (int $s.timeoutPerShutdownPhaseSeconds)))) -}}
+{{- with .Values.otlp -}}
+{{- if .endpoint -}}
+{{- /* Spring Boot's own OTLP exporter (micrometer-tracing-bridge-otel) reads management.otlp.tracing.*,
+not OTEL_*: the endpoint is the full traces URL over HTTP (OtlpTracingProperties, default
+http://localhost:4318/v1/traces), transport grpc since Spring Boot 3.4; resource attributes from
+management.opentelemetry.resource-attributes (3.2+), each key in brackets so that Spring's map
+binding keeps its dots ("Binding Maps" in the Spring Boot reference). */ -}}
+{{- $grpc := eq .protocol "grpc" -}}
+{{- $url := ternary (trimSuffix "/" .endpoint) (printf "%s/v1/traces" (trimSuffix "/" .endpoint)) $grpc -}}
+{{- $tracing := dict "endpoint" $url "transport" (ternary "grpc" "http" $grpc) -}}
+{{- $attrs := dict "[service.name]" (include "spring-boot.fullname" $) "[deployment.environment.name]" $.Release.Namespace -}}
+{{- range $k, $v := .resourceAttributes -}}
+{{- $_ := set $attrs (printf "[%s]" $k) (toString $v) -}}
+{{- end -}}
+{{- $_ := set $cfg.management "otlp" (dict "tracing" $tracing) -}}
+{{- $_ := set $cfg.management "opentelemetry" (dict "resource-attributes" $attrs) -}}
+{{- end -}}
+{{- end -}}
 {{- if include "spring-boot.trustedCA" . -}}
 {{- $_ := set $cfg.spring "ssl" (dict "bundle" (dict "pem" (dict "lakeport-ca" (dict "truststore" (dict "certificate" (printf "file:%s/ca.crt" (include "spring-boot.caDir" .))))))) -}}
 {{- end -}}
