@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/lakeport/lakeport/cli/pkg/crds"
 	"github.com/lakeport/lakeport/hack/testenv"
 )
 
@@ -54,7 +56,31 @@ func StartCluster(opts testenv.KubeOptions) (*Cluster, error) {
 		k.Stop()
 		return nil, err
 	}
+	if err := installMonitoringCRDs(ctx, c.Config); err != nil {
+		k.Stop()
+		return nil, err
+	}
 	return c, nil
+}
+
+// installMonitoringCRDs installs the Prometheus Operator's CRDs the kit embeds (cli/pkg/crds):
+// every environment declares monitoring.coreos.com/v1 in its apiVersions, so the charts render
+// ServiceMonitors and PrometheusRules for it, and a cluster that syncs them must serve those
+// kinds, as a real cluster with the operator does.
+func installMonitoringCRDs(ctx context.Context, cfg *rest.Config) error {
+	names, err := fs.Glob(crds.FS, "monitoring.coreos.com_*.yaml")
+	if err != nil || len(names) == 0 {
+		return fmt.Errorf("the kit's monitoring.coreos.com CRDs: %v (found %d)", err, len(names))
+	}
+	var all []byte
+	for _, n := range names {
+		raw, err := fs.ReadFile(crds.FS, n)
+		if err != nil {
+			return err
+		}
+		all = append(append(all, "---\n"...), raw...)
+	}
+	return InstallCRDsFrom(ctx, cfg, all)
 }
 
 // Stop stops the control plane.

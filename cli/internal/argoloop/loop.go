@@ -170,6 +170,9 @@ func Start(o Options) (l *Loop, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := installMonitoringCRDs(ctx, l.Config); err != nil {
+		return nil, err
+	}
 	for _, ns := range o.Namespaces {
 		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 			Name:        ns,
