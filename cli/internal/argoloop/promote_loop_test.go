@@ -110,26 +110,31 @@ func prepareStaging(t *testing.T) {
 	}
 	dyn := dynamic.NewForConfigOrDie(loop.Config)
 	crdRes := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	raw, err := fs.ReadFile(crds.FS, "argoproj.io_cronworkflows.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var obj map[string]any
-	if err := sigsyaml.Unmarshal(raw, &obj); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dyn.Resource(crdRes).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	cw := schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "cronworkflows"}
-	for {
-		if _, err := dyn.Resource(cw).Namespace("risk-staging").List(ctx, metav1.ListOptions{}); err == nil {
-			return
+	// The pipeline's CronWorkflow references a WorkflowTemplate: staging deploys both kinds.
+	for _, f := range []string{"argoproj.io_cronworkflows.yaml", "argoproj.io_workflowtemplates.yaml"} {
+		raw, err := fs.ReadFile(crds.FS, f)
+		if err != nil {
+			t.Fatal(err)
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("the CronWorkflow CRD was never served")
-		case <-time.After(200 * time.Millisecond):
+		var obj map[string]any
+		if err := sigsyaml.Unmarshal(raw, &obj); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dyn.Resource(crdRes).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	for _, res := range []string{"cronworkflows", "workflowtemplates"} {
+		gvr := schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: res}
+		for {
+			if _, err := dyn.Resource(gvr).Namespace("risk-staging").List(ctx, metav1.ListOptions{}); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("the %s CRD was never served", res)
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 	}
 }
