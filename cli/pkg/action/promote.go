@@ -316,7 +316,9 @@ func (c *CandidateImpacts) Kinds() string {
 // candidateImpacts previews promoting one candidate and returns the impacts of the preview.
 func candidateImpacts(ctx context.Context, w *workspace.Workspace, component string, c promote.Candidate) (CandidateImpacts, error) {
 	out := CandidateImpacts{Component: component, From: c.From, To: c.To, Impacts: []ResourceImpact{}}
-	plan, err := promote.NewPlan(w, promote.Options{Components: []string{component}, From: c.From, To: c.To})
+	// A preview of what the promotion would change, not a promotion: a sync window the target is
+	// inside does not hide its impacts (the plan reports the windows itself, at the injected clock).
+	plan, err := promote.NewPlan(w, promote.Options{Components: []string{component}, From: c.From, To: c.To, Override: "impact preview"})
 	if err != nil || len(plan.Changes) == 0 {
 		return out, err
 	}
