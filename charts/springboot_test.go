@@ -124,31 +124,59 @@ func TestSpringBootFlags(t *testing.T) {
 				t.Error("no lakeport-ca SSL bundle")
 			}
 		}},
-		{"OTLP from the standard variables", map[string]any{"otlp": map[string]any{"endpoint": "http://otel-collector.observability.svc:4318", "headers": map[string]any{"existingSecret": "otlp-headers"}, "resourceAttributes": map[string]any{"team": "risk"}}}, func(t *testing.T, objs []chartrender.Object) {
+		{"OTLP: Spring Boot's own exporter (4.x and 3.x names) and the standard variables", map[string]any{"otel": map[string]any{"enabled": true, "endpoint": "http://otel-collector.observability.svc:4318",
+			"headersSecret": map[string]any{"name": "otlp-headers", "key": "token", "header": "Authorization"}, "resourceAttributes": map[string]any{"team": "risk"}}}, func(t *testing.T, objs []chartrender.Object) {
 			env := containerEnv(t, find(t, objs, "Deployment", "spring-boot"), "containers")
 			if env["OTEL_EXPORTER_OTLP_ENDPOINT"] != "http://otel-collector.observability.svc:4318" || env["OTEL_RESOURCE_ATTRIBUTES"] != "deployment.environment.name=lakeport-test,team=risk" ||
-				!strings.Contains(env["OTEL_EXPORTER_OTLP_HEADERS"], "name:otlp-headers") || env["OTEL_SERVICE_NAME"] != "spring-boot" {
+				env["OTEL_EXPORTER_OTLP_HEADERS"] != "Authorization=$(LAKEPORT_OTEL_HEADER)" || !strings.Contains(env["LAKEPORT_OTEL_HEADER"], "name:otlp-headers") ||
+				env["OTEL_SERVICE_NAME"] != "spring-boot" || env["OTEL_TRACES_SAMPLER"] != "parentbased_traceidratio" || env["OTEL_TRACES_SAMPLER_ARG"] != "0.1" {
 				t.Errorf("env %v", env)
 			}
 			if _, off := env["OTEL_SDK_DISABLED"]; off {
-				t.Error("SDK disabled with an endpoint")
+				t.Error("SDK disabled with tracing on")
 			}
-			// Spring Boot's own exporter reads its properties, not OTEL_*.
+			// Spring Boot's own exporter reads its properties, not OTEL_*: 4.x under
+			// management.opentelemetry.tracing.export.otlp, 3.x under management.otlp.tracing.
 			app := springApp(t, objs)
-			if got := mapPath(app, "management", "otlp", "tracing", "endpoint"); got != "http://otel-collector.observability.svc:4318/v1/traces" {
-				t.Errorf("management.otlp.tracing.endpoint = %v", got)
-			}
-			if got := mapPath(app, "management", "otlp", "tracing", "transport"); got != "http" {
-				t.Errorf("management.otlp.tracing.transport = %v", got)
+			for _, prefix := range [][]string{{"management", "opentelemetry", "tracing", "export", "otlp"}, {"management", "otlp", "tracing"}} {
+				at := func(k ...string) any { return mapPath(app, append(append([]string{}, prefix...), k...)...) }
+				if got := at("endpoint"); got != "http://otel-collector.observability.svc:4318/v1/traces" {
+					t.Errorf("%v.endpoint = %v", prefix, got)
+				}
+				if got := at("transport"); got != "http" {
+					t.Errorf("%v.transport = %v", prefix, got)
+				}
+				// The token stays in the Secret: the ConfigMap holds a placeholder.
+				if got := at("headers", "[Authorization]"); got != "${LAKEPORT_OTEL_HEADER}" {
+					t.Errorf("%v.headers = %v", prefix, at("headers"))
+				}
 			}
 			if got := mapPath(app, "management", "opentelemetry", "resource-attributes", "[team]"); got != "risk" {
 				t.Errorf("management.opentelemetry.resource-attributes.team = %v", got)
 			}
+			if got := mapPath(app, "management", "tracing", "sampling", "probability"); fmt.Sprint(got) != "0.1" {
+				t.Errorf("management.tracing.sampling.probability = %v", got)
+			}
+			if got := mapPath(app, "management", "opentelemetry", "tracing", "sampler"); got != "parentbased_traceidratio" {
+				t.Errorf("management.opentelemetry.tracing.sampler = %v", got)
+			}
 		}},
-		{"OTLP over gRPC", map[string]any{"otlp": map[string]any{"endpoint": "http://otel-collector.observability.svc:4317/", "protocol": "grpc"}}, func(t *testing.T, objs []chartrender.Object) {
+		{"OTLP over gRPC, always on", map[string]any{"otel": map[string]any{"enabled": true, "endpoint": "http://otel-collector.observability.svc:4317/", "protocol": "grpc", "sampler": "parentbased_always_on"}}, func(t *testing.T, objs []chartrender.Object) {
 			app := springApp(t, objs)
 			if mapPath(app, "management", "otlp", "tracing", "endpoint") != "http://otel-collector.observability.svc:4317" || mapPath(app, "management", "otlp", "tracing", "transport") != "grpc" {
 				t.Errorf("management.otlp.tracing = %v", mapPath(app, "management", "otlp", "tracing"))
+			}
+			if got := mapPath(app, "management", "tracing", "sampling", "probability"); fmt.Sprint(got) != "1" {
+				t.Errorf("management.tracing.sampling.probability = %v, want 1 for parentbased_always_on", got)
+			}
+		}},
+		{"tracing off: the SDK is disabled and no exporter is configured", nil, func(t *testing.T, objs []chartrender.Object) {
+			env := containerEnv(t, find(t, objs, "Deployment", "spring-boot"), "containers")
+			if env["OTEL_SDK_DISABLED"] != "true" || env["OTEL_EXPORTER_OTLP_ENDPOINT"] != "" {
+				t.Errorf("env %v", env)
+			}
+			if app := springApp(t, objs); mapPath(app, "management", "otlp") != nil || mapPath(app, "management", "opentelemetry") != nil {
+				t.Errorf("management %v", mapPath(app, "management"))
 			}
 		}},
 		{"ServiceMonitor scrapes /actuator/prometheus on the management port", map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}}, func(t *testing.T, objs []chartrender.Object) {
@@ -190,5 +218,7 @@ func TestSpringBootFails(t *testing.T) {
 		{"application overrides the shutdown phase", map[string]any{"application": map[string]any{"spring": map[string]any{"lifecycle": map[string]any{"timeout-per-shutdown-phase": "5m"}}}}, "application.spring.lifecycle"},
 		{"no image repository", map[string]any{"image": map[string]any{"repository": ""}}, "image.repository"},
 		{"latest tag", map[string]any{"image": map[string]any{"tag": "latest"}}, "image.tag: pin a release"},
+		{"OTLP without an endpoint", map[string]any{"otel": map[string]any{"enabled": true}}, "otel.endpoint: the OTLP endpoint is required"},
+		{"OTLP headers without the header's name", map[string]any{"otel": map[string]any{"enabled": true, "endpoint": "http://c:4318", "headersSecret": map[string]any{"name": "otlp"}}}, "otel.headersSecret.header: name the header"},
 	})
 }

@@ -10,11 +10,22 @@
 - name: OTEL_EXPORTER_OTLP_PROTOCOL
   value: {{ $o.protocol | quote }}
 {{- with $o.headersSecret.name }}
+{{- if $o.headersSecret.header }}
+{{- /* The key holds one header's value: the kubelet expands it into the standard variable. */}}
+- name: LAKEPORT_OTEL_HEADER
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $o.headersSecret.key }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  value: "{{ $o.headersSecret.header }}=$(LAKEPORT_OTEL_HEADER)"
+{{- else }}
 - name: OTEL_EXPORTER_OTLP_HEADERS
   valueFrom:
     secretKeyRef:
       name: {{ . }}
       key: {{ $o.headersSecret.key }}
+{{- end }}
 {{- end }}
 - name: OTEL_SERVICE_NAME
   value: {{ $o.serviceName | quote }}

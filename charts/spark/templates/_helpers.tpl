@@ -333,3 +333,47 @@ adoptium/containers 21/jdk/ubuntu/jammy/{Dockerfile,entrypoint.sh}.
     sizeLimit: 16Mi
 {{- end }}
 {{- end -}}
+
+{{/* The standard OTEL_* variables for the applications a worker launches (values otel). */}}
+{{- define "spark.otelEnv" -}}
+{{- $o := .Values.otel -}}
+{{- if $o.enabled }}
+{{- if not $o.endpoint }}{{ fail "otel.endpoint: the OTLP endpoint is required when otel.enabled (http://collector:4318 for http/protobuf, :4317 for grpc)" }}{{ end }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $o.endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $o.protocol | quote }}
+{{- with $o.headersSecret.name }}
+{{- if $o.headersSecret.header }}
+- name: LAKEPORT_OTEL_HEADER
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $o.headersSecret.key }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  value: "{{ $o.headersSecret.header }}=$(LAKEPORT_OTEL_HEADER)"
+{{- else }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $o.headersSecret.key }}
+{{- end }}
+{{- end }}
+{{- with $o.serviceName }}
+- name: OTEL_SERVICE_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- $attrs := mergeOverwrite (dict "deployment.environment.name" .Release.Namespace) (deepCopy $o.resourceAttributes) }}
+{{- $out := list }}
+{{- range $k := keys $attrs | sortAlpha }}{{ $out = append $out (printf "%s=%s" $k (index $attrs $k)) }}{{ end }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $out | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $o.sampler | quote }}
+{{- with $o.samplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}

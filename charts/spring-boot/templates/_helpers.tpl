@@ -85,6 +85,23 @@ a buildpack launcher, a shell script); policies/memory.rego reads the same varia
 {{- join " " $opts -}}
 {{- end -}}
 
+{{/* The sampling probability of Spring Boot's own tracer (management.tracing.sampling.probability):
+1 for the always_on samplers, 0 for always_off, otel.samplerArg for the ratio ones. Before Spring Boot
+4.1 the sampler is always parentBased(traceIdRatioBased(probability)); 4.1 reads
+management.opentelemetry.tracing.sampler too (OpenTelemetryTracingAutoConfiguration.otelSampler),
+whose relaxed enum binding takes the OTEL_TRACES_SAMPLER names. */}}
+{{- define "spring-boot.otelProbability" -}}
+{{- $o := .Values.otel -}}
+{{- if hasSuffix "always_on" $o.sampler -}}1
+{{- else if hasSuffix "always_off" $o.sampler -}}0
+{{- else -}}{{ $o.samplerArg | default "1" }}
+{{- end -}}
+{{- end -}}
+
+{{- define "spring-boot.otelServiceName" -}}
+{{- .Values.otel.serviceName | default (include "spring-boot.fullname" .) -}}
+{{- end -}}
+
 {{/* The chart's part of application.yaml: Spring Boot's Kubernetes conventions (README.md cites
 the reference documentation for each key). */}}
 {{- define "spring-boot.applicationConfig" -}}
@@ -95,24 +112,35 @@ the reference documentation for each key). */}}
     "server" (dict "port" (int .Values.management.port))
     "endpoints" (dict "web" (dict "exposure" (dict "include" "health,info,prometheus")))
     "endpoint" (dict "health" (dict "probes" (dict "enabled" true "add-additional-paths" true)))
-    "tracing" (dict "sampling" (dict "probability" .Values.otlp.samplingProbability)))
+    "tracing" (dict "sampling" (dict "probability" (include "spring-boot.otelProbability" . | float64))))
   "spring" (dict "lifecycle" (dict "timeout-per-shutdown-phase" (printf "%ds" (int $s.timeoutPerShutdownPhaseSeconds)))) -}}
-{{- with .Values.otlp -}}
-{{- if .endpoint -}}
-{{- /* Spring Boot's own OTLP exporter (micrometer-tracing-bridge-otel) reads management.otlp.tracing.*,
-not OTEL_*: the endpoint is the full traces URL over HTTP (OtlpTracingProperties, default
-http://localhost:4318/v1/traces), transport grpc since Spring Boot 3.4; resource attributes from
-management.opentelemetry.resource-attributes (3.2+), each key in brackets so that Spring's map
-binding keeps its dots ("Binding Maps" in the Spring Boot reference). */ -}}
+{{- with .Values.otel -}}
+{{- if .enabled -}}
+{{- if not .endpoint }}{{ fail "otel.endpoint: the OTLP endpoint is required when otel.enabled (http://collector:4318 for http/protobuf, :4317 for grpc)" }}{{ end -}}
+{{- if and .headersSecret.name (not .headersSecret.header) -}}
+{{- fail "otel.headersSecret.header: name the header whose value the Secret's key holds (e.g. Authorization): Spring Boot's own exporter takes headers one by one (management.opentelemetry.tracing.export.otlp.headers)" -}}
+{{- end -}}
+{{- /* Spring Boot's own OTLP exporter (micrometer-tracing-bridge-otel) reads its properties, not
+OTEL_*: management.opentelemetry.tracing.export.otlp.* since 4.0 (OtlpTracingProperties), and
+management.otlp.tracing.* before (4.0 no longer binds those: their deprecation level is "error" in
+its additional-spring-configuration-metadata.json), so both are set; a property a version does not
+know is ignored. The endpoint is the full traces URL over HTTP (default
+http://localhost:4318/v1/traces), transport grpc since 3.4. The header's value is a placeholder
+resolved from the pod's environment (the Secret), so no token lands in the ConfigMap. Resource
+attributes from management.opentelemetry.resource-attributes (3.2+), each key in brackets so that
+Spring's map binding keeps its dots and case ("Binding Maps" in the Spring Boot reference). */ -}}
 {{- $grpc := eq .protocol "grpc" -}}
 {{- $url := ternary (trimSuffix "/" .endpoint) (printf "%s/v1/traces" (trimSuffix "/" .endpoint)) $grpc -}}
-{{- $tracing := dict "endpoint" $url "transport" (ternary "grpc" "http" $grpc) -}}
-{{- $attrs := dict "[service.name]" (include "spring-boot.fullname" $) "[deployment.environment.name]" $.Release.Namespace -}}
+{{- $export := dict "endpoint" $url "transport" (ternary "grpc" "http" $grpc) -}}
+{{- with .headersSecret.name -}}
+{{- $_ := set $export "headers" (dict (printf "[%s]" $.Values.otel.headersSecret.header) "${LAKEPORT_OTEL_HEADER}") -}}
+{{- end -}}
+{{- $attrs := dict "[service.name]" (include "spring-boot.otelServiceName" $) "[deployment.environment.name]" $.Release.Namespace -}}
 {{- range $k, $v := .resourceAttributes -}}
 {{- $_ := set $attrs (printf "[%s]" $k) (toString $v) -}}
 {{- end -}}
-{{- $_ := set $cfg.management "otlp" (dict "tracing" $tracing) -}}
-{{- $_ := set $cfg.management "opentelemetry" (dict "resource-attributes" $attrs) -}}
+{{- $_ := set $cfg.management "otlp" (dict "tracing" (deepCopy $export)) -}}
+{{- $_ := set $cfg.management "opentelemetry" (dict "resource-attributes" $attrs "tracing" (dict "sampler" .sampler "export" (dict "otlp" $export))) -}}
 {{- end -}}
 {{- end -}}
 {{- if include "spring-boot.trustedCA" . -}}
@@ -121,7 +149,7 @@ binding keeps its dots ("Binding Maps" in the Spring Boot reference). */ -}}
 {{- $user := deepCopy .Values.application -}}
 {{- range $k := list "server" "management" -}}
 {{- if hasKey $user $k -}}
-{{- fail (printf "application.%s: set by the chart from values (server.port, management.port, shutdown, otlp); not overridable" $k) -}}
+{{- fail (printf "application.%s: set by the chart from values (server.port, management.port, shutdown, otel); not overridable" $k) -}}
 {{- end -}}
 {{- end -}}
 {{- if hasKey (get $user "spring" | default dict) "lifecycle" -}}
