@@ -179,7 +179,11 @@ func TestOTLPPresetReachesEveryExporter(t *testing.T) {
 		}
 	})
 	t.Run("spring-boot", func(t *testing.T) {
-		objs := mustRender(t, defaultsRequest("spring-boot", merge(requiredValues("spring-boot"), map[string]any{"otel": dynatrace})))
+		objs := mustRender(t, defaultsRequest("spring-boot", merge(requiredValues("spring-boot"), map[string]any{"otel": dynatrace,
+			"podAnnotations": map[string]any{"oneagent.dynatrace.com/inject": "true"}})))
+		if got := field(t, find(t, objs, "Deployment", "spring-boot"), "spec", "template", "metadata", "annotations", "oneagent.dynatrace.com/inject"); got != "true" {
+			t.Errorf("OneAgent injection annotation %v", got)
+		}
 		for _, c := range containers(t, find(t, objs, "Deployment", "spring-boot")) {
 			checkEnv(t, "deployment", c)
 		}
