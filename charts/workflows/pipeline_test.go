@@ -200,7 +200,8 @@ func (p *pipeline) run(pod *corev1.Pod) wfexec.Exit {
 func runPipeline(t *testing.T, ns string, at time.Time, values map[string]any, codes map[string][]int32, shards int) (*wfexec.Result, *pipeline) {
 	t.Helper()
 	c := needCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// Generous: on a cold CI machine this runs beside the compiler (a run takes 20-60 s when warm).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	p := newPipeline(t, codes, shards)
 	cron := c.deploy(t, ctx, ns, renderStaging(t, "", "", ns, values))

@@ -343,7 +343,7 @@ func checkPodSpec(t *testing.T, s wfexec.Step) {
 // PodSecurity (Argo's injected containers carry no securityContext).
 func TestTodaysStagingIsRefused(t *testing.T) {
 	c := needCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	const ns = "risk-staging-today"
 	chartDir, values := today(t)
@@ -391,7 +391,7 @@ func TestTodaysStagingIsRefused(t *testing.T) {
 // the workflow: the Role is what makes it work.
 func TestWithoutTheExecutorRoleStepsFail(t *testing.T) {
 	c := needCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	const ns = "risk-staging-norole"
 	// A pod whose wait container fails is an Error, which the pipeline retries (a deleted or
