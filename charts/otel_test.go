@@ -91,7 +91,7 @@ func TestOneOTLPSetting(t *testing.T) {
 // dynatrace is README.md's Dynatrace preset: its OTLP endpoint, and the Api-Token header's value
 // in a Secret.
 var dynatrace = map[string]any{"enabled": true, "endpoint": "https://abc12345.live.dynatrace.com/api/v2/otlp", "protocol": "http/protobuf",
-	"headersSecret": map[string]any{"name": "dynatrace-otlp", "key": "token", "header": "Authorization"},
+	"headersSecret":      map[string]any{"name": "dynatrace-otlp", "key": "token", "header": "Authorization"},
 	"resourceAttributes": map[string]any{"team": "risk"}, "sampler": "parentbased_traceidratio", "samplerArg": "0.25"}
 
 // envList returns a container's env as an ordered list of names, and a name → value (or valueFrom) map.
