@@ -80,8 +80,8 @@ func TestOneOTLPSetting(t *testing.T) {
 			if got := keyPaths(otel, ""); !slices.Equal(got, otelKeys) {
 				t.Errorf("values.yaml otel keys %v, want %v", got, otelKeys)
 			}
-			os, _ := schema["properties"].(map[string]any)["otel"].(map[string]any)
-			if got := schemaPaths(os, ""); !slices.Equal(got, otelKeys) {
+			so, _ := schema["properties"].(map[string]any)["otel"].(map[string]any)
+			if got := schemaPaths(so, ""); !slices.Equal(got, otelKeys) {
 				t.Errorf("values.schema.json otel properties %v, want %v", got, otelKeys)
 			}
 		})
