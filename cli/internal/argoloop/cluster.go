@@ -56,29 +56,35 @@ func StartCluster(opts testenv.KubeOptions) (*Cluster, error) {
 		k.Stop()
 		return nil, err
 	}
-	if err := installMonitoringCRDs(ctx, c.Config); err != nil {
+	if err := InstallKitCRDs(ctx, c.Config, monitoringCRDs); err != nil {
 		k.Stop()
 		return nil, err
 	}
 	return c, nil
 }
 
-// installMonitoringCRDs installs the Prometheus Operator's CRDs the kit embeds (cli/pkg/crds):
-// every environment declares monitoring.coreos.com/v1 in its apiVersions, so the charts render
-// ServiceMonitors and PrometheusRules for it, and a cluster that syncs them must serve those
-// kinds, as a real cluster with the operator does.
-func installMonitoringCRDs(ctx context.Context, cfg *rest.Config) error {
-	names, err := fs.Glob(crds.FS, "monitoring.coreos.com_*.yaml")
-	if err != nil || len(names) == 0 {
-		return fmt.Errorf("the kit's monitoring.coreos.com CRDs: %v (found %d)", err, len(names))
-	}
+// monitoringCRDs are the Prometheus Operator's CRDs the kit embeds: every environment declares
+// monitoring.coreos.com/v1 in its apiVersions, so the charts render ServiceMonitors and
+// PrometheusRules for it, and a cluster that syncs them must serve those kinds, as a real cluster
+// with the operator does.
+const monitoringCRDs = "monitoring.coreos.com_*.yaml"
+
+// InstallKitCRDs installs the CRDs the kit embeds (cli/pkg/crds) whose file names match the
+// patterns, and waits until they are established (InstallCRDsFrom).
+func InstallKitCRDs(ctx context.Context, cfg *rest.Config, patterns ...string) error {
 	var all []byte
-	for _, n := range names {
-		raw, err := fs.ReadFile(crds.FS, n)
-		if err != nil {
-			return err
+	for _, p := range patterns {
+		names, err := fs.Glob(crds.FS, p)
+		if err != nil || len(names) == 0 {
+			return fmt.Errorf("the kit's CRDs %s: %v (found %d)", p, err, len(names))
 		}
-		all = append(append(all, "---\n"...), raw...)
+		for _, n := range names {
+			raw, err := fs.ReadFile(crds.FS, n)
+			if err != nil {
+				return err
+			}
+			all = append(append(all, "---\n"...), raw...)
+		}
 	}
 	return InstallCRDsFrom(ctx, cfg, all)
 }

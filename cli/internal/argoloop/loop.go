@@ -170,7 +170,7 @@ func Start(o Options) (l *Loop, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := installMonitoringCRDs(ctx, l.Config); err != nil {
+	if err := InstallKitCRDs(ctx, l.Config, monitoringCRDs); err != nil {
 		return nil, err
 	}
 	for _, ns := range o.Namespaces {

@@ -3,7 +3,6 @@ package argoloop_test
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -13,14 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/lakeport/lakeport/cli/internal/argoloop"
-	"github.com/lakeport/lakeport/cli/pkg/crds"
 )
 
 // TestPromoteGateOnTheLoop: `lakeport promote distribution --to staging` is refused while dev's
@@ -108,34 +102,9 @@ func prepareStaging(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	dyn := dynamic.NewForConfigOrDie(loop.Config)
-	crdRes := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	// The pipeline's CronWorkflow references a WorkflowTemplate: staging deploys both kinds.
-	for _, f := range []string{"argoproj.io_cronworkflows.yaml", "argoproj.io_workflowtemplates.yaml"} {
-		raw, err := fs.ReadFile(crds.FS, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var obj map[string]any
-		if err := sigsyaml.Unmarshal(raw, &obj); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := dyn.Resource(crdRes).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-	}
-	for _, res := range []string{"cronworkflows", "workflowtemplates"} {
-		gvr := schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: res}
-		for {
-			if _, err := dyn.Resource(gvr).Namespace("risk-staging").List(ctx, metav1.ListOptions{}); err == nil {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatalf("the %s CRD was never served", res)
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
+	if err := argoloop.InstallKitCRDs(ctx, loop.Config, "argoproj.io_cronworkflows.yaml", "argoproj.io_workflowtemplates.yaml"); err != nil {
+		t.Fatal(err)
 	}
 }
 
