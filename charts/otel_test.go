@@ -17,33 +17,20 @@ import (
 var tracingCharts = []string{"distribution", "spark", "spring-boot", "trino"}
 
 // otelKeys is that setting: the same keys, in values.yaml and in the schema, in every chart.
-var otelKeys = []string{"enabled", "endpoint", "headersSecret", "headersSecret.header", "headersSecret.key",
-	"headersSecret.name", "protocol", "resourceAttributes", "sampler", "samplerArg", "serviceName"}
+var otelKeys = []string{"enabled", "endpoint", "headersSecret.header", "headersSecret.key", "headersSecret.name",
+	"protocol", "resourceAttributes", "sampler", "samplerArg", "serviceName"}
 
-// keyPaths lists the dotted paths of a nested map, maps only (a map value that is empty counts as a leaf).
-func keyPaths(m map[string]any, prefix string) []string {
-	var out []string
-	for k, v := range m {
-		out = append(out, prefix+k)
-		if sub, ok := v.(map[string]any); ok && k != "resourceAttributes" {
-			out = append(out, keyPaths(sub, prefix+k+".")...)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// schemaPaths lists the dotted property paths of a JSON schema object.
-func schemaPaths(s map[string]any, prefix string) []string {
+// schemaLeaves lists the dotted paths of a JSON schema's leaf properties, as leafKeys does for values.
+func schemaLeaves(s map[string]any, prefix string) []string {
 	var out []string
 	props, _ := s["properties"].(map[string]any)
 	for k, v := range props {
-		out = append(out, prefix+k)
-		if sub, ok := v.(map[string]any); ok {
-			out = append(out, schemaPaths(sub, prefix+k+".")...)
+		if sub, ok := v.(map[string]any); ok && sub["properties"] != nil {
+			out = append(out, schemaLeaves(sub, prefix+k+".")...)
+			continue
 		}
+		out = append(out, prefix+k)
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -77,11 +64,11 @@ func TestOneOTLPSetting(t *testing.T) {
 			if !ok {
 				t.Fatalf("values.yaml has no otel")
 			}
-			if got := keyPaths(otel, ""); !slices.Equal(got, otelKeys) {
+			if got := slices.Sorted(slices.Values(leafKeys(otel, ""))); !slices.Equal(got, otelKeys) {
 				t.Errorf("values.yaml otel keys %v, want %v", got, otelKeys)
 			}
 			so, _ := schema["properties"].(map[string]any)["otel"].(map[string]any)
-			if got := schemaPaths(so, ""); !slices.Equal(got, otelKeys) {
+			if got := slices.Sorted(slices.Values(schemaLeaves(so, ""))); !slices.Equal(got, otelKeys) {
 				t.Errorf("values.schema.json otel properties %v, want %v", got, otelKeys)
 			}
 		})
