@@ -238,7 +238,8 @@ func (d *Diff) openRevisions(repo *source.Repo) (bw, hw *workspace.Workspace, er
 	if err != nil {
 		return nil, nil, err
 	}
-	sh := &workspace.Shared{Expander: appset.NewExpander(), Cache: cache}
+	// They also share the parsed documents: most documents render the same on both sides.
+	sh := &workspace.Shared{Expander: appset.NewExpander(), Cache: cache, Documents: render.NewDocuments()}
 	if hw, err = workspace.OpenRepoShared(repo, d.Head, sh); err != nil {
 		return nil, nil, &RevisionError{Side: "head", Revision: d.Head, Err: err}
 	}

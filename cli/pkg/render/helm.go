@@ -12,7 +12,6 @@ import (
 	helmengine "helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/lakeport/lakeport/cli/pkg/render/internal/engine"
 )
@@ -28,6 +27,8 @@ type templateOptions struct {
 	// Engine renders the templates, keeping each chart's parsed (nil: Helm's engine, which
 	// parses them again).
 	Engine *engine.Engine
+	// Documents, when set, parses each distinct document once across releases.
+	Documents *Documents
 }
 
 // helmTemplate is `helm template` for one release: what action.Install does in a client-only dry
@@ -75,7 +76,7 @@ func helmTemplate(ch *chart.Chart, vals map[string]any, o templateOptions) (stri
 			delete(files, name)
 		}
 	}
-	manifests, hooks, err := sortManifests(files)
+	manifests, hooks, err := sortManifests(files, o.Documents)
 	if err != nil {
 		return "", nil, err
 	}
@@ -143,7 +144,7 @@ func (d *document) object() (*Object, error) {
 // sortManifests is releaseutil.SortManifests (files in path order, partials and blank files
 // skipped, documents split as Helm splits them, hooks apart, unknown hooks dropped, both lists
 // stably sorted by InstallOrder) with each document parsed once.
-func sortManifests(files map[string]string) (manifests, hooks []*document, err error) {
+func sortManifests(files map[string]string, docs *Documents) (manifests, hooks []*document, err error) {
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)
@@ -157,7 +158,7 @@ func sortManifests(files map[string]string) (manifests, hooks []*document, err e
 		for _, m := range splitManifests(content) {
 			d := &document{path: p, content: m}
 			// m+"\n": a block scalar ending the document keeps its final newline, as in Object.YAML.
-			if err := sigsyaml.Unmarshal([]byte(m+"\n"), &d.parsed); err != nil {
+			if d.parsed, err = docs.parse(m); err != nil {
 				return nil, nil, fmt.Errorf("YAML parse error on %s: %w", p, err)
 			}
 			head, err := simpleHead(d.parsed)

@@ -96,7 +96,7 @@ func TestHelmTemplateErrors(t *testing.T) {
 		{"kind not a string", "apiVersion: v1\nkind: [a]\n", "YAML parse error on t.yaml"},
 		{"not YAML", "a: [b\n", "YAML parse error on t.yaml"},
 	} {
-		if _, _, err := sortManifests(map[string]string{"t.yaml": tc.doc}); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, _, err := sortManifests(map[string]string{"t.yaml": tc.doc}, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}

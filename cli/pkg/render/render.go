@@ -112,6 +112,9 @@ type Renderer struct {
 	Concurrency int
 	// Cache, when set, serves and keeps releases by content (see Cache).
 	Cache *Cache
+	// Documents, when set, parses each distinct rendered document once, across renderers that
+	// share it (see Documents).
+	Documents *Documents
 
 	// engine keeps each chart's templates parsed for the renderer's life.
 	engine engine.Engine
@@ -392,6 +395,7 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 		SkipTests:            helm.SkipTests,
 		APIVersions:          helm.APIVersions,
 		Engine:               &r.engine,
+		Documents:            r.Documents,
 	}
 	if helm.KubeVersion != "" {
 		kv, err := chartutil.ParseKubeVersion(helm.KubeVersion)

@@ -57,6 +57,9 @@ type Shared struct {
 	Expander *appset.Expander
 	// Cache, when set, keeps rendered releases by content between runs.
 	Cache *render.Cache
+	// Documents, when set, parses each distinct rendered document once for every workspace
+	// that shares it (the two sides of a diff).
+	Documents *render.Documents
 }
 
 // OpenRepoShared is OpenRepo sharing sh with the other workspaces of a command.
@@ -99,6 +102,7 @@ func OpenSnapshotShared(repo *source.Repo, head source.Snapshot, sh *Shared) (*W
 	}
 	w := &Workspace{Repo: repo, Head: head, Kit: k, RepoURL: url, Renderer: render.New(repo, head, url)}
 	w.Renderer.Cache = sh.Cache
+	w.Renderer.Documents = sh.Documents
 	if w.Apps, err = sh.Expander.Expand(k.ApplicationSet, memoResolver{w.Renderer, memo}); err != nil {
 		return nil, fmt.Errorf("%s: %w", k.ApplicationSetFile, err)
 	}
