@@ -49,10 +49,11 @@ type SyncWindow struct {
 	SyncOverrun bool `yaml:"syncOverrun"`
 }
 
-func (c *ChangeControl) validate(file string, node *yaml.Node) []error {
+// validate checks the section; node is the env.yaml's tree, parsed when an error needs a line.
+func (c *ChangeControl) validate(file string, node func() *yaml.Node) []error {
 	var errs []error
 	fe := func(keys []string, key, format string, args ...any) {
-		errs = append(errs, &FieldError{File: file, Line: LineOf(node, keys...), Key: key, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &FieldError{File: file, Line: LineOf(node(), keys...), Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	for i, o := range c.Owners {
 		if !ownerRE.MatchString(o) {

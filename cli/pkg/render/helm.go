@@ -29,6 +29,10 @@ type templateOptions struct {
 	Engine *engine.Engine
 	// Documents, when set, parses each distinct document once across releases.
 	Documents *Documents
+	// Coalesced, when set, are the values already coalesced with the chart's (CoalesceValues of
+	// a chart without dependencies, whose processing changes nothing): Helm's ToRenderValues would
+	// coalesce them a second time, a tenth of a release's render on a fleet.
+	Coalesced chartutil.Values
 }
 
 // helmTemplate is `helm template` for one release: what action.Install does in a client-only dry
@@ -54,9 +58,12 @@ func helmTemplate(ch *chart.Chart, vals map[string]any, o templateOptions) (stri
 		caps.KubeVersion = *o.KubeVersion
 	}
 	caps.APIVersions = append(caps.APIVersions, o.APIVersions...)
-	toRender, err := chartutil.ToRenderValuesWithSchemaValidation(ch, vals,
-		chartutil.ReleaseOptions{Name: o.ReleaseName, Namespace: o.Namespace, Revision: 1, IsInstall: true}, caps, o.SkipSchemaValidation)
-	if err != nil {
+	relOpts := chartutil.ReleaseOptions{Name: o.ReleaseName, Namespace: o.Namespace, Revision: 1, IsInstall: true}
+	var toRender chartutil.Values
+	var err error
+	if o.Coalesced != nil && o.SkipSchemaValidation {
+		toRender = renderValues(ch, o.Coalesced, relOpts, caps)
+	} else if toRender, err = chartutil.ToRenderValuesWithSchemaValidation(ch, vals, relOpts, caps, o.SkipSchemaValidation); err != nil {
 		return "", nil, err
 	}
 	if ch.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, caps.KubeVersion.String()) {
@@ -139,6 +146,24 @@ func (d *document) object() (*Object, error) {
 		return nil, nil
 	}
 	return newObject(d.path, d.content, d.parsed)
+}
+
+// renderValues is chartutil.ToRenderValuesWithSchemaValidation (Helm v3.22.0,
+// pkg/chartutil/values.go) with the values coalesced already and no schema validation.
+func renderValues(ch *chart.Chart, coalesced chartutil.Values, o chartutil.ReleaseOptions, caps *chartutil.Capabilities) chartutil.Values {
+	return chartutil.Values{
+		"Chart":        ch.Metadata,
+		"Capabilities": caps,
+		"Release": map[string]any{
+			"Name":      o.Name,
+			"Namespace": o.Namespace,
+			"IsUpgrade": o.IsUpgrade,
+			"IsInstall": o.IsInstall,
+			"Revision":  o.Revision,
+			"Service":   "Helm",
+		},
+		"Values": coalesced,
+	}
 }
 
 // sortManifests is releaseutil.SortManifests (files in path order, partials and blank files

@@ -378,8 +378,9 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 	// for every release; for charts without subcharts (whose enabled set Helm works out first),
 	// validate here with each schema compiled once.
 	ownValidation := !helm.SkipSchemaValidation && len(ch.Dependencies()) == 0 && len(ch.Metadata.Dependencies) == 0
+	var coalesced chartutil.Values
 	if ownValidation {
-		coalesced, err := chartutil.CoalesceValues(ch, vals)
+		coalesced, err = chartutil.CoalesceValues(ch, vals)
 		if err != nil {
 			return nil, fmt.Errorf("chart %s at %s with %s: %w", rel.Chart.Path, revLabel(snap), strings.Join(rel.ValueFiles, ", "), err)
 		}
@@ -396,6 +397,7 @@ func (r *Renderer) renderApp(ctx context.Context, app *argov1.Application) (*Rel
 		APIVersions:          helm.APIVersions,
 		Engine:               &r.engine,
 		Documents:            r.Documents,
+		Coalesced:            coalesced,
 	}
 	if helm.KubeVersion != "" {
 		kv, err := chartutil.ParseKubeVersion(helm.KubeVersion)
