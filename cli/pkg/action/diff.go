@@ -122,7 +122,8 @@ func (d *Diff) HeadLabel() string {
 }
 
 func (d *Diff) runRevisions(ctx context.Context, repo *source.Repo) (*DiffReport, error) {
-	bw, hw, err := d.openRevisions(repo)
+	ids := scope.NewIDs(repo)
+	bw, hw, err := d.openRevisions(repo, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func (d *Diff) runRevisions(ctx context.Context, repo *source.Repo) (*DiffReport
 		if d.Head != "" {
 			headName = "head " + d.Head
 		}
-		in := scope.Input{Base: bw, Head: hw, BaseApps: baseApps, HeadApps: headApps, BaseName: "base " + d.Base, HeadName: headName}
+		in := scope.Input{Base: bw, Head: hw, BaseApps: baseApps, HeadApps: headApps, BaseName: "base " + d.Base, HeadName: headName, IDs: ids}
 		if plan, err = scope.Compute(in); err != nil {
 			return nil, err
 		}
@@ -227,7 +228,7 @@ func (d *Diff) runLive(ctx context.Context, repo *source.Repo) (*DiffReport, err
 // the files its git generators read, e.g. every env.yaml: a pull request that changes charts or
 // values files), the head's expansion serves the base too: the Applications are the same, only the
 // revision their floating charts and values are read at differs.
-func (d *Diff) openRevisions(repo *source.Repo) (bw, hw *workspace.Workspace, err error) {
+func (d *Diff) openRevisions(repo *source.Repo, ids *scope.IDs) (bw, hw *workspace.Workspace, err error) {
 	baseSnap, err := repo.At(d.Base)
 	if err != nil {
 		return nil, nil, &RevisionError{Side: "base", Revision: d.Base, Err: err}
@@ -243,7 +244,7 @@ func (d *Diff) openRevisions(repo *source.Repo) (bw, hw *workspace.Workspace, er
 	if hw, err = workspace.OpenRepoShared(repo, d.Head, sh); err != nil {
 		return nil, nil, &RevisionError{Side: "head", Revision: d.Head, Err: err}
 	}
-	changed, err := scope.ChangedFiles(repo, baseSnap, hw.Head, path.Dir(kit.File))
+	changed, err := ids.ChangedFiles(baseSnap, hw.Head, path.Dir(kit.File))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -258,7 +259,7 @@ func (d *Diff) openRevisions(repo *source.Repo) (bw, hw *workspace.Workspace, er
 	}
 	bw = &workspace.Workspace{Repo: repo, Head: baseSnap, Kit: hw.Kit, RepoURL: hw.RepoURL,
 		Renderer: render.New(repo, baseSnap, hw.RepoURL), Apps: hw.Apps}
-	bw.Renderer.Cache = cache
+	bw.Renderer.Cache, bw.Renderer.Documents = cache, sh.Documents
 	return bw, hw, nil
 }
 

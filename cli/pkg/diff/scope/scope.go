@@ -39,6 +39,8 @@ type Input struct {
 	Base, Head         *workspace.Workspace
 	BaseApps, HeadApps []argov1.Application
 	BaseName, HeadName string
+	// IDs, when set, are the file IDs the caller has compared already (nil: a new memory).
+	IDs *IDs
 }
 
 // Compute plans a revision diff between two workspaces over the selected Applications of each.
@@ -46,7 +48,11 @@ type Input struct {
 // how to fetch it), located in the environment file that pins it.
 func Compute(in Input) (*Plan, error) {
 	base, head, baseApps, headApps := in.Base, in.Head, in.BaseApps, in.HeadApps
-	c := &comparer{ids: newHashes(in.Head.Repo), cache: map[string][]string{}, uses: map[string]*filesUse{}, names: [2]string{in.BaseName, in.HeadName}}
+	ids := in.IDs
+	if ids == nil {
+		ids = NewIDs(in.Head.Repo)
+	}
+	c := &comparer{ids: ids.h, cache: map[string][]string{}, uses: map[string]*filesUse{}, names: [2]string{in.BaseName, in.HeadName}}
 	p := &Plan{Scope: &diff.Scope{ChangedPaths: []string{}, Apps: []diff.ScopedApp{}}}
 
 	// The changed kit files: the environments folder and every chart either side uses.
