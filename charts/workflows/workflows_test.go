@@ -114,6 +114,7 @@ func (c *cluster) deploy(t *testing.T, ctx context.Context, ns string, objs []ch
 		t.Fatalf("create namespace %s: %v", ns, err)
 	}
 	var cron *unstructured.Unstructured
+	templates := false
 	for _, o := range objs {
 		if o.U.GetAnnotations()["helm.sh/hook"] != "" || o.U.GetAnnotations()["argocd.argoproj.io/hook"] != "" {
 			continue
@@ -142,12 +143,27 @@ func (c *cluster) deploy(t *testing.T, ctx context.Context, ns string, objs []ch
 			metav1.PatchOptions{FieldManager: "lakeport", Force: &force}); err != nil {
 			t.Fatalf("apply %s %s: %v", o.Kind(), o.Name(), err)
 		}
-		if o.Kind() == "CronWorkflow" {
+		switch o.Kind() {
+		case "CronWorkflow":
 			cron = o.U
+		case "WorkflowTemplate":
+			templates = true
 		}
 	}
 	if cron == nil {
 		t.Fatal("the render has no CronWorkflow")
+	}
+	if templates {
+		// The workflow controller resolves a workflowTemplateRef through its informer's lister
+		// (workflow/controller/operator.go: templateresolution.NewContext with
+		// wftmplInformer.Lister()), not the API server. A Workflow submitted in the same instant
+		// as its WorkflowTemplate can fail at once with `workflowtemplates.argoproj.io "…" not
+		// found` (CI, session 8, under load). The controller's cache cannot be observed, so its
+		// watch gets time to deliver the template.
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
 	}
 	return cron
 }
