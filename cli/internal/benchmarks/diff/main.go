@@ -273,6 +273,11 @@ func countDyff(out string) int {
 		if !strings.HasPrefix(lines[i], "@@ ") {
 			continue
 		}
+		if lines[i] == "@@ (file level) @@" {
+			// The documents' order changed (a renamed Job sorts elsewhere): no resource changed,
+			// and lakeport pairs objects by identity, not position.
+			continue
+		}
 		if strings.HasPrefix(lines[i+1], "# ") {
 			set[lines[i+1]] = true
 		} else {
