@@ -23,14 +23,7 @@ func TestBundledKitPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := workspace.Open(root, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rels, err := w.Render(context.Background(), w.Apps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, rels := renderAll(t, root)
 	c, err := check.New(w.Head, check.Options{CRDs: crds.FS})
 	if err != nil {
 		t.Fatal(err)
