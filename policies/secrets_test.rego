@@ -42,3 +42,14 @@ test_secret_object_with_data if {
 	deny_plaintext_secret["Secret db: the manifest carries secret stringData: create the Secret outside git (e.g. an external secret store) and reference it by name"] with input as secret
 	count(deny_plaintext_secret) == 0 with input as {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}}
 }
+
+test_secret_words_pattern_is_the_set if {
+	{w | some w in split(replace(secret_words_pattern, `\.`, "."), "|")} == secret_words
+}
+
+test_secret_in_a_long_file if {
+	long := concat("\n", array.concat([sprintf("\"panel%d\": {\"title\": \"queries\"}", [i]) | some i in numbers.range(1, 300)], ["s3.aws-secret-key=abc123"]))
+	count(deny_plaintext_secret) == 1 with input as configmap({"dashboard.properties": long})
+	count(deny_plaintext_secret) == 0 with input as configmap({"dashboard.json": replace(long, "abc123", "${ENV:S3_SECRET_KEY}")})
+	count(deny_plaintext_secret) == 1 with input as configmap({"upper.properties": "S3.AWS-SECRET-KEY=abc123\n"})
+}

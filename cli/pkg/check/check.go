@@ -792,7 +792,8 @@ func (c *Checker) evalObject(ctx context.Context, j *job) ([]objectResult, error
 		}
 	}
 	if !removed || schema.Scheme().Recognizes(gv.WithKind(o.Kind)) {
-		v := j.val.Validate(ctx, o.APIVersion, o.Kind, []byte(o.YAML), o.Content)
+		doc, _ := o.JSON()
+		v := j.val.Validate(ctx, o.APIVersion, o.Kind, []byte(o.YAML), doc, o.Content)
 		for _, p := range v.Problems {
 			add(CheckSchema, p.Rule, Failure, p.Message)
 		}

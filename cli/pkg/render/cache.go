@@ -131,6 +131,8 @@ type cacheObject struct {
 	Source  string         `json:"source"`
 	YAML    string         `json:"yaml"`
 	Content map[string]any `json:"content"`
+	// Exact is Object.exactJSON: Content decodes from JSON to the same map, so it stays exact.
+	Exact bool `json:"exact,omitempty"`
 }
 
 func (c *Cache) path(key string) string { return filepath.Join(c.dir, key[:2], key) }
@@ -179,7 +181,7 @@ func (c *Cache) put(key string, e *cacheEntry) error {
 func newCacheEntry(rel *Release) *cacheEntry {
 	e := &cacheEntry{ChartName: rel.Chart.Name, ChartVersion: rel.Chart.Version, ValueFiles: rel.ValueFiles, Manifest: rel.Manifest}
 	for _, o := range rel.Objects {
-		e.Objects = append(e.Objects, cacheObject{Source: o.Source, YAML: o.YAML, Content: o.Content})
+		e.Objects = append(e.Objects, cacheObject{Source: o.Source, YAML: o.YAML, Content: o.Content, Exact: o.exactJSON})
 	}
 	return e
 }
@@ -194,6 +196,7 @@ func (e *cacheEntry) fill(rel *Release) error {
 		if err != nil {
 			return err
 		}
+		o.exactJSON = co.Exact
 		rel.Objects = append(rel.Objects, o)
 	}
 	return nil

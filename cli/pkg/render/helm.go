@@ -135,6 +135,7 @@ func helmTemplate(ch *chart.Chart, vals map[string]any, o templateOptions) (stri
 type document struct {
 	path, content string
 	parsed        map[string]any
+	exact         bool // parsed's JSON encoding is exact (parseExact)
 	kind          string
 	test          bool // a hook that runs on `helm test`
 }
@@ -145,7 +146,11 @@ func (d *document) object() (*Object, error) {
 	if len(d.parsed) == 0 {
 		return nil, nil
 	}
-	return newObject(d.path, d.content, d.parsed)
+	o, err := newObject(d.path, d.content, d.parsed)
+	if o != nil {
+		o.exactJSON = d.exact
+	}
+	return o, err
 }
 
 // renderValues is chartutil.ToRenderValuesWithSchemaValidation (Helm v3.22.0,
@@ -183,9 +188,11 @@ func sortManifests(files map[string]string, docs *Documents) (manifests, hooks [
 		for _, m := range splitManifests(content) {
 			d := &document{path: p, content: m}
 			// m+"\n": a block scalar ending the document keeps its final newline, as in Object.YAML.
-			if d.parsed, err = docs.parse(m); err != nil {
+			pd, err := docs.parse(m)
+			if err != nil {
 				return nil, nil, fmt.Errorf("YAML parse error on %s: %w", p, err)
 			}
+			d.parsed, d.exact = pd.m, pd.exact
 			head, err := simpleHead(d.parsed)
 			if err != nil {
 				return nil, nil, fmt.Errorf("YAML parse error on %s: %w", p, err)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -84,6 +85,22 @@ type Object struct {
 	YAML string `json:"-"`
 	// Content is the decoded object.
 	Content map[string]any `json:"content"`
+
+	// exactJSON: Content's JSON encoding is YAMLToJSONStrict(YAML) (see JSON).
+	exactJSON bool
+}
+
+// JSON returns the object as the Kubernetes API machinery converts its YAML to JSON
+// (sigs.k8s.io/yaml.YAMLToJSONStrict, which its strict YAML decoders run), encoded from Content
+// instead of parsing the YAML again, when that gives the same bytes (the document parsed with
+// no duplicate key and no integer rounded: parseExact). ok is false otherwise, and for objects a
+// render did not parse itself (the render cache's): convert the YAML then.
+func (o *Object) JSON() (data []byte, ok bool) {
+	if !o.exactJSON {
+		return nil, false
+	}
+	data, err := json.Marshal(o.Content)
+	return data, err == nil
 }
 
 // Group is the API group of the object ("" for the core group).

@@ -27,27 +27,50 @@ import (
 // return for an interface{} target. TestParseObjectMatchesSigsYAML compares both paths on every
 // document the kit and the test charts render, and on edge cases.
 func parseObject(doc []byte) (map[string]any, error) {
+	m, _, err := parseExact(doc)
+	return m, err
+}
+
+// parseExact is parseObject, and says whether the document's JSON encoding is exact:
+// json.Marshal of the map gives the bytes of sigs.k8s.io/yaml.YAMLToJSONStrict(doc), which is
+// what the Kubernetes API machinery's YAML decoders convert a manifest to (see Object.JSON).
+// That holds when the direct path took the document, go-yaml v2 parsed it strictly (no key
+// twice in a mapping: YAMLToJSONStrict refuses those), and no integer lost digits on its way to a
+// float64 (at most 2^53 in magnitude: beyond, json.Marshal prints the float64's digits, not the
+// integer's). Floats, strings, booleans and nulls encode alike either way: YAMLToJSON is
+// json.Marshal of the same values before their round trip, and a float64's shortest form parses
+// back to itself.
+func parseExact(doc []byte) (map[string]any, bool, error) {
 	var raw any
-	if err := yamlv2.Unmarshal(doc, &raw); err == nil {
+	if err := yamlv2.UnmarshalStrict(doc, &raw); err == nil {
 		switch top := raw.(type) {
 		case nil:
-			return nil, nil // JSON null: the target map stays nil
+			return nil, false, nil // JSON null: the target map stays nil
 		case map[any]any:
-			if out, ok := jsonMap(top); ok {
-				return out, nil
+			var c converter
+			if out, ok := c.jsonMap(top); ok {
+				return out, !c.lossy, nil
 			}
 		}
 	}
+	// A document with a key twice fails UnmarshalStrict and comes here: sigs.k8s.io/yaml's
+	// Unmarshal is not strict, and keeps the last value as before.
 	var out map[string]any
 	if err := sigsyaml.Unmarshal(doc, &out); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out, nil
+	return out, false, nil
 }
+
+// exactInt is the largest integer magnitude a float64 holds with every digit.
+const exactInt = 1 << 53
+
+// converter turns go-yaml v2's values into JSON's; lossy records an integer a float64 rounds.
+type converter struct{ lossy bool }
 
 // jsonMap is the JSON decoding of the JSON encoding of convertToJSONableObject(m) (ok false: the
 // direct path cannot say, use sigs.k8s.io/yaml).
-func jsonMap(m map[any]any) (map[string]any, bool) {
+func (c *converter) jsonMap(m map[any]any) (map[string]any, bool) {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
 		var key string
@@ -69,7 +92,7 @@ func jsonMap(m map[any]any) (map[string]any, bool) {
 		if _, dup := out[key]; dup {
 			return nil, false // two keys spelling one string: leave the choice to the reference
 		}
-		jv, ok := jsonValue(v)
+		jv, ok := c.jsonValue(v)
 		if !ok {
 			return nil, false
 		}
@@ -81,17 +104,20 @@ func jsonMap(m map[any]any) (map[string]any, bool) {
 // jsonValue is one value of jsonMap: what encoding/json decodes into an interface{} from the
 // encoding of v (numbers are float64; a float64 conversion rounds to nearest as ParseFloat of the
 // integer's decimal digits does, and the shortest formatting of a float64 parses back exactly).
-func jsonValue(v any) (any, bool) {
+func (c *converter) jsonValue(v any) (any, bool) {
 	switch v := v.(type) {
 	case nil, bool:
 		return v, true
 	case string:
 		return v, utf8.ValidString(v)
 	case int:
+		c.lossy = c.lossy || v > exactInt || v < -exactInt
 		return float64(v), true
 	case int64:
+		c.lossy = c.lossy || v > exactInt || v < -exactInt
 		return float64(v), true
 	case uint64:
+		c.lossy = c.lossy || v > exactInt
 		return float64(v), true
 	case float64:
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -99,11 +125,11 @@ func jsonValue(v any) (any, bool) {
 		}
 		return v, true
 	case map[any]any:
-		return jsonMap(v)
+		return c.jsonMap(v)
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
-			jv, ok := jsonValue(e)
+			jv, ok := c.jsonValue(e)
 			if !ok {
 				return nil, false
 			}
@@ -124,30 +150,38 @@ func jsonValue(v any) (any, bool) {
 // anyway (a diff); `render -o dir=` streams instead. A nil *Documents parses every time.
 type Documents struct {
 	mu     sync.Mutex
-	parsed map[string]map[string]any
+	parsed map[string]parsedDoc
+}
+
+// parsedDoc is a parsed document and whether its JSON encoding is exact (parseExact).
+type parsedDoc struct {
+	m     map[string]any
+	exact bool
 }
 
 // NewDocuments returns an empty memory of parsed documents.
-func NewDocuments() *Documents { return &Documents{parsed: map[string]map[string]any{}} }
+func NewDocuments() *Documents { return &Documents{parsed: map[string]parsedDoc{}} }
 
-// parse is parseObject of doc+"\n" (a block scalar ending the document keeps its final newline,
+// parse is parseExact of doc+"\n" (a block scalar ending the document keeps its final newline,
 // as in Object.YAML), remembered by doc. Errors are not remembered.
-func (d *Documents) parse(doc string) (map[string]any, error) {
+func (d *Documents) parse(doc string) (parsedDoc, error) {
 	if d == nil {
-		return parseObject([]byte(doc + "\n"))
+		m, exact, err := parseExact([]byte(doc + "\n"))
+		return parsedDoc{m, exact}, err
 	}
 	d.mu.Lock()
-	m, ok := d.parsed[doc]
+	p, ok := d.parsed[doc]
 	d.mu.Unlock()
 	if ok {
-		return m, nil
+		return p, nil
 	}
-	m, err := parseObject([]byte(doc + "\n"))
+	m, exact, err := parseExact([]byte(doc + "\n"))
 	if err != nil {
-		return nil, err
+		return parsedDoc{}, err
 	}
+	p = parsedDoc{m, exact}
 	d.mu.Lock()
-	d.parsed[doc] = m
+	d.parsed[doc] = p
 	d.mu.Unlock()
-	return m, nil
+	return p, nil
 }

@@ -1,7 +1,9 @@
 package render_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -53,15 +55,73 @@ func TestParseObjectMatchesSigsYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	n, exact := 0, 0
 	for _, rel := range rels {
 		for _, o := range rel.Objects {
-			t.Run(fmt.Sprintf("%s/%s/%s", rel.App, o.Kind, o.Name), func(t *testing.T) { compareParse(t, o.YAML) })
+			t.Run(fmt.Sprintf("%s/%s/%s", rel.App, o.Kind, o.Name), func(t *testing.T) {
+				compareParse(t, o.YAML)
+				if doc, ok := o.JSON(); ok {
+					exact++
+					compareJSON(t, o.YAML, doc)
+				}
+			})
 			n++
 		}
 	}
 	if n < 100 {
 		t.Fatalf("the kit rendered %d documents, want more than 100", n)
+	}
+	// Every kit document parses strictly with small integers: each must take the fast path.
+	if exact != n {
+		t.Fatalf("%d of the kit's %d documents have an exact JSON form, want all", exact, n)
+	}
+}
+
+// TestParseExact says which documents' JSON encoding from the parsed map is the bytes of
+// sigs.k8s.io/yaml.YAMLToJSONStrict, which the schema check then does not compute (issue 14).
+func TestParseExact(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		exact     bool
+	}{
+		{"plain", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: \"<v>&\"}\n", true},
+		{"numbers", "a: 1\nb: -0\nc: 1.5\nd: 1e21\ng: 0x1F\nh: 0o17\ni: 1_000\nj: .5\nk: 9007199254740992\nl: -9007199254740992\nm: 0.1\nn: 1e-7\n", true},
+		{"integer past 2^53", "a: 9007199254740993\n", false},
+		{"negative integer past 2^53", "a: -9007199254740993\n", false},
+		{"uint64", "a: 18446744073709551615\n", false},
+		{"duplicate keys", "a: 1\na: 2\n", false},
+		{"nested duplicate keys", "a:\n  b: 1\n  b: 1\n", false},
+		{"int and bool keys", "1: a\ntrue: b\n-3: c\n", true},
+		{"float key", "1.5: a\n", false},
+		{"anchors", "a: &x {b: 1}\nc: *x\nd:\n  <<: *x\n  e: 2\n", true},
+		{"null", "null\n", false},
+		{"bad yaml", "a: [\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, exact, _ := render.ParseExact([]byte(tc.doc))
+			if exact != tc.exact {
+				t.Fatalf("exact = %v, want %v", exact, tc.exact)
+			}
+			if exact {
+				doc, err := json.Marshal(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareJSON(t, tc.doc, doc)
+			}
+		})
+	}
+}
+
+// compareJSON fails unless doc is what YAMLToJSONStrict makes of yaml.
+func compareJSON(t *testing.T, yaml string, doc []byte) {
+	t.Helper()
+	want, err := sigsyaml.YAMLToJSONStrict([]byte(yaml))
+	if err != nil {
+		t.Fatalf("YAMLToJSONStrict refuses a document marked exact: %v", err)
+	}
+	if !bytes.Equal(doc, want) {
+		t.Fatalf("JSON from the parsed map:\n%s\nYAMLToJSONStrict:\n%s", doc, want)
 	}
 }
 

@@ -60,8 +60,9 @@ type Problem struct {
 
 // Validator validates objects. It is safe for concurrent use.
 type Validator struct {
-	scheme  *runtime.Scheme
-	decoder runtime.Decoder
+	scheme *runtime.Scheme
+	// decoder decodes YAML strictly; jsonDecoder the same document converted to JSON already.
+	decoder, jsonDecoder runtime.Decoder
 	// crds maps group/kind to the CRD that defines it; later sources override earlier ones.
 	crds map[k8sschema.GroupKind]*crd
 	// sources are CRD files not read yet, indexed by the group/kinds they declare.
@@ -85,7 +86,8 @@ func New() *Validator {
 	s := builtinScheme()
 	return &Validator{
 		scheme:  s,
-		decoder: kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s, s, kjson.SerializerOptions{Yaml: true, Strict: true}),
+		decoder:     kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s, s, kjson.SerializerOptions{Yaml: true, Strict: true}),
+		jsonDecoder: kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s, s, kjson.SerializerOptions{Strict: true}),
 		crds:    map[k8sschema.GroupKind]*crd{},
 		lazy:    map[k8sschema.GroupKind]*lazyFile{},
 	}
@@ -538,15 +540,17 @@ type Validation struct {
 	Deprecated string
 }
 
-// Validate checks one object: raw is its YAML document as rendered, content the same decoded.
-func (v *Validator) Validate(ctx context.Context, apiVersion, kind string, raw []byte, content map[string]any) Validation {
+// Validate checks one object: raw is its YAML document as rendered, content the same decoded, and
+// doc, when not nil, its JSON form as sigs.k8s.io/yaml.YAMLToJSONStrict(raw) gives it (see
+// render.Object.JSON), which spares converting raw.
+func (v *Validator) Validate(ctx context.Context, apiVersion, kind string, raw, doc []byte, content map[string]any) Validation {
 	gv, err := k8sschema.ParseGroupVersion(apiVersion)
 	if err != nil {
 		return Validation{Problems: []Problem{{RuleSchema, fmt.Sprintf("apiVersion %q: %v", apiVersion, err)}}}
 	}
 	gvk := gv.WithKind(kind)
 	if v.scheme.Recognizes(gvk) {
-		return Validation{Problems: v.validateBuiltin(gvk, raw)}
+		return Validation{Problems: v.validateBuiltin(gvk, raw, doc)}
 	}
 	c := v.crd(gvk.GroupKind())
 	if c == nil {
@@ -598,9 +602,30 @@ func (v *Validator) crd(gk k8sschema.GroupKind) *crd {
 	return nil
 }
 
-// validateBuiltin decodes strictly into the typed object and validates its metadata.
-func (v *Validator) validateBuiltin(gvk k8sschema.GroupVersionKind, raw []byte) []Problem {
-	obj, _, err := v.decoder.Decode(raw, &gvk, nil)
+// validateBuiltin decodes strictly into the typed object and validates its metadata. doc is raw
+// as JSON (nil: converted here).
+//
+// The strict YAML decoder (apimachinery's json.Serializer with Yaml and Strict) converts the
+// document twice: YAMLToJSON for the decoding, then YAMLToJSONStrict only to report a key that
+// appears twice. When YAMLToJSONStrict succeeds both give the same JSON, so the JSON decoder on
+// that JSON decodes, and fails, exactly as the YAML decoder does on raw; a document it refuses
+// goes through the YAML decoder for the same errors. Converting YAML was most of the schema
+// check's time on a fleet (issue 14).
+func (v *Validator) validateBuiltin(gvk k8sschema.GroupVersionKind, raw, doc []byte) []Problem {
+	if doc == nil {
+		if j, err := sigsyaml.YAMLToJSONStrict(raw); err == nil {
+			doc = j
+		}
+	}
+	if doc == nil {
+		return v.decodeBuiltin(gvk, v.decoder, raw)
+	}
+	return v.decodeBuiltin(gvk, v.jsonDecoder, doc)
+}
+
+// decodeBuiltin is validateBuiltin with a decoder and what it decodes.
+func (v *Validator) decodeBuiltin(gvk k8sschema.GroupVersionKind, dec runtime.Decoder, data []byte) []Problem {
+	obj, _, err := dec.Decode(data, &gvk, nil)
 	var out []Problem
 	if err != nil {
 		if runtime.IsStrictDecodingError(err) {

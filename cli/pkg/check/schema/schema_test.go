@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/lakeport/lakeport/cli/pkg/crds"
@@ -19,7 +20,21 @@ func validate(t *testing.T, v *Validator, doc string) Validation {
 	}
 	apiVersion, _ := content["apiVersion"].(string)
 	kind, _ := content["kind"].(string)
-	return v.Validate(context.Background(), apiVersion, kind, []byte(doc), content)
+	got := v.Validate(context.Background(), apiVersion, kind, []byte(doc), nil, content)
+	// The JSON the caller may pass (render.Object.JSON) must change nothing, and a built-in
+	// kind's problems must be the strict YAML decoder's on the document itself.
+	if j, err := sigsyaml.YAMLToJSONStrict([]byte(doc)); err == nil {
+		if withJSON := v.Validate(context.Background(), apiVersion, kind, []byte(doc), j, content); messages(withJSON) != messages(got) {
+			t.Errorf("with the JSON form:\n%s\nwithout:\n%s", messages(withJSON), messages(got))
+		}
+	}
+	if gv, err := k8sschema.ParseGroupVersion(apiVersion); err == nil && v.scheme.Recognizes(gv.WithKind(kind)) {
+		ref := Validation{Problems: v.decodeBuiltin(gv.WithKind(kind), v.decoder, []byte(doc))}
+		if messages(ref) != messages(got) {
+			t.Errorf("the strict YAML decoder on the document gives:\n%s\nValidate gives:\n%s", messages(ref), messages(got))
+		}
+	}
+	return got
 }
 
 func messages(v Validation) string {
@@ -196,7 +211,7 @@ func benchmarkCronWorkflow(b *testing.B, cache string) {
 		}
 		var content map[string]any
 		_ = sigsyaml.Unmarshal([]byte(cronWorkflow), &content)
-		if got := v.Validate(context.Background(), "argoproj.io/v1alpha1", "CronWorkflow", []byte(cronWorkflow), content); len(got.Problems) > 0 {
+		if got := v.Validate(context.Background(), "argoproj.io/v1alpha1", "CronWorkflow", []byte(cronWorkflow), nil, content); len(got.Problems) > 0 {
 			b.Fatal(got.Problems)
 		}
 	}
