@@ -53,7 +53,7 @@ maintenance_statements := ["expire_snapshots", "remove_orphan_files", "execute o
 #   severity: failure
 deny_table_maintenance_owner contains msg if {
 	k8s.is_workload(input)
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	text := lower(concat(" ", array.concat(object.get(c.container, "command", []), object.get(c.container, "args", []))))
 	some stmt in maintenance_statements
 	contains(text, stmt)

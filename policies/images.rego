@@ -23,7 +23,7 @@ allowed_image_prefixes := {
 # custom:
 #   severity: failure
 deny_image_tag contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	ref := k8s.image_ref(c.container.image)
 	ref.digest == ""
 	ref.tag == ""
@@ -31,7 +31,7 @@ deny_image_tag contains msg if {
 }
 
 deny_image_tag contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	ref := k8s.image_ref(c.container.image)
 	ref.digest == ""
 	ref.tag == "latest"
@@ -39,7 +39,7 @@ deny_image_tag contains msg if {
 }
 
 deny_image_tag contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	not c.container.image
 	msg := sprintf("%s: %s has no image", [k8s.name(input), k8s.container_name(c)])
 }
@@ -49,7 +49,7 @@ deny_image_tag contains msg if {
 # custom:
 #   severity: failure
 deny_image_registry contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	name := k8s.image_name(c.container.image)
 	not allowed_image(name)
 	msg := sprintf("%s: %s image %q is not from an allowed registry: use an image under %s", [k8s.name(input), k8s.container_name(c), c.container.image, concat(", ", sort(allowed_image_prefixes))])

@@ -41,7 +41,7 @@ jvm_native_reserve_mib := 256
 # custom:
 #   severity: failure
 deny_jvm_memory contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	limit := memory_mib(c.container.resources.limits.memory)
 	some b in jvm_budgets(c)
 	b.total > limit

@@ -35,11 +35,18 @@ monitor_namespaces(m) := object.get(m.spec, ["namespaceSelector", "matchNames"],
 
 # The Services a ServiceMonitor selects, and the workloads a PodMonitor (or a Service) selects.
 selected_services(m) := [s |
+	namespaces := monitor_namespaces(m)
 	some s in k8s.objects
 	s.kind == "Service"
-	k8s.namespace(s) in monitor_namespaces(m)
+	k8s.namespace(s) in namespaces
 	k8s.selects(m.spec.selector, k8s.labels(s))
 ]
+
+# input_selected_services and input_selected_workloads are the input monitor's, computed once per
+# evaluation for the rules below (see k8s.input_pods).
+input_selected_services := selected_services(input)
+
+input_selected_workloads := selected_workloads(input.spec.selector, monitor_namespaces(input))
 
 selected_workloads(selector, namespaces) := [w |
 	some w in k8s.objects
@@ -83,14 +90,14 @@ monitor_findings(m, ep, lbls, where) := {msg |
 #   severity: failure
 deny_scrape_target contains msg if {
 	input.kind == "ServiceMonitor"
-	count(selected_services(input)) == 0
+	count(input_selected_services) == 0
 	msg := sprintf("%s: selects no Service in %v: fix spec.selector or spec.namespaceSelector", [k8s.name(input), monitor_namespaces(input)])
 }
 
 deny_scrape_target contains msg if {
 	input.kind == "ServiceMonitor"
 	some i, ep in input.spec.endpoints
-	some s in selected_services(input)
+	some s in input_selected_services
 	ep.port
 	not ep.port in {p.name | some p in s.spec.ports}
 	msg := sprintf("%s: endpoints[%d] port %q is not a port of Service %s (it has %v): name one of them", [k8s.name(input), i, ep.port, s.metadata.name, [p.name | some p in s.spec.ports]])
@@ -99,7 +106,7 @@ deny_scrape_target contains msg if {
 deny_scrape_target contains msg if {
 	input.kind == "ServiceMonitor"
 	some i, ep in input.spec.endpoints
-	some s in selected_services(input)
+	some s in input_selected_services
 	some w in service_workloads(s)
 	some msg in monitor_findings(input, ep, k8s.pod_labels(w), sprintf("endpoints[%d] (Service %s)", [i, s.metadata.name]))
 }
@@ -107,7 +114,7 @@ deny_scrape_target contains msg if {
 deny_scrape_target contains msg if {
 	input.kind == "ServiceMonitor"
 	some i, ep in input.spec.endpoints
-	some s in selected_services(input)
+	some s in input_selected_services
 	some w in service_workloads(s)
 	requires_auth(w)
 	not has_auth(ep)
@@ -132,7 +139,7 @@ deny_scrape_target contains msg if {
 
 deny_scrape_target contains msg if {
 	input.kind == "PodMonitor"
-	ws := selected_workloads(input.spec.selector, monitor_namespaces(input))
+	ws := input_selected_workloads
 	count(ws) == 0
 	msg := sprintf("%s: selects no workload's pods in %v: fix spec.selector or spec.namespaceSelector", [k8s.name(input), monitor_namespaces(input)])
 }
@@ -140,7 +147,7 @@ deny_scrape_target contains msg if {
 deny_scrape_target contains msg if {
 	input.kind == "PodMonitor"
 	some i, ep in input.spec.podMetricsEndpoints
-	some w in selected_workloads(input.spec.selector, monitor_namespaces(input))
+	some w in input_selected_workloads
 	ports := {p.name | some c in k8s.pod_spec(w).containers; some p in object.get(c, "ports", []); p.name}
 	ep.port
 	not ep.port in ports
@@ -150,6 +157,6 @@ deny_scrape_target contains msg if {
 deny_scrape_target contains msg if {
 	input.kind == "PodMonitor"
 	some i, ep in input.spec.podMetricsEndpoints
-	some w in selected_workloads(input.spec.selector, monitor_namespaces(input))
+	some w in input_selected_workloads
 	some msg in monitor_findings(input, ep, k8s.pod_labels(w), sprintf("podMetricsEndpoints[%d] (%s)", [i, k8s.name(w)]))
 }

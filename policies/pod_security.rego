@@ -12,19 +12,19 @@ import data.lib.kubernetes as k8s
 # custom:
 #   severity: failure
 deny_psa_privileged contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	c.container.securityContext.privileged == true
 	msg := sprintf("%s: %s is privileged: remove securityContext.privileged (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c)])
 }
 
 deny_psa_privileged contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	host_process(c)
 	msg := sprintf("%s: %s runs as a Windows HostProcess: remove windowsOptions.hostProcess (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c)])
 }
 
 deny_psa_privileged contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	pm := c.container.securityContext.procMount
 	pm != "Default"
 	msg := sprintf("%s: %s sets securityContext.procMount %q: remove it or use Default (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c), pm])
@@ -39,7 +39,7 @@ host_process(c) if c.pod.securityContext.windowsOptions.hostProcess == true
 # custom:
 #   severity: failure
 deny_psa_host_namespaces contains msg if {
-	some p in k8s.pods(input)
+	some p in k8s.input_pods
 	some f in ["hostNetwork", "hostPID", "hostIPC"]
 	p.spec[f] == true
 	msg := sprintf("%s%s: %s shares the node's namespace: remove %s (PodSecurity restricted)", [k8s.name(input), p.where, f, f])
@@ -50,7 +50,7 @@ deny_psa_host_namespaces contains msg if {
 # custom:
 #   severity: failure
 deny_psa_host_path contains msg if {
-	some p in k8s.pods(input)
+	some p in k8s.input_pods
 	some v in object.get(p.spec, "volumes", [])
 	v.hostPath
 	msg := sprintf("%s%s: volume %q mounts the host path %q: use an emptyDir, a PVC or a projected volume (PodSecurity restricted)", [k8s.name(input), p.where, v.name, object.get(v.hostPath, "path", "")])
@@ -61,7 +61,7 @@ deny_psa_host_path contains msg if {
 # custom:
 #   severity: failure
 deny_psa_volume_types contains msg if {
-	some p in k8s.pods(input)
+	some p in k8s.input_pods
 	some v in object.get(p.spec, "volumes", [])
 	some t, _ in v
 	t != "name"
@@ -77,7 +77,7 @@ allowed_volume_types := {"configMap", "csi", "downwardAPI", "emptyDir", "ephemer
 # custom:
 #   severity: failure
 deny_psa_host_ports contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	some port in object.get(c.container, "ports", [])
 	object.get(port, "hostPort", 0) != 0
 	msg := sprintf("%s: %s binds host port %d: remove ports[].hostPort and expose it with a Service (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c), port.hostPort])
@@ -88,13 +88,13 @@ deny_psa_host_ports contains msg if {
 # custom:
 #   severity: failure
 deny_psa_run_as_non_root contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	not run_as_non_root(c)
 	msg := sprintf("%s: %s may run as root: set securityContext.runAsNonRoot: true on the pod or the container (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c)])
 }
 
 deny_psa_run_as_non_root contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	run_as_user(c) == 0
 	msg := sprintf("%s: %s runs as UID 0: set securityContext.runAsUser to a non-zero UID (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c)])
 }
@@ -115,13 +115,13 @@ run_as_user(c) := c.pod.securityContext.runAsUser if not c.container.securityCon
 # custom:
 #   severity: failure
 deny_psa_seccomp contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	not seccomp_type(c)
 	msg := sprintf("%s: %s has no seccomp profile: set securityContext.seccompProfile.type: RuntimeDefault on the pod (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c)])
 }
 
 deny_psa_seccomp contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	t := seccomp_type(c)
 	not t in {"RuntimeDefault", "Localhost"}
 	msg := sprintf("%s: %s uses seccomp profile %s: use RuntimeDefault or Localhost (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c), t])
@@ -136,13 +136,13 @@ seccomp_type(c) := c.pod.securityContext.seccompProfile.type if not c.container.
 # custom:
 #   severity: failure
 deny_psa_capabilities contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	not "ALL" in object.get(c.container, ["securityContext", "capabilities", "drop"], [])
 	msg := sprintf("%s: %s keeps its capabilities: set securityContext.capabilities.drop: [ALL] (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c)])
 }
 
 deny_psa_capabilities contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	some cap in object.get(c.container, ["securityContext", "capabilities", "add"], [])
 	cap != "NET_BIND_SERVICE"
 	msg := sprintf("%s: %s adds capability %s: only NET_BIND_SERVICE may be added (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c), cap])
@@ -153,7 +153,7 @@ deny_psa_capabilities contains msg if {
 # custom:
 #   severity: failure
 deny_psa_privilege_escalation contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	object.get(c.container, ["securityContext", "allowPrivilegeEscalation"], true) != false
 	msg := sprintf("%s: %s may escalate privileges: set securityContext.allowPrivilegeEscalation: false (PodSecurity restricted)", [k8s.name(input), k8s.container_name(c)])
 }
@@ -163,7 +163,7 @@ deny_psa_privilege_escalation contains msg if {
 # custom:
 #   severity: failure
 deny_psa_host_settings contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	some sc in [object.get(c.container, "securityContext", {}), object.get(c.pod, "securityContext", {})]
 	opts := sc.seLinuxOptions
 	bad_selinux(opts)
@@ -171,7 +171,7 @@ deny_psa_host_settings contains msg if {
 }
 
 deny_psa_host_settings contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	some sc in [object.get(c.container, "securityContext", {}), object.get(c.pod, "securityContext", {})]
 	t := sc.appArmorProfile.type
 	not t in {"RuntimeDefault", "Localhost"}
@@ -179,7 +179,7 @@ deny_psa_host_settings contains msg if {
 }
 
 deny_psa_host_settings contains msg if {
-	some p in k8s.pods(input)
+	some p in k8s.input_pods
 	some s in object.get(p.spec, ["securityContext", "sysctls"], [])
 	not s.name in safe_sysctls
 	msg := sprintf("%s%s: sets the unsafe sysctl %s: remove it (PodSecurity restricted)", [k8s.name(input), p.where, s.name])

@@ -22,7 +22,7 @@ warn_probes contains msg if {
 # custom:
 #   severity: warning
 warn_read_only_root_filesystem contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	not c.container.securityContext.readOnlyRootFilesystem == true
 	msg := sprintf("%s: %s has a writable root filesystem: set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it writes", [k8s.name(input), k8s.container_name(c)])
 }

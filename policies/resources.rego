@@ -10,7 +10,7 @@ import data.lib.kubernetes as k8s
 # custom:
 #   severity: failure
 deny_resources contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	some kind in ["requests", "limits"]
 	missing := [r | some r in ["cpu", "memory"]; not c.container.resources[kind][r]]
 	count(missing) > 0

@@ -12,7 +12,7 @@ import data.lib.kubernetes as k8s
 # custom:
 #   severity: failure
 deny_plaintext_secret contains msg if {
-	some c in k8s.containers(input)
+	some c in k8s.input_containers
 	some e in object.get(c.container, "env", [])
 	secret_like(e.name)
 	literal(object.get(e, "value", ""))
