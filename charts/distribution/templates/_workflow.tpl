@@ -95,3 +95,44 @@ volumeMounts:
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The spark step's script: spark-submit "$@", then exit 7 unless the driver ended FINISHED.
+
+Read in apache/spark (core/src/main/scala/org/apache/spark/deploy/, Spark 4.0): in standalone
+cluster mode spark-submit runs ClientApp (SparkSubmit.STANDALONE_CLUSTER_SUBMIT_CLASS). With
+spark.standalone.submit.waitAppCompletion its ClientEndpoint polls the master until the driver is
+FINISHED, FAILED, ERROR or KILLED, logs "State of driver <id> is <state>, exiting spark-submit
+JVM." at INFO and exits 0 in all four cases (reportDriverStatus); it exits -1 (255) when no master
+answers or the master does not know the driver. ClientApp sets the root logger to WARN
+(ClientArguments.logLevel: INFO only with its --verbose, which spark-submit does not pass on),
+so the state is logged only through a logger of its own: a log4j2 configuration read through
+SPARK_SUBMIT_OPTS (the launcher adds it to the client JVM's options) keeps
+org.apache.spark.deploy.ClientEndpoint at INFO. Exit 7 is not retried: the driver has run and
+failed (spark-submit --supervise is Spark's own restart). charts/spark_submit_test.go runs this
+script against a stand-in spark-submit that prints what Client.scala prints.
+*/}}
+{{- define "distribution.sparkSubmit" -}}
+set -u
+conf="${TMPDIR:-/tmp}/lakeport-spark-submit-log4j2.properties"
+cat > "$conf" <<'EOF'
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = stderr
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.client.name = org.apache.spark.deploy.ClientEndpoint
+logger.client.level = info
+EOF
+export SPARK_SUBMIT_OPTS="${SPARK_SUBMIT_OPTS:+$SPARK_SUBMIT_OPTS }-Dlog4j2.configurationFile=file:$conf"
+log="${TMPDIR:-/tmp}/lakeport-spark-submit.log"
+"${SPARK_HOME:-/opt/spark}/bin/spark-submit" "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+if [ "$rc" -ne 0 ]; then exit "$rc"; fi
+state=$(sed -n 's/.*State of driver [^ ]* is \([A-Z]*\), exiting spark-submit JVM.*/\1/p' "$log" | tail -n 1)
+if [ "$state" = FINISHED ]; then exit 0; fi
+echo "lakeport: the Spark driver ended ${state:-in a state spark-submit did not log}: failing the step (exit 7)" >&2
+exit 7
+{{- end -}}

@@ -16,6 +16,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -56,6 +57,29 @@ type Check struct {
 	snap  source.Snapshot
 	kit   *kit.Kit
 	files []*generate.File
+
+	// keys remembers imageKeys per chart folder for every environment: the chart's values.yaml
+	// is the snapshot's, the same for all (a fleet's 150 environments parsed each chart's again).
+	keysMu sync.Mutex
+	keys   map[string][]string
+}
+
+// imageKeys is imageKeys of the check's snapshot, remembered.
+func (c *Check) imageKeys(chart string) ([]string, error) {
+	c.keysMu.Lock()
+	defer c.keysMu.Unlock()
+	if keys, ok := c.keys[chart]; ok {
+		return keys, nil
+	}
+	keys, err := imageKeys(c.snap, chart)
+	if err != nil {
+		return nil, err
+	}
+	if c.keys == nil {
+		c.keys = map[string][]string{}
+	}
+	c.keys[chart] = keys
+	return keys, nil
 }
 
 // Rules lists the rules of the check.
@@ -104,15 +128,10 @@ func (c *Check) Check(_ context.Context, in envcheck.Input) ([]envcheck.Finding,
 // undeclaredPins finds image keys set in the environment's values files that are not pins.
 func (c *Check) undeclaredPins(in envcheck.Input) ([]envcheck.Finding, error) {
 	var out []envcheck.Finding
-	charts := map[string][]string{}
 	for _, r := range in.Releases {
-		keys, ok := charts[r.Chart.Path]
-		if !ok {
-			var err error
-			if keys, err = imageKeys(c.snap, r.Chart.Path); err != nil {
-				return nil, err
-			}
-			charts[r.Chart.Path] = keys
+		keys, err := c.imageKeys(r.Chart.Path)
+		if err != nil {
+			return nil, err
 		}
 		declared := map[string]bool{}
 		for _, k := range c.kit.ImagePins[r.Component] {
