@@ -291,7 +291,7 @@ func TestDistributionFlags(t *testing.T) {
 				t.Error("Argo parameter not passed through Helm")
 			}
 		}},
-		{"sharded pipeline", map[string]any{"shards": 2, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, func(t *testing.T, objs []chartrender.Object) {
+		{"sharded pipeline", map[string]any{"shards": 2, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true, "parallelism": 4}}, func(t *testing.T, objs []chartrender.Object) {
 			tmpl := find(t, objs, "WorkflowTemplate", "distribution-pipeline")
 			tasks := fmt.Sprint(field(t, tmpl, "spec", "templates", "0", "dag", "tasks"))
 			if !strings.Contains(tasks, "template:publish-shard withSequence:map[count:2]") {
@@ -323,7 +323,9 @@ func TestDistributionFails(t *testing.T) {
 		{"dataset twice", map[string]any{"datasets": []any{map[string]any{"name": "drc"}, map[string]any{"name": "drc"}}}, "drc is listed twice"},
 		// Expiry and orphan removal through Trino ran beside the publications and ignored the tags.
 		{"snapshot expiry through Trino", map[string]any{"config": map[string]any{"trino": map[string]any{"maintenance": map[string]any{"expireSnapshotsRetention": "7d"}}}}, "expireSnapshotsRetention"},
-		{"sharded pipeline beyond its parallelism", map[string]any{"shards": 4, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, "workflow.parallelism 3 < shards 4"},
+		{"sharded pipeline beyond its parallelism", map[string]any{"shards": 4, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, "workflow.parallelism 3 < 10: the sharded publications (var_es:4, frtb_sensitivities:4, drc:4)"},
+		// Three coordinators could hold the three slots, each waiting for a worker that cannot start.
+		{"sharded datasets that can hold every slot", map[string]any{"shards": 2, "cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true}}, "workflow.parallelism 3 < 4"},
 		{"Spark without a master", map[string]any{"cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true, "spark": map[string]any{"enabled": true, "mainClass": "a.B", "application": "local:///a.jar"}}}, "workflow.spark.master: required"},
 		{"Spark told not to wait", map[string]any{"cronJobs": map[string]any{"enabled": false}, "workflow": map[string]any{"enabled": true, "spark": map[string]any{"enabled": true, "master": "spark://m:7077", "mainClass": "a.B", "application": "local:///a.jar", "conf": map[string]any{"spark.standalone.submit.waitAppCompletion": false}}}}, "waitAppCompletion: set by the chart"},
 		{"sharded Oracle load", map[string]any{"datasets": []any{map[string]any{"name": "drc", "shards": 2}}, "config": map[string]any{"database": map[string]any{"driver": "oracle", "dsn": "oracle://u:${P}@db:1521/s"}}}, "PostgreSQL only"},

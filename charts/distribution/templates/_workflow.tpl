@@ -74,12 +74,24 @@ volumeMounts:
 {{/* Pipeline values the schema cannot express. */}}
 {{- define "distribution.validateWorkflow" -}}
 {{- $w := .Values.workflow -}}
-{{- $max := 1 -}}
+{{- /*
+The K pods of a sharded publication wait for each other (the workers for the coordinator's
+staging table, the coordinator for every worker: jobs/internal/publish/shard.go), so a dataset
+holds its slots until all K run. With every sharded dataset one pod short, Σ(K-1) slots are
+held and none frees: workflow.parallelism must be at least Σ(K-1)+1 for one publication to
+complete (checking only the largest K let three datasets of 2 shards deadlock at 3).
+*/ -}}
+{{- $need := 1 -}}
+{{- $sharded := list -}}
 {{- range .Values.datasets -}}
-{{- $max = max $max (int (include "distribution.datasetShards" (dict "root" $ "ds" .))) -}}
+{{- $k := int (include "distribution.datasetShards" (dict "root" $ "ds" .)) -}}
+{{- if gt $k 1 -}}
+{{- $need = add $need (sub $k 1) -}}
+{{- $sharded = append $sharded (printf "%s:%d" .name $k) -}}
 {{- end -}}
-{{- if lt (int $w.parallelism) $max -}}
-{{- fail (printf "workflow.parallelism %d < shards %d: the workers of a sharded publication run at once, or its coordinator waits for workers that cannot start" (int $w.parallelism) $max) -}}
+{{- end -}}
+{{- if lt (int $w.parallelism) (int $need) -}}
+{{- fail (printf "workflow.parallelism %d < %d: the sharded publications (%s) wait until all their pods run, so the pipeline needs 1 + the sum of (shards - 1) slots, or it can hold every slot with pods that wait for pods that cannot start" (int $w.parallelism) (int $need) (join ", " $sharded)) -}}
 {{- end -}}
 {{- if $w.spark.enabled -}}
 {{- range $k := list "master" "mainClass" "application" -}}
