@@ -615,30 +615,60 @@ func forEach(ctx context.Context, n int, do func(ctx context.Context, i int) err
 // application, object order and rule). Errors are evaluation failures, not findings.
 func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) {
 	rep := &Report{APIVersion: "lakeport.dev/v1alpha1", Kind: "CheckReport", Rules: c.Rules()}
-	// The environments are prepared concurrently: binding the policies to an environment's data
-	// and its whole-environment checks took 2.9 s of CPU on one core for the 617-Application
-	// fleet, while the other core idled.
-	preps := make([]*envPrep, len(targets))
+	// Each environment is prepared, then its objects checked, then its prepared policies and
+	// policy inputs dropped, environments running concurrently. Preparing every environment
+	// first kept the whole fleet's policy data alive at once (the 617-Application fleet's
+	// objects as OPA values, twice the rendered maps): the collector then marked it on every
+	// cycle. Binding the policies to an environment's data and its whole-environment checks
+	// took 2.9 s of CPU on one core for that fleet before they ran concurrently.
+	type envResult struct {
+		findings []*Finding   // of the whole-environment checks
+		jobs     []job        // its objects
+		results  [][]*Finding // per job
+	}
+	envs := make([]envResult, len(targets))
 	err := forEach(ctx, len(targets), func(ctx context.Context, i int) error {
-		var err error
-		preps[i], err = c.prepare(ctx, targets[i])
-		return err
+		t := targets[i]
+		p, err := c.prepare(ctx, t)
+		if err != nil {
+			return err
+		}
+		var jobs []job
+		for _, r := range t.Releases {
+			for k, o := range r.Objects {
+				jobs = append(jobs, job{env: t.Environment, kube: p.kube, rel: r, idx: k, obj: o, input: p.inputs[o], eval: p.eval, val: p.val, env0: p.key})
+			}
+		}
+		results := make([][]*Finding, len(jobs))
+		err = forEach(ctx, len(jobs), func(ctx context.Context, j int) error {
+			var err error
+			results[j], err = c.checkObject(ctx, &jobs[j])
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for j := range jobs {
+			jobs[j].input, jobs[j].eval = nil, nil // the environment's policy data can go
+		}
+		envs[i] = envResult{findings: p.findings, jobs: jobs, results: results}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	var jobs []job
 	var envFindings []*Finding
 	checkedEnvs := map[string]bool{}
+	order := 0
+	lines := c.kindLines()
 	for i, t := range targets {
-		env, p := t.Environment, preps[i]
+		env := t.Environment
 		checkedEnvs[env.Name] = true
 		for _, r := range t.Releases {
 			app := &AppResult{Environment: env.Name, App: r.App, Component: r.Component, Chart: r.Chart.Path}
-			for i, o := range r.Objects {
+			for _, o := range r.Objects {
 				app.Objects = append(app.Objects, &ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: namespaceOf(o, r), Name: o.Name})
 				app.Files = append(app.Files, TemplateFile(r, o))
-				jobs = append(jobs, job{env: env, kube: p.kube, rel: r, idx: i, obj: o, input: p.inputs[o], eval: p.eval, val: p.val, env0: p.key})
 			}
 			rep.Applications = append(rep.Applications, app)
 			for _, iv := range r.IgnoredValues {
@@ -647,26 +677,14 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 					Message: fmt.Sprintf("Helm reads only the first YAML node of %s: line %d and after are ignored, so Argo CD deploys without them; move those keys into the first node (replace a `{}` with them)", iv.File, iv.Line)})
 			}
 		}
-		envFindings = append(envFindings, p.findings...)
-	}
-
-	results := make([][]*Finding, len(jobs))
-	err = forEach(ctx, len(jobs), func(ctx context.Context, i int) error {
-		var err error
-		results[i], err = c.checkObject(ctx, &jobs[i])
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	order := 0
-	lines := c.kindLines()
-	for i, fs := range results {
-		for _, f := range fs {
-			f.order = order
-			order++
-			f.Line = lines(jobs[i].rel, f.File, jobs[i].obj.Kind)
-			rep.Findings = append(rep.Findings, f)
+		envFindings = append(envFindings, envs[i].findings...)
+		for j, fs := range envs[i].results {
+			for _, f := range fs {
+				f.order = order
+				order++
+				f.Line = lines(envs[i].jobs[j].rel, f.File, envs[i].jobs[j].obj.Kind)
+				rep.Findings = append(rep.Findings, f)
+			}
 		}
 	}
 	for _, f := range envFindings {
