@@ -255,3 +255,32 @@ func checkWorkflowInputs(name, text string) []string {
 	}
 	return failures
 }
+
+// TestPRCommentScreenshotSource: docs/images/pr-comment.png shows the comment docs/adopt.md
+// quotes (the output TestWalkthroughToPullRequestPreview checks). The screenshot cannot be
+// compared, so its source can: docs/images/pr-comment.md must be the quoted comment, unquoted.
+// When the comment changes, hack/pr-comment-screenshot.sh rewrites both.
+func TestPRCommentScreenshotSource(t *testing.T) {
+	page, err := os.ReadFile("../../../docs/adopt.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("<!-- comment -->\n((?:>[^\n]*\n)*)").FindSubmatch(page)
+	if m == nil {
+		t.Fatal("docs/adopt.md quotes no comment (<!-- comment --> then a block quote)")
+	}
+	src, err := os.ReadFile("../../../docs/images/pr-comment.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := quote(string(src)); got != string(m[1]) {
+		t.Fatalf("docs/images/pr-comment.md is not the comment docs/adopt.md quotes: run hack/pr-comment-screenshot.sh\n%s", lineDiff(got, string(m[1])))
+	}
+	png, err := os.ReadFile("../../../docs/images/pr-comment.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatal("docs/images/pr-comment.png is not a PNG")
+	}
+}
