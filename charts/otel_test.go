@@ -13,7 +13,7 @@ import (
 	"github.com/lakeport/lakeport/charts/internal/chartrender"
 )
 
-// tracingCharts take the kit's one OTLP setting. MinIO and Jupyter take none (README.md, "Traces").
+// tracingCharts take the kit's one OTLP setting. MinIO and Jupyter take none (docs/observability.md, "Traces").
 var tracingCharts = []string{"distribution", "spark", "spring-boot", "trino"}
 
 // otelKeys is that setting: the same keys, in values.yaml and in the schema, in every chart.
@@ -57,7 +57,7 @@ func TestOneOTLPSetting(t *testing.T) {
 			otel, ok := values["otel"].(map[string]any)
 			if !slices.Contains(tracingCharts, chart) {
 				if ok {
-					t.Errorf("%s has an otel setting: add it to tracingCharts and README.md, \"Traces\"", chart)
+					t.Errorf("%s has an otel setting: add it to tracingCharts and docs/observability.md, \"Traces\"", chart)
 				}
 				return
 			}
@@ -75,7 +75,7 @@ func TestOneOTLPSetting(t *testing.T) {
 	}
 }
 
-// dynatrace is README.md's Dynatrace preset: its OTLP endpoint, and the Api-Token header's value
+// dynatrace is docs/observability.md's Dynatrace preset: its OTLP endpoint, and the Api-Token header's value
 // in a Secret.
 var dynatrace = map[string]any{"enabled": true, "endpoint": "https://abc12345.live.dynatrace.com/api/v2/otlp", "protocol": "http/protobuf",
 	"headersSecret":      map[string]any{"name": "dynatrace-otlp", "key": "token", "header": "Authorization"},
