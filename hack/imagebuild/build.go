@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,6 +108,10 @@ type Options struct {
 	// Binaries, when set, gives a prebuilt binary per platform instead of running go build
 	// (tests use it).
 	Binaries map[Platform]string
+	// Docs, when set, gives per platform the files (host paths) copied next to the binary's
+	// licence: into /usr/share/doc/<binary name>/ under their base names (the release's LICENSE
+	// and the binary's NOTICE, which the licences of its dependencies require it to carry).
+	Docs map[Platform][]string
 	// GoCommand is the go binary (default "go"); Stderr receives its output (default os.Stderr).
 	GoCommand string
 	Stderr    io.Writer
@@ -186,7 +191,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 			// The layer holds the binary in memory: its temp folder can go.
 			defer os.RemoveAll(filepath.Dir(bin))
 		}
-		img, err := platformImage(d, p, base, bin, created, annotations)
+		img, err := platformImage(d, p, base, bin, o.Docs[p], created, annotations)
 		if err != nil {
 			return nil, fmt.Errorf("build image %s: %w", p, err)
 		}
@@ -237,7 +242,7 @@ func goBuild(ctx context.Context, o Options, p Platform) (string, error) {
 
 // platformImage is the empty base plus the base layer and the binary's layer, with the config
 // the definition asks for.
-func platformImage(d Definition, p Platform, base v1.Layer, bin string, created time.Time, annotations map[string]string) (v1.Image, error) {
+func platformImage(d Definition, p Platform, base v1.Layer, bin string, docs []string, created time.Time, annotations map[string]string) (v1.Image, error) {
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		return nil, fmt.Errorf("read binary: %w", err)
@@ -247,6 +252,21 @@ func platformImage(d Definition, p Platform, base v1.Layer, bin string, created 
 		files = append(files, file{name: dir, mode: 0o755, dir: true})
 	}
 	files = append(files, file{name: d.Binary, mode: 0o755, data: data})
+	if len(docs) > 0 {
+		dir := DocDir(d)
+		for _, p := range parents(dir + "/x") {
+			if !slices.ContainsFunc(files, func(f file) bool { return f.name == p }) {
+				files = append(files, file{name: p, mode: 0o755, dir: true})
+			}
+		}
+		for _, doc := range docs {
+			raw, err := os.ReadFile(doc)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", doc, err)
+			}
+			files = append(files, file{name: dir + "/" + filepath.Base(doc), mode: 0o644, data: raw})
+		}
+	}
 	app, err := layer(files, created)
 	if err != nil {
 		return nil, fmt.Errorf("binary layer: %w", err)
@@ -292,6 +312,9 @@ func platformImage(d Definition, p Platform, base v1.Layer, bin string, created 
 	}
 	return out, nil
 }
+
+// DocDir is where an image keeps its binary's LICENSE and NOTICE (Options.Docs).
+func DocDir(d Definition) string { return "/usr/share/doc/" + path.Base(d.Binary) }
 
 // baseLayer holds what a distroless "static nonroot" base would: passwd and group entries for
 // root and the user, the user's home, a world-writable /tmp and optionally the CA bundle.

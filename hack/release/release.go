@@ -191,7 +191,16 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 		if o.Images && len(linux) > 0 {
-			if err := o.writeImage(ctx, b, linux, filepath.Join(stage, "images", b.Name)); err != nil {
+			// The image carries what the tarball does beside the binary: the extra files
+			// (LICENSE) and the binary's NOTICE.
+			docs := map[imagebuild.Platform][]string{}
+			for p, bin := range linux {
+				for _, e := range o.Extra {
+					docs[p] = append(docs[p], filepath.Join(o.ModuleDir, e))
+				}
+				docs[p] = append(docs[p], filepath.Join(filepath.Dir(bin), "NOTICE"))
+			}
+			if err := o.writeImage(ctx, b, linux, docs, filepath.Join(stage, "images", b.Name)); err != nil {
 				return nil, err
 			}
 			res.Images = append(res.Images, filepath.Join("images", b.Name))
@@ -389,7 +398,7 @@ func (o Options) writeSBOM(ctx context.Context, path, bin string) error {
 
 // writeImage builds b's image from the linux binaries already built (one per platform, an index
 // over them) into an OCI image layout.
-func (o Options) writeImage(ctx context.Context, b Binary, linux map[imagebuild.Platform]string, dir string) error {
+func (o Options) writeImage(ctx context.Context, b Binary, linux map[imagebuild.Platform]string, docs map[imagebuild.Platform][]string, dir string) error {
 	def, err := imagebuild.LoadDefinition(filepath.Join(o.ModuleDir, b.Image))
 	if err != nil {
 		return fmt.Errorf("release: image of %s: %w", b.Name, err)
@@ -401,7 +410,7 @@ func (o Options) writeImage(ctx context.Context, b Binary, linux map[imagebuild.
 	sort.Slice(plats, func(i, j int) bool { return plats[i].Arch < plats[j].Arch })
 	built, err := imagebuild.Build(ctx, imagebuild.Options{
 		Definition: def, ModuleDir: o.ModuleDir, Registry: o.Registry, Version: strings.TrimPrefix(o.Version, "v"),
-		Revision: o.Commit, Created: o.Date, Platforms: plats, Binaries: linux, Stderr: o.Progress,
+		Revision: o.Commit, Created: o.Date, Platforms: plats, Binaries: linux, Docs: docs, Stderr: o.Progress,
 	})
 	if err != nil {
 		return fmt.Errorf("release: image of %s: %w", b.Name, err)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/lakeport/lakeport/hack/imagebuild"
 	"github.com/lakeport/lakeport/hack/release"
 	"github.com/lakeport/lakeport/hack/testenv"
 )
@@ -281,6 +282,28 @@ func TestReleaseIsReproducibleAndRuns(t *testing.T) {
 		}
 		if cf.Config.User == "0" || cf.Config.User == "" || cf.Config.User == "root" {
 			t.Errorf("image %s runs as %q: want a non-root numeric user", name, cf.Config.User)
+		}
+		// The image carries the licence and the NOTICE its tarball carries.
+		fs := t.TempDir()
+		if err := imagebuild.Unpack(img, fs); err != nil {
+			t.Fatal(err)
+		}
+		license, err := os.ReadFile(filepath.Join(root, "LICENSE"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs := filepath.Join(fs, "usr", "share", "doc", name)
+		if got, err := os.ReadFile(filepath.Join(docs, "LICENSE")); err != nil || !bytes.Equal(got, license) {
+			t.Errorf("image %s: /usr/share/doc/%s/LICENSE is not the repository's LICENSE (%v)", name, name, err)
+		}
+		imageNotice, err := os.ReadFile(filepath.Join(docs, "NOTICE"))
+		switch {
+		case err != nil:
+			t.Errorf("image %s: no NOTICE: %v", name, err)
+		case name == "lakeport" && !bytes.Equal(imageNotice, notice):
+			t.Errorf("image %s: its NOTICE is not the tarball's", name)
+		case !strings.Contains(string(imageNotice), "---- github.com/"):
+			t.Errorf("image %s: its NOTICE carries no dependency's NOTICE:\n%.300s", name, imageNotice)
 		}
 	}
 }
