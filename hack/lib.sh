@@ -71,5 +71,13 @@ lp_version() {
 	esac
 }
 
+# lp_recipe NAME: a suffix naming how a tool is built, when that changed for the same version
+# (a cached binary built the old way is then not reused).
+lp_recipe() {
+	case $1 in
+	argocd) echo "-lakeportdeps" ;;
+	esac
+}
+
 # lp_tool_dir NAME: the cache folder holding one tool version.
-lp_tool_dir() { echo "${LAKEPORT_CACHE}/tools/$1-$(lp_version "$1")"; }
+lp_tool_dir() { echo "${LAKEPORT_CACHE}/tools/$1-$(lp_version "$1")$(lp_recipe "$1")"; }
