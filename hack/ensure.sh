@@ -94,16 +94,15 @@ lp_wrapper() {
 	exec {fd}>&-
 }
 
-# lp_replaces GOMODFILE LOCALVERSION [SKIP_REGEX]: print a module's replace
-# directives as `old => new version` lines. Local-path replacements
-# (`=> ./staging/...`) become `=> old LOCALVERSION`; lines matching SKIP_REGEX
-# are dropped.
+# lp_replaces GOMODFILE LOCALVERSION: print a module's replace directives as
+# `old => new version` lines. Local-path replacements (`=> ./staging/...`)
+# become `=> old LOCALVERSION`.
 lp_replaces() {
-	local file=$1 localver=$2 skip=${3:-^$}
-	awk -v localver="$localver" -v skip="$skip" '
+	local file=$1 localver=$2
+	awk -v localver="$localver" '
 		function emit(line,   parts) {
 			sub(/\/\/.*/, "", line)
-			if (line ~ /^[[:space:]]*$/ || line ~ skip) return
+			if (line ~ /^[[:space:]]*$/) return
 			n = split(line, parts, /[[:space:]]+/)
 			# fields: [""] old [oldver] => new [newver]
 			o = ""; arrow = 0; nw = ""; nv = ""

@@ -71,11 +71,12 @@ lp_version() {
 	esac
 }
 
-# lp_recipe NAME: a suffix naming how a tool is built, when that changed for the same version
-# (a cached binary built the old way is then not reused).
+# lp_recipe NAME: a suffix naming how a tool is built, when that is more than its version (a
+# cached binary built another way is then not reused). Argo CD is built from lakeport's go.mod
+# (ensure.sh build_argocd): a new go.mod builds it again, so the packages both use stay shared.
 lp_recipe() {
 	case $1 in
-	argocd) echo "-lakeportdeps" ;;
+	argocd) echo "-lakeportdeps-$(sha256sum "${LAKEPORT_ROOT}/go.mod" | cut -c1-12)" ;;
 	esac
 }
 

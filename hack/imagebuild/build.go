@@ -253,7 +253,7 @@ func platformImage(d Definition, p Platform, base v1.Layer, bin string, docs []s
 	}
 	files = append(files, file{name: d.Binary, mode: 0o755, data: data})
 	if len(docs) > 0 {
-		dir := DocDir(d)
+		dir := docDir(d)
 		for _, p := range parents(dir + "/x") {
 			if !slices.ContainsFunc(files, func(f file) bool { return f.name == p }) {
 				files = append(files, file{name: p, mode: 0o755, dir: true})
@@ -313,8 +313,8 @@ func platformImage(d Definition, p Platform, base v1.Layer, bin string, docs []s
 	return out, nil
 }
 
-// DocDir is where an image keeps its binary's LICENSE and NOTICE (Options.Docs).
-func DocDir(d Definition) string { return "/usr/share/doc/" + path.Base(d.Binary) }
+// docDir is where an image keeps its binary's LICENSE and NOTICE (Options.Docs).
+func docDir(d Definition) string { return "/usr/share/doc/" + path.Base(d.Binary) }
 
 // baseLayer holds what a distroless "static nonroot" base would: passwd and group entries for
 // root and the user, the user's home, a world-writable /tmp and optionally the CA bundle.

@@ -496,17 +496,12 @@ func TemplateFile(r *render.Release, o *render.Object) string {
 	return path.Join(r.Chart.Path, rest)
 }
 
+// job is one object to check, with what its environment's preparation gives it.
 type job struct {
 	env  *kit.Environment
-	kube deprecation.Version
+	prep *envPrep
 	rel  *render.Release
-	idx  int
 	obj  *render.Object
-	// input is obj's policy input (nil: converted when evaluated).
-	input ast.Value
-	eval  *policy.Evaluator
-	val   *schema.Validator
-	env0  [sha256.Size]byte // envKey of the environment
 }
 
 // envPrep is what checking a target needs beyond its objects, computed per environment.
@@ -635,8 +630,8 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 		}
 		var jobs []job
 		for _, r := range t.Releases {
-			for k, o := range r.Objects {
-				jobs = append(jobs, job{env: t.Environment, kube: p.kube, rel: r, idx: k, obj: o, input: p.inputs[o], eval: p.eval, val: p.val, env0: p.key})
+			for _, o := range r.Objects {
+				jobs = append(jobs, job{env: t.Environment, prep: p, rel: r, obj: o})
 			}
 		}
 		results := make([][]*Finding, len(jobs))
@@ -648,9 +643,7 @@ func (c *Checker) Check(ctx context.Context, targets []Target) (*Report, error) 
 		if err != nil {
 			return err
 		}
-		for j := range jobs {
-			jobs[j].input, jobs[j].eval = nil, nil // the environment's policy data can go
-		}
+		p.eval, p.inputs = nil, nil // the environment's policy data can go
 		envs[i] = envResult{findings: p.findings, jobs: jobs, results: results}
 		return nil
 	})
@@ -772,7 +765,7 @@ func namespaceOf(o *render.Object, r *render.Release) string {
 
 func (c *Checker) checkObject(ctx context.Context, j *job) ([]*Finding, error) {
 	o := j.obj
-	so := c.shared.get(objectKey(j.env0, o))
+	so := c.shared.get(objectKey(j.prep.key, o))
 	so.once.Do(func() {
 		c.shared.evaluated.Add(1)
 		so.res, so.err = c.evalObject(ctx, j)
@@ -801,7 +794,7 @@ func (c *Checker) evalObject(ctx context.Context, j *job) ([]objectResult, error
 	gv, err := k8sschema.ParseGroupVersion(o.APIVersion)
 	removed := false
 	if err == nil {
-		if d := deprecation.Check(schema.Scheme(), gv.WithKind(o.Kind), j.kube); d != nil {
+		if d := deprecation.Check(schema.Scheme(), gv.WithKind(o.Kind), j.prep.kube); d != nil {
 			sev := Warning
 			if d.Rule == deprecation.RuleRemoved {
 				sev, removed = Failure, true
@@ -811,7 +804,7 @@ func (c *Checker) evalObject(ctx context.Context, j *job) ([]objectResult, error
 	}
 	if !removed || schema.Scheme().Recognizes(gv.WithKind(o.Kind)) {
 		doc, _ := o.JSON()
-		v := j.val.Validate(ctx, o.APIVersion, o.Kind, []byte(o.YAML), doc, o.Content)
+		v := j.prep.val.Validate(ctx, o.APIVersion, o.Kind, []byte(o.YAML), doc, o.Content)
 		for _, p := range v.Problems {
 			add(CheckSchema, p.Rule, Failure, p.Message)
 		}
@@ -819,13 +812,13 @@ func (c *Checker) evalObject(ctx context.Context, j *job) ([]objectResult, error
 			add(CheckDeprecation, deprecation.RuleDeprecated, Warning, v.Deprecated)
 		}
 	}
-	input := j.input
+	input := j.prep.inputs[o]
 	if input == nil {
 		if input, err = ast.InterfaceToValue(o.Content); err != nil {
 			return nil, fmt.Errorf("%s %s/%s: %w", j.rel.App, o.Kind, o.Name, err)
 		}
 	}
-	res, err := j.eval.Eval(ctx, input)
+	res, err := j.prep.eval.Eval(ctx, input)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate policies on %s %s/%s (%s): %w", j.rel.App, o.Kind, o.Name, o.Source, err)
 	}

@@ -10,7 +10,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
-// parseObject decodes one rendered document into the map sigs.k8s.io/yaml.Unmarshal would give
+// parseExact decodes one rendered document into the map sigs.k8s.io/yaml.Unmarshal would give
 // (the parser Helm, Argo CD and kubectl read manifests with), without its round trip through JSON.
 //
 // sigs.k8s.io/yaml (v1.6.0, yaml.go) parses with go.yaml.in/yaml/v2, converts the result to a
@@ -26,13 +26,8 @@ import (
 // other than those convertToJSONableObject formats, and any value type go-yaml v2 is not known to
 // return for an interface{} target. TestParseObjectMatchesSigsYAML compares both paths on every
 // document the kit and the test charts render, and on edge cases.
-func parseObject(doc []byte) (map[string]any, error) {
-	m, _, err := parseExact(doc)
-	return m, err
-}
-
-// parseExact is parseObject, and says whether the document's JSON encoding is exact:
-// json.Marshal of the map gives the bytes of sigs.k8s.io/yaml.YAMLToJSONStrict(doc), which is
+//
+// It also says whether the document's JSON encoding is exact: json.Marshal of the map gives the bytes of sigs.k8s.io/yaml.YAMLToJSONStrict(doc), which is
 // what the Kubernetes API machinery's YAML decoders convert a manifest to (see Object.JSON).
 // That holds when the direct path took the document, go-yaml v2 parsed it strictly (no key
 // twice in a mapping: YAMLToJSONStrict refuses those), and no integer lost digits on its way to a

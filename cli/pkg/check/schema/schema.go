@@ -85,11 +85,11 @@ var builtinScheme = sync.OnceValue(func() *runtime.Scheme {
 func New() *Validator {
 	s := builtinScheme()
 	return &Validator{
-		scheme:  s,
+		scheme:      s,
 		decoder:     kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s, s, kjson.SerializerOptions{Yaml: true, Strict: true}),
 		jsonDecoder: kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s, s, kjson.SerializerOptions{Strict: true}),
-		crds:    map[k8sschema.GroupKind]*crd{},
-		lazy:    map[k8sschema.GroupKind]*lazyFile{},
+		crds:        map[k8sschema.GroupKind]*crd{},
+		lazy:        map[k8sschema.GroupKind]*lazyFile{},
 	}
 }
 
