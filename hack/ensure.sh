@@ -125,20 +125,31 @@ lp_replaces() {
 
 # --- builders: build_<tool> OUT writes one binary to OUT ------------------------
 
+# Helm is built from lakeport's own module graph, as Argo CD is (see build_argocd): lakeport
+# renders with the Helm SDK of the same version (go.mod: helm.sh/helm/v3 v3.22.0), so the Helm,
+# Kubernetes and OCI packages the command shares with lakeport's tests are compiled once on a cold
+# machine. The binary is Helm v3.22.0's code linked against lakeport's (same minor, newer patch)
+# dependency versions.
 build_helm() {
 	# Helm stamps its version and the Kubernetes version it assumes for
 	# `helm template` (.Capabilities.KubeVersion) at link time; without these
 	# it reports "v3.22" and renders against Kubernetes v1.20. Helm v3.22 is
 	# built against client-go v0.37, the same minor as KUBE_VERSION.
-	local minor
+	local dir=${LAKEPORT_CACHE}/src/helm-${HELM_VERSION}$(lp_recipe helm) minor
 	minor=$(echo "$KUBE_VERSION" | cut -d. -f2)
-	lp_go_install "$1" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" "\
+	grep -q "^[[:space:]]*helm.sh/helm/v3 ${HELM_VERSION}\$" "${LAKEPORT_ROOT}/go.mod" ||
+		lp_die "HELM_VERSION (${HELM_VERSION}) is not the helm.sh/helm/v3 version of go.mod: the peer helm must be the SDK's version"
+	if [[ ! -f $dir/.ready ]]; then
+		lp_wrapper "$dir" "$(sed -e 's#^module .*#module lakeport.local/helm-wrapper#' "${LAKEPORT_ROOT}/go.mod")" \
+			helm.sh/helm/v3/cmd/helm
+	fi
+	(cd "$dir" && lp_nice go build -o "$1" -ldflags "-s -w \
 -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} \
 -X helm.sh/helm/v3/internal/version.gitTreeState=clean \
 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${minor} \
 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
--X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${minor}"
+-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${minor}" helm.sh/helm/v3/cmd/helm)
 }
 
 build_etcd() {
