@@ -14,7 +14,12 @@ const repoRoot = "../.."
 
 // alertValues turn on each chart's alerts (and the scrape they read) over dev's values.
 var alertValues = map[string]map[string]any{
-	"distribution": {"alerts": map[string]any{"enabled": true}},
+	// The nightly pipeline too (workflow mode, staging's), whose failure LakeportPipelineFailed reads.
+	"distribution": {
+		"alerts":   map[string]any{"enabled": true},
+		"cronJobs": map[string]any{"enabled": false},
+		"workflow": map[string]any{"enabled": true},
+	},
 	"trino": {
 		"alerts": map[string]any{"enabled": true},
 		"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true,

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -267,4 +268,33 @@ func TestReport(t *testing.T) {
 			t.Fatalf("exit %d, want 2", code)
 		}
 	})
+}
+
+// TestPipelineMetricsExported holds charts/observability/exported/distribution.yaml, the list the
+// chart's dashboards and alerts may read, to the metrics the exit handler pushes: a succeeded run
+// pushes every one of them.
+func TestPipelineMetricsExported(t *testing.T) {
+	mfs, err := outcomeRegistry(RunOutcome{Outcome: "succeeded", CobDate: "2026-12-07", FinishedAt: time.Now()}).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, mf := range mfs {
+		want = append(want, mf.GetName())
+	}
+	slices.Sort(want)
+	const path = "../../../charts/observability/exported/distribution.yaml"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if name, ok := strings.CutPrefix(l, "  - lakeport_pipeline_"); ok {
+			got = append(got, "lakeport_pipeline_"+name)
+		}
+	}
+	if len(want) < 6 || !slices.Equal(got, want) {
+		t.Errorf("%s lists %v; the exit handler pushes %v", path, got, want)
+	}
 }

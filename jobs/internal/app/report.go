@@ -175,6 +175,19 @@ var outcomes = []string{"succeeded", "skipped", "failed", "error"}
 // pushOutcome pushes the run's metrics with POST (push.Add): metrics of the group this push does
 // not carry, such as the last success time after a failed run, keep their values.
 func pushOutcome(ctx context.Context, gw string, r RunOutcome) error {
+	p := push.New(gw, "lakeport_pipeline").Gatherer(outcomeRegistry(r))
+	if r.Environment != "" {
+		p = p.Grouping("pipeline", r.Environment)
+	}
+	if err := p.AddContext(ctx); err != nil {
+		return fmt.Errorf("push the outcome to %s: %w", gw, err)
+	}
+	return nil
+}
+
+// outcomeRegistry holds the metrics of one run's outcome (the chart's LakeportPipelineFailed
+// alert reads them; charts/observability/exported/distribution.yaml lists them).
+func outcomeRegistry(r RunOutcome) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
 		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
@@ -200,14 +213,7 @@ func pushOutcome(ctx context.Context, gw string, r RunOutcome) error {
 			g("lakeport_pipeline_last_cob_date_timestamp_seconds", "Close-of-business date the last successful run published (unix time).").WithLabelValues().Set(float64(d.Unix()))
 		}
 	}
-	p := push.New(gw, "lakeport_pipeline").Gatherer(reg)
-	if r.Environment != "" {
-		p = p.Grouping("pipeline", r.Environment)
-	}
-	if err := p.AddContext(ctx); err != nil {
-		return fmt.Errorf("push the outcome to %s: %w", gw, err)
-	}
-	return nil
+	return reg
 }
 
 // postOutcome POSTs the outcome to the webhook. Errors never carry the URL.
