@@ -25,17 +25,21 @@ tools: ## Build (or reuse from the cache) every real server and peer tool the te
 	bash hack/apt.sh
 	bash hack/ensure.sh $(sort $(TEST_TOOLS))
 
-# The race detector runs on the jobs, the concurrent code that runs in production. On the rest
-# (charts/, cli/, hack/) it would compile the Argo CD, Helm and Kubernetes graph a second time:
-# measured on 2 idle cores (2026-12-07), the test phase with -race everywhere took 58 min after the
-# 36 min tool build, over the 90 min a cold CI machine has, and hack/ alone (its Kubernetes clients)
-# kept a cold `.ci/run` at 64 min. `make test-race` runs it everywhere. Test binaries are linked
-# without symbol tables and DWARF (TEST_LDFLAGS), which nothing in the tests reads: a third less
-# link time for each of the ~70 test binaries.
+# Three phases. Everything but the jobs and hack/; then hack/, whose release and image builds reuse
+# the static (-trimpath, CGO_ENABLED=0) packages the chart image test compiled in the first phase
+# (run side by side, two tests compiled the same graph at once: a cold run took 66 min); then the
+# jobs under the race detector, the concurrent code that runs in production. On the rest the race
+# detector would compile the Argo CD, Helm and Kubernetes graph a second time: measured on 2 idle
+# cores (2026-12-07), the test phase with -race everywhere took 58 min after the 36 min tool build,
+# and with hack/ under -race a cold `.ci/run` took 64 min. `make test-race` runs it everywhere.
+# Test binaries are linked without symbol tables and DWARF (TEST_LDFLAGS), which nothing in the
+# tests reads: a third less link time for each of the ~70 test binaries.
 TEST_LDFLAGS := -s -w
+TEST_FLAGS   := -ldflags='$(TEST_LDFLAGS)' -shuffle=on -count=1 -timeout 60m
 test: tools ## The whole test suite, real servers included (what CI runs)
-	LAKEPORT_REQUIRE_TOOLS=1 $(GO) test -ldflags='$(TEST_LDFLAGS)' -shuffle=on -count=1 -timeout 60m $$($(GO) list ./... | grep -v -e '/lakeport/jobs/')
-	LAKEPORT_REQUIRE_TOOLS=1 $(GO) test -ldflags='$(TEST_LDFLAGS)' -race -shuffle=on -count=1 -timeout 60m ./jobs/...
+	LAKEPORT_REQUIRE_TOOLS=1 $(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v -e '/lakeport/jobs/' -e '/lakeport/hack/')
+	LAKEPORT_REQUIRE_TOOLS=1 $(GO) test $(TEST_FLAGS) ./hack/...
+	LAKEPORT_REQUIRE_TOOLS=1 $(GO) test $(TEST_FLAGS) -race ./jobs/...
 
 test-race: tools ## The whole test suite under the race detector (about an hour more when cold)
 	LAKEPORT_REQUIRE_TOOLS=1 $(GO) test -ldflags='$(TEST_LDFLAGS)' -race -shuffle=on -count=1 -timeout 90m ./...

@@ -263,8 +263,9 @@ func writeExec(t *testing.T, path, content string) {
 }
 
 // realLakeport is the lakeport binary whose flags the plugins are checked against: $LAKEPORT_BIN,
-// else one built as `make build` builds it (CGO_ENABLED=0 -trimpath: the packages the release
-// test compiles are reused, so this costs a link), else "" under -short.
+// else one built with the flags `go test` compiles with (no -trimpath, the default CGO_ENABLED), so
+// that the packages the CLI's tests compiled are reused and this costs a link; else "" under
+// -short. The release build itself is the release test's.
 func realLakeport(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("LAKEPORT_BIN"); p != "" {
@@ -275,9 +276,8 @@ func realLakeport(t *testing.T) string {
 		return ""
 	}
 	out := filepath.Join(t.TempDir(), "lakeport")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cli/cmd/lakeport")
+	cmd := exec.Command("go", "build", "-o", out, "./cli/cmd/lakeport")
 	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build lakeport: %v\n%s", err, b)
 	}
