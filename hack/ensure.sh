@@ -268,9 +268,18 @@ build_versitygw() {
 		"-X main.Version=${VERSITYGW_VERSION}"
 }
 
+# conftest is built from lakeport's own module graph, as Argo CD and Helm are (see build_argocd):
+# the OPA packages it shares with lakeport are compiled once on a cold machine. The binary is
+# conftest's code linked against lakeport's OPA (v1.22, where conftest v0.71.1 pins v1.21), so
+# the peer evaluates the policies with the same engine version as lakeport.
 build_conftest() {
-	lp_go_install "$1" "github.com/open-policy-agent/conftest@${CONFTEST_VERSION}" \
-		"-X github.com/open-policy-agent/conftest/internal/version.Version=${CONFTEST_VERSION#v}"
+	local dir=${LAKEPORT_CACHE}/src/conftest-${CONFTEST_VERSION}$(lp_recipe conftest)
+	if [[ ! -f $dir/.ready ]]; then
+		lp_wrapper "$dir" "$(sed -e 's#^module .*#module lakeport.local/conftest-wrapper#' "${LAKEPORT_ROOT}/go.mod")
+require github.com/open-policy-agent/conftest ${CONFTEST_VERSION}" github.com/open-policy-agent/conftest
+	fi
+	(cd "$dir" && lp_nice go build -o "$1" -ldflags "-s -w \
+-X github.com/open-policy-agent/conftest/internal/version.Version=${CONFTEST_VERSION#v}" github.com/open-policy-agent/conftest)
 }
 
 # The CRDs of the oldest Argo CD servers the CLI supports, from the module's source (nothing is
