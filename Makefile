@@ -27,7 +27,7 @@ tools: ## Build (or reuse from the cache) every real server and peer tool the te
 
 # Three phases. Everything but the jobs and hack/; then hack/, whose release and image builds reuse
 # the static (-trimpath, CGO_ENABLED=0) packages the chart image test compiled in the first phase
-# (run side by side, two tests compiled the same graph at once: a cold run took 66 min); then the
+# (run side by side, two tests compiled the same graph at once: a cold run took 69 min); then the
 # jobs under the race detector, the concurrent code that runs in production. On the rest the race
 # detector would compile the Argo CD, Helm and Kubernetes graph a second time: measured on 2 idle
 # cores (2026-12-07), the test phase with -race everywhere took 58 min after the 36 min tool build,
