@@ -123,26 +123,40 @@ lp_replaces() {
 	' "$file"
 }
 
+# lakeport_wrapper NAME MODULE VERSION PKG: prepare (once) and print the wrapper module that
+# builds PKG from lakeport's own module graph (its go.mod, renamed), so that the packages the
+# tool shares with lakeport's tests are compiled once on a cold machine, without -trimpath. A
+# MODULE lakeport requires must be required at VERSION (the wrapper builds go.mod's version);
+# another is added to the wrapper's requirements. Keyed by lp_recipe (go.mod's hash).
+lakeport_wrapper() {
+	local name=$1 mod=$2 version=$3 pkg=$4 gomod dir
+	dir=${LAKEPORT_CACHE}/src/${name}-${version}$(lp_recipe "$name")
+	if [[ ! -f $dir/.ready ]]; then
+		gomod=$(sed -e "s#^module .*#module lakeport.local/${name}-wrapper#" "${LAKEPORT_ROOT}/go.mod")
+		if grep -q "^[[:space:]]*${mod} " "${LAKEPORT_ROOT}/go.mod"; then
+			grep -q "^[[:space:]]*${mod} ${version}\$" "${LAKEPORT_ROOT}/go.mod" ||
+				lp_die "${name} ${version} is not the ${mod} version of go.mod: the tool is built from go.mod's"
+		else
+			gomod+=$'\n'"require ${mod} ${version}"
+		fi
+		lp_wrapper "$dir" "$gomod" "$pkg" >&2
+	fi
+	echo "$dir"
+}
+
 # --- builders: build_<tool> OUT writes one binary to OUT ------------------------
 
-# Helm is built from lakeport's own module graph, as Argo CD is (see build_argocd): lakeport
-# renders with the Helm SDK of the same version (go.mod: helm.sh/helm/v3 v3.22.0), so the Helm,
-# Kubernetes and OCI packages the command shares with lakeport's tests are compiled once on a cold
-# machine. The binary is Helm v3.22.0's code linked against lakeport's (same minor, newer patch)
-# dependency versions.
+# Helm is built from lakeport's own module graph (lakeport_wrapper): lakeport renders with the Helm
+# SDK of the same version, so the Helm, Kubernetes and OCI packages are compiled once. The binary is
+# Helm v3.22.0's code linked against lakeport's (same minor, newer patch) dependency versions.
 build_helm() {
 	# Helm stamps its version and the Kubernetes version it assumes for
 	# `helm template` (.Capabilities.KubeVersion) at link time; without these
 	# it reports "v3.22" and renders against Kubernetes v1.20. Helm v3.22 is
 	# built against client-go v0.37, the same minor as KUBE_VERSION.
-	local dir=${LAKEPORT_CACHE}/src/helm-${HELM_VERSION}$(lp_recipe helm) minor
+	local dir minor
+	dir=$(lakeport_wrapper helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm)
 	minor=$(echo "$KUBE_VERSION" | cut -d. -f2)
-	grep -q "^[[:space:]]*helm.sh/helm/v3 ${HELM_VERSION}\$" "${LAKEPORT_ROOT}/go.mod" ||
-		lp_die "HELM_VERSION (${HELM_VERSION}) is not the helm.sh/helm/v3 version of go.mod: the peer helm must be the SDK's version"
-	if [[ ! -f $dir/.ready ]]; then
-		lp_wrapper "$dir" "$(sed -e 's#^module .*#module lakeport.local/helm-wrapper#' "${LAKEPORT_ROOT}/go.mod")" \
-			helm.sh/helm/v3/cmd/helm
-	fi
 	(cd "$dir" && lp_nice go build -o "$1" -ldflags "-s -w \
 -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} \
 -X helm.sh/helm/v3/internal/version.gitTreeState=clean \
@@ -207,21 +221,16 @@ build_kube-scheduler() { build_kube kube-scheduler "$1"; }
 build_kubectl() { build_kube kubectl "$1"; }
 
 # Argo CD: one binary for every component, chosen at run time by
-# ARGOCD_BINARY_NAME. It is built from this repository's own module graph: the
-# wrapper's go.mod is ours (its requirements and its replace block, which is
-# Argo CD's own for the k8s.io staging modules), so the packages Argo CD shares
-# with lakeport (k8s.io, gRPC, Argo CD's API and utilities) are compiled at the
-# versions lakeport's tests compile, without -trimpath, and the tests reuse
-# them from the Go cache: on a cold machine that compile happened twice (about
-# 6 of its 9 minutes). The binary is Argo CD v3.6.1's code linked against
-# lakeport's (newer, same minor) dependency versions; the real-loop tests run it.
+# ARGOCD_BINARY_NAME. It is built from this repository's own module graph
+# (lakeport_wrapper; our replace block is Argo CD's own for the k8s.io staging
+# modules): on a cold machine the packages Argo CD shares with lakeport (k8s.io,
+# gRPC, Argo CD's API and utilities) were compiled twice (about 6 of its 9
+# minutes). The binary is Argo CD v3.6.1's code linked against lakeport's
+# (newer, same minor) dependency versions; the real-loop tests run it.
 build_argocd() {
-	local dir=${LAKEPORT_CACHE}/src/argocd-${ARGOCD_VERSION}$(lp_recipe argocd) gomodfile kubectl
+	local dir gomodfile kubectl
+	dir=$(lakeport_wrapper argocd github.com/argoproj/argo-cd/v3 "$ARGOCD_VERSION" github.com/argoproj/argo-cd/v3/cmd)
 	gomodfile=$(lp_gomodfile "github.com/argoproj/argo-cd/v3@${ARGOCD_VERSION}")
-	if [[ ! -f $dir/.ready ]]; then
-		lp_wrapper "$dir" "$(sed -e 's#^module .*#module lakeport.local/argocd-wrapper#' "${LAKEPORT_ROOT}/go.mod")" \
-			github.com/argoproj/argo-cd/v3/cmd
-	fi
 	kubectl=$(awk '$1 == "k8s.io/kubectl" && $2 == "=>" { print $4; exit }' "$gomodfile")
 	local p=github.com/argoproj/argo-cd/v3/common
 	(cd "$dir" && lp_nice go build -o "$1" -ldflags "-s -w \
@@ -268,16 +277,12 @@ build_versitygw() {
 		"-X main.Version=${VERSITYGW_VERSION}"
 }
 
-# conftest is built from lakeport's own module graph, as Argo CD and Helm are (see build_argocd):
-# the OPA packages it shares with lakeport are compiled once on a cold machine. The binary is
-# conftest's code linked against lakeport's OPA (v1.22, where conftest v0.71.1 pins v1.21), so
-# the peer evaluates the policies with the same engine version as lakeport.
+# conftest is built from lakeport's own module graph (lakeport_wrapper), so the OPA packages are
+# compiled once: conftest's code linked against lakeport's OPA (v1.22, where conftest v0.71.1 pins
+# v1.21), the same engine version as lakeport's.
 build_conftest() {
-	local dir=${LAKEPORT_CACHE}/src/conftest-${CONFTEST_VERSION}$(lp_recipe conftest)
-	if [[ ! -f $dir/.ready ]]; then
-		lp_wrapper "$dir" "$(sed -e 's#^module .*#module lakeport.local/conftest-wrapper#' "${LAKEPORT_ROOT}/go.mod")
-require github.com/open-policy-agent/conftest ${CONFTEST_VERSION}" github.com/open-policy-agent/conftest
-	fi
+	local dir
+	dir=$(lakeport_wrapper conftest github.com/open-policy-agent/conftest "$CONFTEST_VERSION" github.com/open-policy-agent/conftest)
 	(cd "$dir" && lp_nice go build -o "$1" -ldflags "-s -w \
 -X github.com/open-policy-agent/conftest/internal/version.Version=${CONFTEST_VERSION#v}" github.com/open-policy-agent/conftest)
 }

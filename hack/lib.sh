@@ -72,9 +72,9 @@ lp_version() {
 }
 
 # lp_recipe NAME: a suffix naming how a tool is built, when that is more than its version (a
-# cached binary built another way is then not reused). Argo CD, Helm and conftest are built from lakeport's
-# go.mod (ensure.sh build_argocd, build_helm, build_conftest): a new go.mod builds them again, so the packages they
-# share with lakeport's tests stay shared.
+# cached binary built another way is then not reused). Argo CD, Helm and conftest are built from
+# lakeport's go.mod (ensure.sh lakeport_wrapper): a new go.mod builds them again, so the packages
+# they share with lakeport's tests stay shared.
 lp_recipe() {
 	case $1 in
 	argocd | helm | conftest) echo "-lakeportdeps-$(sha256sum "${LAKEPORT_ROOT}/go.mod" | cut -c1-12)" ;;

@@ -27,8 +27,9 @@ import (
 // return for an interface{} target. TestParseObjectMatchesSigsYAML compares both paths on every
 // document the kit and the test charts render, and on edge cases.
 //
-// It also says whether the document's JSON encoding is exact: json.Marshal of the map gives the bytes of sigs.k8s.io/yaml.YAMLToJSONStrict(doc), which is
-// what the Kubernetes API machinery's YAML decoders convert a manifest to (see Object.JSON).
+// It also says whether the document's JSON encoding is exact: json.Marshal of the map gives the
+// bytes of sigs.k8s.io/yaml.YAMLToJSONStrict(doc), which is what the Kubernetes API machinery's
+// YAML decoders convert a manifest to (see Object.JSON).
 // That holds when the direct path took the document, go-yaml v2 parsed it strictly (no key
 // twice in a mapping: YAMLToJSONStrict refuses those), and no integer lost digits on its way to a
 // float64 (at most 2^53 in magnitude: beyond, json.Marshal prints the float64's digits, not the
