@@ -31,7 +31,9 @@ tools: ## Build (or reuse from the cache) every real server and peer tool the te
 # jobs under the race detector, the concurrent code that runs in production. On the rest the race
 # detector would compile the Argo CD, Helm and Kubernetes graph a second time: measured on 2 idle
 # cores (2026-12-07), the test phase with -race everywhere took 58 min after the 36 min tool build,
-# and with hack/ under -race a cold `.ci/run` took 64 min. `make test-race` runs it everywhere.
+# and with hack/ under -race a cold `.ci/run` took 64 min. With these three phases a cold `.ci/run`
+# took 48 min (2026-12-08, on a machine ~1.4x faster; hack/README.md). `make test-race` runs it
+# everywhere.
 # Test binaries are linked without symbol tables and DWARF (TEST_LDFLAGS), which nothing in the
 # tests reads: a third less link time for each of the ~70 test binaries.
 TEST_LDFLAGS := -s -w
