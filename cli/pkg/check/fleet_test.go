@@ -13,6 +13,7 @@ import (
 
 	"github.com/lakeport/lakeport/cli/internal/benchmarks/scale/fleet"
 	"github.com/lakeport/lakeport/cli/pkg/check"
+	"github.com/lakeport/lakeport/cli/pkg/check/policy"
 	"github.com/lakeport/lakeport/cli/pkg/crds"
 	"github.com/lakeport/lakeport/cli/pkg/render"
 	"github.com/lakeport/lakeport/cli/pkg/workspace"
@@ -155,6 +156,66 @@ func BenchmarkCheckFleet(b *testing.B) {
 		}
 		if _, err := c.Check(ctx, targets); err != nil {
 			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(objects), "objects")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(objects), "µs/object")
+}
+
+// BenchmarkPoliciesFleet evaluates only the policies, object by object on one goroutine, on every
+// object of a generated fleet (rendered and converted outside the timing): the policy part of
+// check's floor. With the render's CPU (`lakeport render -o dir=`) it bounds how fast check can
+// be on a given number of cores while each object is evaluated in its environment.
+// LAKEPORT_BENCH_APPS sets the fleet's size (default 600).
+//
+//	go test -run '^$' -bench PoliciesFleet -benchtime 3x ./cli/pkg/check
+func BenchmarkPoliciesFleet(b *testing.B) {
+	apps := 600
+	if s := os.Getenv("LAKEPORT_BENCH_APPS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("LAKEPORT_BENCH_APPS=%q: %v", s, err)
+		}
+		apps = n
+	}
+	w, rels := renderAll(b, buildFleet(b, apps))
+	ctx := context.Background()
+	c, err := check.New(w.Head, check.Options{CRDs: crds.FS})
+	if err != nil {
+		b.Fatal(err)
+	}
+	type env struct {
+		ev     *policy.Evaluator
+		inputs []ast.Value
+	}
+	var envs []env
+	objects := 0
+	for _, tg := range check.Targets(w.Kit.Environments, rels, nil) {
+		ev, err := c.Engine.Prepare(ctx, check.PolicyData(tg.Environment, tg.Releases))
+		if err != nil {
+			b.Fatal(err)
+		}
+		e := env{ev: ev}
+		for _, r := range tg.Releases {
+			for _, o := range r.Objects {
+				v, err := ast.InterfaceToValue(o.Content)
+				if err != nil {
+					b.Fatal(err)
+				}
+				e.inputs = append(e.inputs, v)
+			}
+		}
+		objects += len(e.inputs)
+		envs = append(envs, e)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		for _, e := range envs {
+			for _, in := range e.inputs {
+				if _, err := e.ev.Eval(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
 		}
 	}
 	b.ReportMetric(float64(objects), "objects")
