@@ -125,6 +125,20 @@ func comparePolicies(t *testing.T, w *workspace.Workspace, rels []*render.Releas
 	t.Logf("%d policy findings match", len(got))
 }
 
+// benchApps is the fleet size of the benchmarks: LAKEPORT_BENCH_APPS, default 600 (the
+// 617-Application fleet of the check target).
+func benchApps(b *testing.B) int {
+	s := os.Getenv("LAKEPORT_BENCH_APPS")
+	if s == "" {
+		return 600
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		b.Fatalf("LAKEPORT_BENCH_APPS=%q: %v", s, err)
+	}
+	return n
+}
+
 // BenchmarkCheckFleet checks every Application of a generated fleet (rendered once, outside the
 // timing), as `lakeport check` does after rendering: policies and exceptions loaded, every
 // environment prepared, every object checked. LAKEPORT_BENCH_APPS sets the fleet's size
@@ -132,15 +146,7 @@ func comparePolicies(t *testing.T, w *workspace.Workspace, rels []*render.Releas
 //
 //	go test -run '^$' -bench CheckFleet -benchtime 3x ./cli/pkg/check
 func BenchmarkCheckFleet(b *testing.B) {
-	apps := 600
-	if s := os.Getenv("LAKEPORT_BENCH_APPS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatalf("LAKEPORT_BENCH_APPS=%q: %v", s, err)
-		}
-		apps = n
-	}
-	w, rels := renderAll(b, buildFleet(b, apps))
+	w, rels := renderAll(b, buildFleet(b, benchApps(b)))
 	targets := check.Targets(w.Kit.Environments, rels, nil)
 	ctx := context.Background()
 	objects := 0
@@ -170,15 +176,7 @@ func BenchmarkCheckFleet(b *testing.B) {
 //
 //	go test -run '^$' -bench PoliciesFleet -benchtime 3x ./cli/pkg/check
 func BenchmarkPoliciesFleet(b *testing.B) {
-	apps := 600
-	if s := os.Getenv("LAKEPORT_BENCH_APPS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatalf("LAKEPORT_BENCH_APPS=%q: %v", s, err)
-		}
-		apps = n
-	}
-	w, rels := renderAll(b, buildFleet(b, apps))
+	w, rels := renderAll(b, buildFleet(b, benchApps(b)))
 	ctx := context.Background()
 	c, err := check.New(w.Head, check.Options{CRDs: crds.FS})
 	if err != nil {
