@@ -332,15 +332,27 @@ func TestPipelineRunsInOrder(t *testing.T) {
 // TestPipelineContractViolationFailsWithoutRetry: a publication exiting 3 (contract violation)
 // is not retried, the run fails, nothing after it runs, and the exit handler records the failure
 // with the failed step (from Argo's workflow.failures).
+//
+// The failure still waits out the first backoff: Argo Workflows v3.7.6's processNodeRetries
+// (workflow/controller/operator.go) returns "Backoff for …" until the backoff has passed, and
+// only then evaluates retryStrategy.expression. The chart's README says so; this test holds it,
+// with a 5 s backoff instead of the chart's 1 m.
 func TestPipelineContractViolationFailsWithoutRetry(t *testing.T) {
 	at := time.Date(2026, 12, 8, 1, 30, 0, 0, time.UTC)
-	res, p := runPipeline(t, "risk-pipeline-violation", at, nil, map[string][]int32{"publish-var-es": {3, 0, 0}}, 0)
+	const backoff = 5 * time.Second
+	values := map[string]any{"workflow": map[string]any{"backoff": map[string]any{"duration": "5s", "factor": 2, "maxDuration": "1m"}}}
+	res, p := runPipeline(t, "risk-pipeline-violation", at, values, map[string][]int32{"publish-var-es": {3, 0, 0}}, 0)
 	if res.Phase != "Failed" {
 		t.Fatalf("workflow %s, want Failed", res.Phase)
 	}
 	by := steps(res)
 	if n := len(by["publish-var-es"]); n != 1 {
 		t.Errorf("publish-var-es ran %d times, want once: exit 3 is never retried", n)
+	}
+	if len(by["publish-var-es"]) == 1 && len(by["report"]) == 1 {
+		if gap := by["report"][0].Seen.Sub(by["publish-var-es"][0].Finished); gap < backoff {
+			t.Errorf("the exit handler started %s after publish-var-es exited 3, within the %s backoff: Argo now fails it at once (update the chart's README)", gap, backoff)
+		}
 	}
 	for _, task := range []string{"verify", "maintain"} {
 		if len(by[task]) != 0 {
